@@ -1,0 +1,332 @@
+"""The phased autodetector: Django's, with removals split into deploy stages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.migrations import Migration, operations
+from django.db.migrations.autodetector import MigrationAutodetector
+from django.db.migrations.graph import MigrationGraph
+from django.db.migrations.operations.base import Operation
+from django.db.migrations.questioner import MigrationQuestioner
+from django.db.migrations.state import ProjectState
+
+from . import rules
+from .constants import Stage
+from .exceptions import PhasingError
+from .plan import MigrationKey, StageInfo, graph_stages
+from .questioner import GreenQuestioner
+
+Changes = dict[str, list[Migration]]
+
+
+class GreenMigrationAutodetector(MigrationAutodetector):
+    """Split every removal into a pre-deploy prep step and a post-deploy drop.
+
+    Django generates the operations; this class adds the prep step of each
+    removed field, sorts the operations of each app into at most one
+    pre-deploy and one post-deploy migration, tags each migration with its
+    stage, and places new pre-deploy migrations beside post-deploy ones that
+    may still be pending, so one release can hold both.
+    """
+
+    def __init__(
+        self,
+        from_state: ProjectState,
+        to_state: ProjectState,
+        questioner: MigrationQuestioner | None = None,
+    ) -> None:
+        super().__init__(from_state, to_state, questioner or GreenQuestioner())
+        self.prep_operations: list[Operation] = []
+        self._positions: dict[int, int] = {}
+
+    def _ask(self, question: str, *args: Any, default: bool) -> bool:
+        """Ask the questioner if it knows the question (Django's do not)."""
+        method = getattr(self.questioner, question, None)
+        return default if method is None else bool(method(*args))
+
+    def _inform(self, message: str) -> None:
+        inform = getattr(self.questioner, "inform", None)
+        if inform is not None:
+            inform(message)
+
+    # -- operations -------------------------------------------------------
+
+    def _generate_removed_field(self, app_label: str, model_name: str, field_name: str) -> None:
+        """Add the pre-deploy prep step of a removed field, then Django's RemoveField."""
+        field = self.from_state.models[app_label, model_name].get_field(field_name)
+        prep = rules.removal_prep(field)
+        if prep.field is not None:
+            if prep.fallback and not self._ask(
+                "ask_nullable_fallback",
+                app_label,
+                model_name,
+                field_name,
+                prep.description,
+                default=True,
+            ):
+                raise PhasingError(
+                    f"Removing {app_label}.{model_name}.{field_name}: {prep.description}. "
+                    "Give the field a default the database can store (a literal or "
+                    "db_default=...) in one release, then remove it."
+                )
+            operation = operations.AlterField(
+                model_name=model_name, name=field_name, field=prep.field
+            )
+            self.add_operation(app_label, operation)
+            self.prep_operations.append(operation)
+        super()._generate_removed_field(app_label, model_name, field_name)
+
+    # -- migrations -------------------------------------------------------
+
+    def _build_migration_list(self, graph: MigrationGraph | None = None) -> None:
+        """Build Django's migrations twice: pre-deploy operations, then post-deploy ones."""
+        deleted_models = {
+            (app_label, operation.name_lower)
+            for app_label, app_operations in self.generated_operations.items()
+            for operation in app_operations
+            if isinstance(operation, operations.DeleteModel)
+        }
+        by_stage: dict[Stage, dict[str, list[Operation]]] = {stage: {} for stage in Stage}
+        # Django has sorted each app's operations (_sort_migrations).
+        self._positions = {}
+        for app_label, app_operations in self.generated_operations.items():
+            for position, operation in enumerate(app_operations):
+                self._positions[id(operation)] = position
+                stage = rules.operation_stage(operation, app_label, deleted_models)
+                by_stage[stage].setdefault(app_label, []).append(operation)
+        self._check_phasable(by_stage[Stage.PRE_DEPLOY], by_stage[Stage.POST_DEPLOY])
+
+        built: dict[Stage, Changes] = {}
+        for stage in Stage:
+            self.generated_operations = by_stage[stage]
+            super()._build_migration_list(graph)
+            built[stage] = self.migrations
+            for migrations in self.migrations.values():
+                for migration in migrations:
+                    migration.stage = stage  # type: ignore[attr-defined]
+        self.migrations = self._join_stages(built[Stage.PRE_DEPLOY], built[Stage.POST_DEPLOY])
+
+    def _check_phasable(
+        self, pre: dict[str, list[Operation]], post: dict[str, list[Operation]]
+    ) -> None:
+        """Raise PhasingError if a pre-deploy operation needs a post-deploy one first.
+
+        That is the case when it declares a dependency the post-deploy one
+        satisfies, or when Django ordered it after a post-deploy operation on
+        the same field or model (e.g. a field removed, then added again).
+        """
+        problems = []
+        for app_label, app_operations in pre.items():
+            for operation in app_operations:
+                for dependency in getattr(operation, "_auto_deps", []):
+                    resolved = self._resolve_dependency(dependency)[0]
+                    for other in post.get(resolved.app_label, []):
+                        if self.check_dependency(other, resolved):
+                            problems.append((app_label, operation, resolved.app_label, other))
+                position = self._positions[id(operation)]
+                for other in post.get(app_label, []):
+                    if self._positions[id(other)] < position and rules.operations_conflict(
+                        [operation], app_label, [other], app_label
+                    ):
+                        problems.append((app_label, operation, app_label, other))
+        if problems:
+            lines = [
+                "These changes cannot be split into deploy stages: a change the new "
+                "release needs before it starts would have to run after a drop that "
+                "must wait until the old release is gone."
+            ]
+            lines += [
+                f"  - {app}: {operation.describe()} needs {other_app}: "
+                f"{other.describe()} first."
+                for app, operation, other_app, other in problems
+            ]
+            lines.append(
+                "Make them in two releases: first the removal (deploy it through its "
+                "post-deploy stage), then the rest. Or run `makemigrations --stock` "
+                "for Django's single migration, which breaks the running release."
+            )
+            raise PhasingError("\n".join(lines))
+
+    def _join_stages(self, pre: Changes, post: Changes) -> Changes:
+        """Return each app's pre-deploy migrations followed by its post-deploy ones.
+
+        Both builds named their migrations auto_1, auto_2…: the post-deploy ones
+        are renamed after the pre-deploy ones, and a post-deploy migration that
+        waited on another app's pre-deploy work (built in the first pass, so
+        Django fell back to that app's leaf) depends on that work itself.
+        """
+        renamed: dict[MigrationKey, MigrationKey] = {}
+        for app_label, migrations in post.items():
+            offset = len(pre.get(app_label, []))
+            for number, migration in enumerate(migrations, start=offset + 1):
+                new_name = f"auto_{number}"
+                renamed[(app_label, migration.name)] = (app_label, new_name)
+                migration.name = new_name
+        post_names = {(app, m.name) for app, ms in post.items() for m in ms}
+        for app_label, migrations in post.items():
+            for migration in migrations:
+                dependencies = []
+                for dependency in migration.dependencies:
+                    dependency = renamed.get(tuple(dependency), dependency)
+                    other_app = dependency[0]
+                    if (
+                        other_app != app_label
+                        and other_app in pre
+                        and tuple(dependency) not in post_names
+                    ):
+                        dependency = (other_app, pre[other_app][-1].name)
+                    dependencies.append(dependency)
+                migration.dependencies = dependencies
+        joined: Changes = {}
+        for app_label in sorted(set(pre) | set(post)):
+            joined[app_label] = pre.get(app_label, []) + post.get(app_label, [])
+        return joined
+
+    # -- placing in the graph ----------------------------------------------
+
+    def arrange_for_graph(
+        self, changes: Changes, graph: MigrationGraph, migration_name: str | None = None
+    ) -> Changes:
+        """Name and chain the new migrations; keep pre-deploy ones off pending drops."""
+        changes = super().arrange_for_graph(changes, graph, migration_name)
+        stages: dict[MigrationKey, StageInfo] | None = None
+        for app_label, migrations in changes.items():
+            if not migrations or not hasattr(migrations[0], "stage"):
+                continue  # --empty: not ours to place.
+            if not migration_name:
+                self._name_prep_migration(changes, app_label)
+            if stages is None:
+                stages = graph_stages(graph)
+            self._place_beside_pending(changes, app_label, graph, stages)
+        return changes
+
+    def _name_prep_migration(self, changes: Changes, app_label: str) -> None:
+        """Name a migration made only of prep steps after the drop it prepares."""
+        migrations = changes[app_label]
+        pre = [m for m in migrations if m.stage is Stage.PRE_DEPLOY]  # type: ignore[attr-defined]
+        post = [m for m in migrations if m.stage is Stage.POST_DEPLOY]  # type: ignore[attr-defined]
+        if len(pre) != 1 or not post:
+            return
+        prep_ids = {id(op) for op in self.prep_operations}
+        if not pre[0].operations or not all(id(op) in prep_ids for op in pre[0].operations):
+            return
+        number = pre[0].name.split("_", 1)[0]
+        drop_name = post[0].name.split("_", 1)[1]
+        _rename(changes, app_label, pre[0], f"{number}_prepare_{drop_name}"[:100])
+
+    def _place_beside_pending(
+        self,
+        changes: Changes,
+        app_label: str,
+        graph: MigrationGraph,
+        stages: dict[MigrationKey, StageInfo],
+    ) -> None:
+        """Make new pre-deploy migrations depend on no post-deploy migration.
+
+        A release may hold a post-deploy migration and, from a later pull
+        request, a pre-deploy one that Django would chain after it; the
+        pre-deploy stage could then not run. When the two commute, the new
+        migration depends on the last pre-deploy migrations instead, and a
+        post-deploy migration of the batch (or an empty one) joins the two
+        branches, so the app keeps a single leaf.
+        """
+        migrations = changes[app_label]
+        for migration in migrations:
+            if migration.stage is not Stage.PRE_DEPLOY:  # type: ignore[attr-defined]
+                continue
+            for dependency in list(migration.dependencies):
+                dependency = tuple(dependency)
+                info = stages.get(dependency)  # type: ignore[arg-type]
+                if info is None or info.stage is not Stage.POST_DEPLOY:
+                    continue
+                frontier, pending = _pending_tail(graph, dependency, stages)  # type: ignore[arg-type]
+                pre_ops = [
+                    op for m in migrations if m.stage is Stage.PRE_DEPLOY for op in m.operations  # type: ignore[attr-defined]
+                ]
+                conflicting = [
+                    key
+                    for key in pending
+                    if rules.operations_conflict(pre_ops, app_label, graph.nodes[key].operations, key[0])
+                ]
+                if conflicting or not frontier:
+                    names = ", ".join(f"{a}.{n}" for a, n in conflicting)
+                    self._inform(
+                        f"{app_label}.{migration.name} must follow post-deploy "
+                        f"migration(s) {names}, which change the same models or "
+                        "fields: deploy it in a later release than them."
+                    )
+                    continue
+                if dependency[0] == app_label and self._ask(
+                    "ask_pending_deployed", app_label, dependency[1], default=False
+                ):
+                    continue
+                migration.dependencies.remove(dependency)  # type: ignore[arg-type]
+                migration.dependencies.extend(frontier)
+                if dependency[0] == app_label:
+                    self._join_branches(changes, app_label, dependency)
+
+    def _join_branches(self, changes: Changes, app_label: str, pending_leaf: MigrationKey) -> None:
+        """Keep a single leaf: a post-deploy migration depends on the pending one."""
+        migrations = changes[app_label]
+        post = [m for m in migrations if m.stage is Stage.POST_DEPLOY]  # type: ignore[attr-defined]
+        if post:
+            if pending_leaf not in post[0].dependencies:
+                post[0].dependencies.append(pending_leaf)
+            return
+        last = migrations[-1]
+        number = (self.parse_number(last.name) or 0) + 1
+        merge = Migration(f"{number:04d}_post_deploy_merge", app_label)
+        merge.dependencies = [(app_label, last.name), pending_leaf]
+        merge.operations = []
+        merge.stage = Stage.POST_DEPLOY  # type: ignore[attr-defined]
+        migrations.append(merge)
+        self._inform(
+            f"{app_label}.{merge.name} joins {last.name} (pre-deploy) with "
+            f"{pending_leaf[1]} (post-deploy), so one release can hold both."
+        )
+
+
+def _pending_tail(
+    graph: MigrationGraph, key: MigrationKey, stages: dict[MigrationKey, StageInfo]
+) -> tuple[list[MigrationKey], list[MigrationKey]]:
+    """Return the last pre-deploy migrations before key, and the post-deploy ones between.
+
+    Walks back from key through post-deploy migrations of its app; the
+    pre-deploy migrations where the walk stops, minus those that are
+    ancestors of others, are the frontier.
+    """
+    app_label = key[0]
+    frontier: set[MigrationKey] = set()
+    pending: list[MigrationKey] = []
+    stack = [key]
+    seen: set[MigrationKey] = set()
+    while stack:
+        current = stack.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        if stages[current].stage is Stage.POST_DEPLOY:
+            pending.append(current)
+            stack.extend(
+                parent.key for parent in graph.node_map[current].parents if parent.key[0] == app_label
+            )
+        else:
+            frontier.add(current)
+    maximal = [
+        node
+        for node in frontier
+        if not any(node != other and node in graph.forwards_plan(other) for other in frontier)
+    ]
+    return sorted(maximal), pending
+
+
+def _rename(changes: Changes, app_label: str, migration: Migration, new_name: str) -> None:
+    """Rename a new migration and every dependency on it."""
+    old = (app_label, migration.name)
+    migration.name = new_name
+    for migrations in changes.values():
+        for other in migrations:
+            other.dependencies = [
+                (app_label, new_name) if tuple(dep) == old else dep for dep in other.dependencies
+            ]

@@ -1,0 +1,78 @@
+"""System checks: ``green_makemigrations.E001`` and following."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.checks import CheckMessage, Error, Tags, register
+from django.core.management import get_commands
+
+from . import conf, rules
+from .exceptions import StageConfigurationError
+
+APP_NAME = "green_makemigrations"
+OUR_COMMANDS = ("makemigrations", "migrate")
+
+
+@register(Tags.compatibility)
+def check_commands_not_shadowed(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E001: another app's makemigrations or migrate would run instead of ours."""
+    commands = get_commands()
+    errors: list[CheckMessage] = []
+    for name in OUR_COMMANDS:
+        owner = commands.get(name)
+        if owner != APP_NAME:
+            errors.append(
+                Error(
+                    f"The '{name}' command comes from '{owner}', not from "
+                    f"{APP_NAME}, so deploy stages are not applied.",
+                    hint=f"Put '{APP_NAME}' before '{owner}' in INSTALLED_APPS.",
+                    id=f"{APP_NAME}.E001",
+                )
+            )
+    return errors
+
+
+@register(Tags.compatibility)
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E002: the GREEN_MAKEMIGRATIONS setting is malformed."""
+    return [
+        Error(message, hint="See the Settings section of the README.", id=f"{APP_NAME}.E002")
+        for message in conf.setting_errors()
+    ]
+
+
+@register(Tags.database)
+def check_migration_stages(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E003/E004: a migration's stage is invalid, or pre-deploy yet drops data.
+
+    Database checks run with ``migrate`` and ``check --database``, not with
+    every command: loading the migration graph takes time.
+    """
+    if not kwargs.get("databases"):
+        return []
+    from django.db.migrations.loader import MigrationLoader
+
+    from .plan import graph_stages
+
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    try:
+        stages = graph_stages(loader.graph)
+    except StageConfigurationError as error:
+        return [Error(str(error), id=f"{APP_NAME}.E003")]
+    errors: list[CheckMessage] = []
+    for key, info in sorted(stages.items()):
+        migration = loader.graph.nodes[key]
+        drops = rules.drops_data(migration.operations)
+        if info.stage.value == "pre_deploy" and drops:
+            errors.append(
+                Error(
+                    f"Migration {key[0]}.{key[1]} is pre-deploy ({info.source}) but "
+                    f"drops data: {drops[0].describe()}.",
+                    hint="Mark it `stage = Stage.POST_DEPLOY`, or move the drop to a "
+                    "post-deploy migration.",
+                    obj=migration,
+                    id=f"{APP_NAME}.E004",
+                )
+            )
+    return errors

@@ -1,0 +1,45 @@
+"""Constants that appear in users' migration files: their import path is permanent."""
+
+import enum
+
+
+class Stage(enum.StrEnum):
+    """The deploy stage a migration belongs to.
+
+    Generated migration files say ``stage = Stage.POST_DEPLOY``: keep this
+    class importable as ``green_makemigrations.constants.Stage`` forever.
+    """
+
+    PRE_DEPLOY = "pre_deploy"
+    POST_DEPLOY = "post_deploy"
+
+    @property
+    def label(self) -> str:
+        """Return the spelling used on the command line ("pre-deploy")."""
+        return self.value.replace("_", "-")
+
+    @property
+    def opposite(self) -> "Stage":
+        """Return the other stage (the role a stage plays when rolling back)."""
+        return Stage.POST_DEPLOY if self is Stage.PRE_DEPLOY else Stage.PRE_DEPLOY
+
+    @classmethod
+    def from_label(cls, text: str) -> "Stage":
+        """Return the stage for "pre-deploy", "pre_deploy" and similar spellings."""
+        return cls(text.strip().lower().replace("-", "_"))
+
+
+STAGE_CHOICES = [stage.label for stage in Stage]
+
+# Written above the stage attribute of every generated migration.
+STAGE_COMMENTS = {
+    Stage.PRE_DEPLOY: (
+        "Deploy stage: pre-deploy. Safe while the previous release is serving;\n"
+        "runs with `migrate --stage pre-deploy`, before the new code rolls out."
+    ),
+    Stage.POST_DEPLOY: (
+        "Deploy stage: post-deploy. Breaks the previous release: runs only with\n"
+        "`migrate --stage post-deploy`, once no server runs the previous release.\n"
+        "`migrate --stage pre-deploy` never applies it."
+    ),
+}

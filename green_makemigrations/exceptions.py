@@ -1,0 +1,20 @@
+"""Errors raised by green_makemigrations.
+
+Every message says what is wrong, where (app and migration), and what to do.
+"""
+
+
+class GreenMigrationsError(Exception):
+    """Base class of every error this package raises."""
+
+
+class PhasingError(GreenMigrationsError):
+    """A set of model changes cannot be split into deploy stages."""
+
+
+class StagePlanError(GreenMigrationsError):
+    """A ``migrate --stage`` run cannot go ahead; nothing has been changed."""
+
+
+class StageConfigurationError(GreenMigrationsError):
+    """A migration or the GREEN_MAKEMIGRATIONS setting names an invalid stage."""

@@ -1,0 +1,185 @@
+"""The one place that touches migrate's executor: stage filtering and re-runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.core.management.commands import migrate as migrate_command
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.migrations import Migration, operations
+from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.operations.base import Operation
+from django.db.migrations.state import ProjectState
+
+from .constants import Stage
+from .patching import swap_attribute
+from .plan import StagePlan, checked_split, graph_stages
+
+
+class StagedMigrationExecutor(MigrationExecutor):
+    """A MigrationExecutor whose plans hold only one deploy stage's migrations.
+
+    With ``stage=None`` it plans like Django. On databases without
+    transactional DDL (MariaDB, MySQL) a migration that failed half-way is
+    finished by a re-run: operations whose effect is already in the database
+    are skipped.
+    """
+
+    def __init__(
+        self,
+        connection: BaseDatabaseWrapper,
+        progress_callback: Callable[..., Any] | None = None,
+        stage: Stage | None = None,
+    ) -> None:
+        super().__init__(connection, progress_callback)
+        self.stage = stage
+        self.stage_plan: StagePlan | None = None
+
+    def migration_plan(
+        self, targets: Any, clean_start: bool = False
+    ) -> list[tuple[Migration, bool]]:
+        """Return Django's plan, keeping only this stage's migrations.
+
+        The full plan that ``migrate()`` builds to compute states
+        (``clean_start=True``) is left whole.
+        """
+        plan = super().migration_plan(targets, clean_start=clean_start)
+        if self.stage is None or clean_start:
+            return plan
+        self.stage_plan = checked_split(
+            plan, self.stage, graph_stages(self.loader.graph), self.loader.graph
+        )
+        return self.stage_plan.run
+
+    def apply_migration(
+        self, state: ProjectState, migration: Migration, fake: bool = False, fake_initial: bool = False
+    ) -> ProjectState:
+        """Apply migration, skipping operations a failed earlier run already did."""
+        with self._resumable(migration, fake):
+            return super().apply_migration(state, migration, fake=fake, fake_initial=fake_initial)
+
+    def unapply_migration(
+        self, state: ProjectState, migration: Migration, fake: bool = False
+    ) -> ProjectState:
+        """Unapply migration, skipping operations a failed earlier run already undid."""
+        with self._resumable(migration, fake):
+            return super().unapply_migration(state, migration, fake=fake)
+
+    @contextmanager
+    def _resumable(self, migration: Migration, fake: bool) -> Iterator[None]:
+        if fake or self.connection.features.can_rollback_ddl:
+            yield
+            return
+        wrapped = [ResumableOperation(operation) for operation in migration.operations]
+        with swap_attribute(migration, "operations", wrapped):
+            yield
+
+
+class ResumableOperation:
+    """Wrap an operation so it does nothing when its effect is already there.
+
+    Covers the operations that are not idempotent in DDL: adding and dropping
+    columns and tables. Everything else is delegated untouched.
+    """
+
+    def __init__(self, operation: Operation) -> None:
+        self.operation = operation
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.operation, name)
+
+    def database_forwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        """Run the operation forwards unless the database already shows its effect."""
+        if not _already_done(self.operation, app_label, schema_editor, from_state, to_state):
+            self.operation.database_forwards(app_label, schema_editor, from_state, to_state)
+
+    def database_backwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        """Run the operation backwards unless the database already shows its effect."""
+        # Backwards, from_state is after the operation and to_state before it.
+        if not _already_done(
+            self.operation, app_label, schema_editor, from_state, to_state, backwards=True
+        ):
+            self.operation.database_backwards(app_label, schema_editor, from_state, to_state)
+
+
+def _already_done(
+    operation: Operation,
+    app_label: str,
+    schema_editor: BaseDatabaseSchemaEditor,
+    from_state: ProjectState,
+    to_state: ProjectState,
+    backwards: bool = False,
+) -> bool:
+    """Return whether the database already looks as it should after the step."""
+    adds_column = isinstance(operation, operations.AddField) != backwards
+    if isinstance(operation, (operations.AddField, operations.RemoveField)):
+        state = to_state if adds_column else from_state
+        model = state.apps.get_model(app_label, operation.model_name)
+        field = model._meta.get_field(operation.name)
+        if field.many_to_many:
+            through = field.remote_field.through  # type: ignore[union-attr]
+            if not through._meta.auto_created:
+                return False
+            return _table_exists(schema_editor, through._meta.db_table) == adds_column
+        if field.column is None or not field.concrete:
+            return False
+        exists = _column_exists(schema_editor, model._meta.db_table, field.column)
+        return exists == adds_column
+    creates_table = isinstance(operation, operations.CreateModel) != backwards
+    if isinstance(operation, (operations.CreateModel, operations.DeleteModel)):
+        state = to_state if creates_table else from_state
+        model = state.apps.get_model(app_label, operation.name)
+        if not model._meta.managed or model._meta.proxy:
+            return False
+        return _table_exists(schema_editor, model._meta.db_table) == creates_table
+    return False
+
+
+def _table_exists(schema_editor: BaseDatabaseSchemaEditor, table: str) -> bool:
+    connection = schema_editor.connection
+    with connection.cursor() as cursor:
+        return table in connection.introspection.table_names(cursor)
+
+
+def _column_exists(schema_editor: BaseDatabaseSchemaEditor, table: str, column: str) -> bool:
+    connection = schema_editor.connection
+    with connection.cursor() as cursor:
+        if table not in connection.introspection.table_names(cursor):
+            return False
+        description = connection.introspection.get_table_description(cursor, table)
+    return column in {info.name for info in description}
+
+
+@contextmanager
+def staged_executor(stage: Stage | None) -> Iterator[list[StagedMigrationExecutor]]:
+    """Make ``migrate`` build StagedMigrationExecutors for stage within the block.
+
+    Yields the list of executors created, so the command can report what the
+    stage left for the other one.
+    """
+    created: list[StagedMigrationExecutor] = []
+
+    def factory(
+        connection: BaseDatabaseWrapper, progress_callback: Callable[..., Any] | None = None
+    ) -> StagedMigrationExecutor:
+        executor = StagedMigrationExecutor(connection, progress_callback, stage=stage)
+        created.append(executor)
+        return executor
+
+    with swap_attribute(migrate_command, "MigrationExecutor", factory):
+        yield created

@@ -1,0 +1,60 @@
+"""``migrate`` with ``--stage pre-deploy`` and ``--stage post-deploy``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import CommandError, CommandParser
+from django.core.management.commands import migrate as django_migrate
+
+from green_makemigrations.autodetector import GreenMigrationAutodetector
+from green_makemigrations.constants import STAGE_CHOICES, Stage
+from green_makemigrations.exceptions import GreenMigrationsError
+from green_makemigrations.executor import staged_executor
+
+
+class Command(django_migrate.Command):
+    """Django's migrate, able to run one deploy stage at a time."""
+
+    help = (
+        "Updates database schema. With --stage pre-deploy, applies only what is "
+        "safe while the previous release runs; --stage post-deploy applies the rest."
+    )
+    autodetector = GreenMigrationAutodetector
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        """Add ``--stage`` to Django's options."""
+        super().add_arguments(parser)
+        parser.add_argument(
+            "--stage",
+            choices=STAGE_CHOICES,
+            help=(
+                "Apply only this deploy stage: 'pre-deploy' before the new code "
+                "rolls out (never applies a post-deploy migration), 'post-deploy' "
+                "once no server runs the previous release. Without it, everything "
+                "is applied."
+            ),
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        """Run Django's migrate with a stage-filtering executor."""
+        label = options.pop("stage", None)
+        stage = Stage.from_label(label) if label else None
+        if stage is not None and options["verbosity"] >= 1:
+            self.stdout.write(self.style.MIGRATE_HEADING(f"Deploy stage: {stage.label}"))
+        with staged_executor(stage) as executors:
+            try:
+                super().handle(*args, **options)
+            except GreenMigrationsError as error:
+                raise CommandError(str(error)) from error
+        if stage is None or options["verbosity"] < 1:
+            return
+        for executor in executors:
+            stage_plan = executor.stage_plan
+            if stage_plan is None or not stage_plan.deferred:
+                continue
+            self.stdout.write(
+                self.style.MIGRATE_HEADING(f"Left for the {stage.opposite.label} stage:")
+            )
+            for migration in stage_plan.deferred:
+                self.stdout.write(f"  {migration.app_label}.{migration.name}")

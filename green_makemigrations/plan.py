@@ -1,0 +1,198 @@
+"""Pure planning: the stage of each migration and a plan filtered by stage."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.migrations import Migration
+from django.db.migrations.graph import MigrationGraph
+
+from . import conf, rules
+from .constants import Stage
+from .exceptions import StageConfigurationError, StagePlanError
+
+MigrationKey = tuple[str, str]
+Plan = Sequence[tuple[Migration, bool]]
+
+
+@dataclass(frozen=True)
+class StageInfo:
+    """The stage of one migration and where it came from.
+
+    ``source`` is ``"written"`` (the migration file says it), ``"settings"``
+    (GREEN_MAKEMIGRATIONS['STAGES']) or ``"inferred"`` (from its operations).
+    """
+
+    stage: Stage
+    source: str
+
+
+def written_stage(migration: Any) -> Stage | None:
+    """Return the stage a migration file writes, or None."""
+    value = getattr(migration, "stage", None)
+    if value is None:
+        return None
+    try:
+        return Stage(value)
+    except ValueError:
+        raise StageConfigurationError(
+            f"Migration {migration.app_label}.{migration.name} has stage = {value!r}; "
+            "use Stage.PRE_DEPLOY or Stage.POST_DEPLOY from "
+            "green_makemigrations.constants."
+        ) from None
+
+
+def resolve_stage(
+    migration: Migration,
+    overrides: Mapping[str, Stage] | None = None,
+    parent_stages: Iterable[Stage] = (),
+) -> StageInfo:
+    """Return the stage of migration: written, else from settings, else inferred.
+
+    An inferred migration without operations (a merge) that depends on a
+    post-deploy migration is post-deploy too: it could not run before it.
+    """
+    stage = written_stage(migration)
+    if stage is not None:
+        return StageInfo(stage, "written")
+    if overrides is None:
+        overrides = conf.stage_overrides()
+    for key in (f"{migration.app_label}.{migration.name}", migration.app_label):
+        if key in overrides:
+            return StageInfo(overrides[key], "settings")
+    stage = rules.infer_stage(migration.operations)
+    if not migration.operations and Stage.POST_DEPLOY in set(parent_stages):
+        stage = Stage.POST_DEPLOY
+    return StageInfo(stage, "inferred")
+
+
+def graph_stages(graph: MigrationGraph) -> dict[MigrationKey, StageInfo]:
+    """Return the stage of every migration in the graph."""
+    overrides = conf.stage_overrides()
+    stages: dict[MigrationKey, StageInfo] = {}
+    # Parents first, so merges can inherit post-deploy from theirs.
+    for key in _topological(graph):
+        parents = graph.node_map[key].parents
+        stages[key] = resolve_stage(
+            graph.nodes[key],
+            overrides,
+            (stages[parent.key].stage for parent in parents if parent.key in stages),
+        )
+    return stages
+
+
+def _topological(graph: MigrationGraph) -> list[MigrationKey]:
+    order: list[MigrationKey] = []
+    seen: set[MigrationKey] = set()
+    for leaf in graph.leaf_nodes():
+        for key in graph.forwards_plan(leaf):
+            if key not in seen:
+                seen.add(key)
+                order.append(key)
+    return order
+
+
+@dataclass
+class StagePlan:
+    """A migrate plan split by stage.
+
+    ``run`` is what the stage applies (or unapplies), in order; ``deferred``
+    belongs to the other stage; ``blocked`` pairs a migration of this stage
+    with the deferred migration it cannot run without.
+    """
+
+    stage: Stage
+    backwards: bool
+    run: list[tuple[Migration, bool]] = field(default_factory=list)
+    deferred: list[Migration] = field(default_factory=list)
+    blocked: list[tuple[Migration, Migration]] = field(default_factory=list)
+
+
+def split_plan(
+    plan: Plan,
+    stage: Stage,
+    stages: Mapping[MigrationKey, StageInfo],
+    graph: MigrationGraph,
+) -> StagePlan:
+    """Return the part of plan that belongs to stage.
+
+    Forwards, the pre-deploy stage runs pre-deploy migrations whose
+    dependencies allow it, and the post-deploy stage runs everything left.
+    Backwards the roles swap: un-applying a drop restores what the old
+    release needs, so it belongs to the rollback's pre-deploy stage.
+    """
+    backwards = bool(plan) and plan[0][1]
+    result = StagePlan(stage=stage, backwards=backwards)
+    if stage is Stage.POST_DEPLOY:
+        result.run = list(plan)
+        return result
+    # Roles reverse when migrating backwards.
+    wanted = Stage.PRE_DEPLOY if not backwards else Stage.POST_DEPLOY
+    held: dict[MigrationKey, Migration] = {}
+    for migration, is_backwards in plan:
+        key = (migration.app_label, migration.name)
+        if stages[key].stage is not wanted:
+            held[key] = migration
+            result.deferred.append(migration)
+            continue
+        # Forwards a migration needs its parents; backwards, its children
+        # must be un-applied first.
+        node = graph.node_map[key]
+        related = node.children if backwards else node.parents
+        blocker = next((held[n.key] for n in related if n.key in held), None)
+        if blocker is not None:
+            held[key] = migration
+            result.blocked.append((migration, blocker))
+            continue
+        result.run.append((migration, is_backwards))
+    return result
+
+
+def explain_blocked(stage_plan: StagePlan, stages: Mapping[MigrationKey, StageInfo]) -> str:
+    """Return the error message for a stage plan with blocked migrations."""
+    lines = [
+        f"The {stage_plan.stage.label} stage cannot run: "
+        f"{len(stage_plan.blocked)} migration(s) belong to it but depend on a "
+        "migration of the other stage that has not run yet. Nothing was changed."
+    ]
+    for migration, blocker in stage_plan.blocked:
+        blocker_key = (blocker.app_label, blocker.name)
+        source = stages[blocker_key].source
+        lines.append(
+            f"  - {migration.app_label}.{migration.name} depends on "
+            f"{blocker.app_label}.{blocker.name} ({stages[blocker_key].stage.label}, "
+            f"{source})."
+        )
+    lines.append(
+        "Either deploy these in two releases (run this release up to the "
+        "post-deploy stage of the migration it depends on, then the rest), "
+        "or, if the dependency is not real, regenerate the later migration with "
+        "green_makemigrations' makemigrations, which places pre-deploy changes "
+        "beside pending post-deploy ones. If a migration's stage is wrong, write "
+        "`stage = Stage.PRE_DEPLOY` in it or set GREEN_MAKEMIGRATIONS['STAGES']."
+    )
+    return "\n".join(lines)
+
+
+def checked_split(
+    plan: Plan, stage: Stage, stages: Mapping[MigrationKey, StageInfo], graph: MigrationGraph
+) -> StagePlan:
+    """Return split_plan(), raising StagePlanError if anything is blocked."""
+    stage_plan = split_plan(plan, stage, stages, graph)
+    if stage_plan.blocked:
+        raise StagePlanError(explain_blocked(stage_plan, stages))
+    unsafe = [
+        migration
+        for migration, backwards in stage_plan.run
+        if stage is Stage.PRE_DEPLOY and not backwards and rules.drops_data(migration.operations)
+    ]
+    if unsafe:
+        names = ", ".join(f"{m.app_label}.{m.name}" for m in unsafe)
+        raise StagePlanError(
+            f"The pre-deploy stage never drops data, but {names} is marked pre-deploy "
+            "and removes a field or model. Nothing was changed. Mark it "
+            "`stage = Stage.POST_DEPLOY` (or split it with makemigrations)."
+        )
+    return stage_plan

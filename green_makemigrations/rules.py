@@ -1,0 +1,279 @@
+"""Pure decisions: the stage of an operation, the prep step of a removal.
+
+Nothing here touches a database or the autodetector's internals, so each rule
+is tested on its own.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import enum
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import models
+from django.db.migrations import operations
+from django.db.migrations.operations.base import Operation
+from django.db.models.fields import NOT_PROVIDED
+from django.db.models.functions import Now
+from django.utils import timezone
+
+from .constants import Stage
+
+# Operations that destroy data: the deferred (post-deploy) half of a removal.
+DROP_OPERATIONS: tuple[type[Operation], ...] = (operations.RemoveField, operations.DeleteModel)
+
+# Operations on a model that is being deleted go with the DeleteModel.
+DELETED_MODEL_COMPANIONS: tuple[type[Operation], ...] = tuple(
+    getattr(operations, name)
+    for name in (
+        "RemoveField",
+        "AlterUniqueTogether",
+        "AlterIndexTogether",  # only in historical migrations
+        "AlterOrderWithRespectTo",
+        "RemoveIndex",
+        "RemoveConstraint",
+    )
+    if hasattr(operations, name)
+)
+
+# Literal defaults that every supported database stores as a column default.
+LITERAL_DEFAULT_TYPES = (
+    bool,
+    int,
+    float,
+    decimal.Decimal,
+    str,
+    datetime.date,
+    datetime.time,
+    datetime.datetime,
+    datetime.timedelta,
+    uuid.UUID,
+)
+
+# Callable defaults the database computes itself.
+NOW_CALLABLES = (timezone.now, datetime.datetime.now)
+
+# Field types whose columns cannot carry a literal default on every backend.
+NO_LITERAL_DEFAULT_FIELDS: tuple[type[models.Field[Any, Any]], ...] = (
+    models.BinaryField,
+    models.JSONField,
+)
+
+
+def operation_model_key(operation: Operation) -> str | None:
+    """Return the lowercased model name an operation works on, if any."""
+    # Field and index operations name their model in model_name; model
+    # operations in name.
+    name = getattr(operation, "model_name_lower", None)
+    if name is None:
+        name = getattr(operation, "name_lower", None)
+    return name
+
+
+def operation_stage(
+    operation: Operation, app_label: str, deleted_models: set[tuple[str, str]]
+) -> Stage:
+    """Return the stage of a generated operation.
+
+    Drops are post-deploy; so is anything done to a model that is deleted in
+    the same run (it must go with the DeleteModel). Everything else is safe
+    while the old release runs.
+    """
+    if isinstance(operation, DROP_OPERATIONS):
+        return Stage.POST_DEPLOY
+    if isinstance(operation, DELETED_MODEL_COMPANIONS):
+        model = operation_model_key(operation)
+        if model and (app_label, model) in deleted_models:
+            return Stage.POST_DEPLOY
+    return Stage.PRE_DEPLOY
+
+
+def infer_stage(migration_operations: Iterable[Operation]) -> Stage:
+    """Return the stage of a migration that does not write one: drops are post-deploy."""
+    if any(isinstance(operation, DROP_OPERATIONS) for operation in migration_operations):
+        return Stage.POST_DEPLOY
+    return Stage.PRE_DEPLOY
+
+
+def drops_data(migration_operations: Iterable[Operation]) -> list[Operation]:
+    """Return the operations that destroy data."""
+    return [op for op in migration_operations if isinstance(op, DROP_OPERATIONS)]
+
+
+@dataclass(frozen=True)
+class RemovalPrep:
+    """How a column is prepared, in pre-deploy, for its drop in post-deploy.
+
+    ``field`` is the field as it must be while both releases run (``None`` when
+    nothing is needed); ``description`` says what was done and why; a
+    ``fallback`` prep made the column nullable because no database default was
+    possible, which the user is told about.
+    """
+
+    field: models.Field[Any, Any] | None
+    description: str
+    fallback: bool = False
+
+
+def _rebuild(field: models.Field[Any, Any], **changes: Any) -> models.Field[Any, Any]:
+    """Return a copy of field with some constructor arguments changed."""
+    _name, _path, args, kwargs = field.deconstruct()
+    kwargs.update(changes)
+    return field.__class__(*args, **kwargs)
+
+
+def database_default_for(field: models.Field[Any, Any]) -> Any:
+    """Return a ``db_default`` equivalent to the field's Python default, or NOT_PROVIDED."""
+    is_datetime = isinstance(field, models.DateTimeField)
+    if is_datetime and (getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)):
+        return Now()
+    if not field.has_default():
+        return NOT_PROVIDED
+    default = field.default
+    if callable(default):
+        if is_datetime and default in NOW_CALLABLES:
+            return Now()
+        return NOT_PROVIDED
+    if isinstance(field, NO_LITERAL_DEFAULT_FIELDS):
+        return NOT_PROVIDED
+    if isinstance(default, enum.Enum):
+        default = default.value
+    if default is None or not isinstance(default, LITERAL_DEFAULT_TYPES):
+        return NOT_PROVIDED
+    return default
+
+
+def removal_prep(field: models.Field[Any, Any]) -> RemovalPrep:
+    """Return the pre-deploy step that lets the new release write rows without field.
+
+    The new release's inserts omit the column, so it must accept that: keep
+    NOT NULL and add a database default where one expresses the field's
+    default (the old release then never reads NULL), else make it nullable,
+    keeping its type. Nullable columns, many-to-many fields, generated
+    columns and columns that already have a database default need nothing.
+    """
+    if field.many_to_many:
+        return RemovalPrep(None, "many-to-many: no column in the model's table")
+    if isinstance(field, models.GeneratedField):
+        return RemovalPrep(None, "generated column: the database computes it")
+    if field.null:
+        return RemovalPrep(None, "nullable: inserts without it store NULL")
+    if field.db_default is not NOT_PROVIDED:
+        return RemovalPrep(None, "already has a database default")
+    db_default = database_default_for(field)
+    if db_default is not NOT_PROVIDED:
+        return RemovalPrep(
+            _rebuild(field, db_default=db_default),
+            f"database default {db_default!r} added, NOT NULL kept",
+        )
+    if field.has_default():
+        reason = (
+            f"its default {field.default!r} cannot be computed by the database, "
+            "so the column is made nullable until the drop"
+        )
+    else:
+        reason = "it has no default, so the column is made nullable until the drop"
+    return RemovalPrep(_rebuild(field, null=True), reason, fallback=True)
+
+
+# ---------------------------------------------------------------------------
+# What an operation touches, to tell whether two operations commute.
+#
+# A key is (app_label, model, part). part is a field name, or one of:
+MODEL = "__model__"  # the model itself: created, deleted, renamed, moved
+META = "__meta__"  # indexes, constraints, options of the model
+REFERENCE = "__ref__"  # a relation points at the model
+WILDCARD = ("*", "*", MODEL)
+
+Key = tuple[str, str, str]
+
+FIELD_OPERATIONS: tuple[type[Operation], ...] = (
+    operations.AddField,
+    operations.RemoveField,
+    operations.AlterField,
+    operations.RenameField,
+)
+MODEL_OPERATIONS: tuple[type[Operation], ...] = (
+    operations.CreateModel,
+    operations.DeleteModel,
+    operations.RenameModel,
+    operations.AlterModelTable,
+)
+
+
+def touched_keys(operation: Operation, app_label: str) -> set[Key]:
+    """Return the keys of what an operation reads or writes.
+
+    Operations of unknown kind (RunSQL, RunPython, third-party ones) touch
+    everything.
+    """
+    keys: set[Key] = set()
+    if isinstance(operation, FIELD_OPERATIONS):
+        model = operation.model_name_lower
+        keys.add((app_label, model, operation.name_lower))
+        if isinstance(operation, operations.RenameField):
+            keys.add((app_label, model, operation.new_name_lower))
+        field = getattr(operation, "field", None)
+        if field is not None and field.remote_field is not None:
+            keys.update(_related_model_keys(field, app_label))
+        return keys
+    if isinstance(operation, MODEL_OPERATIONS):
+        keys.add((app_label, operation.name_lower, MODEL))
+        if isinstance(operation, operations.RenameModel):
+            keys.add((app_label, operation.new_name_lower, MODEL))
+        for _name, field in getattr(operation, "fields", []):
+            if field.remote_field is not None:
+                keys.update(_related_model_keys(field, app_label))
+        return keys
+    model = operation_model_key(operation)
+    if model is not None and not isinstance(operation, (operations.RunSQL, operations.RunPython)):
+        return {(app_label, model, META)}
+    return {WILDCARD}
+
+
+def _related_model_keys(field: models.Field[Any, Any], app_label: str) -> set[Key]:
+    keys: set[Key] = set()
+    remote = field.remote_field
+    for target in (remote.model, getattr(remote, "through", None)):  # type: ignore[union-attr]
+        if target is None:
+            continue
+        if isinstance(target, str):
+            if target == "self":
+                continue
+            label, _, name = target.rpartition(".")
+            keys.add((label or app_label, name.lower(), REFERENCE))
+        else:
+            keys.add((target._meta.app_label, target._meta.model_name, REFERENCE))
+    return keys
+
+
+def _parts_conflict(first: str, second: str) -> bool:
+    if MODEL in (first, second):
+        return True
+    if REFERENCE in (first, second):
+        return False
+    return first == second
+
+
+def keys_conflict(first: set[Key], second: set[Key]) -> bool:
+    """Return whether operations with these keys may not run in either order."""
+    if (WILDCARD in first and second) or (WILDCARD in second and first):
+        return True
+    return any(
+        app_a == app_b and model_a == model_b and _parts_conflict(part_a, part_b)
+        for app_a, model_a, part_a in first
+        for app_b, model_b, part_b in second
+    )
+
+
+def operations_conflict(
+    first: Iterable[Operation], first_app: str, second: Iterable[Operation], second_app: str
+) -> bool:
+    """Return whether any operation of first may not commute with one of second."""
+    first_keys: set[Key] = set().union(*(touched_keys(op, first_app) for op in first))
+    second_keys: set[Key] = set().union(*(touched_keys(op, second_app) for op in second))
+    return keys_conflict(first_keys, second_keys)

@@ -1,0 +1,75 @@
+"""Write the deploy stage into migration files."""
+
+from __future__ import annotations
+
+from django.db.migrations.writer import MigrationWriter
+
+from .constants import STAGE_COMMENTS, Stage
+
+CLASS_LINE = "class Migration(migrations.Migration):\n"
+STAGE_IMPORT = "from green_makemigrations.constants import Stage"
+
+
+class StagedMigrationWriter(MigrationWriter):
+    """A MigrationWriter that writes ``stage = Stage.…`` into the Migration class.
+
+    The stage is the migration's ``stage`` attribute (set by the autodetector,
+    or read from the file being rewritten by ``--update``); migrations without
+    one (``--empty``, ``--merge``) get the stage of their operations and
+    dependencies. Django's template has no slot for extra attributes, so the
+    line goes right under the class statement, where a reader sees it first.
+    """
+
+    def as_string(self) -> str:
+        """Return the migration file's text, stage included."""
+        text = super().as_string()
+        stage = self.stage
+        block = "".join(f"    # {line}\n" for line in STAGE_COMMENTS[stage].splitlines())
+        block += f"    stage = Stage.{stage.name}\n"
+        if CLASS_LINE not in text:  # pragma: no cover - Django changed its template
+            return text
+        text = text.replace(CLASS_LINE, CLASS_LINE + block, 1)
+        return _add_import(text, STAGE_IMPORT)
+
+    @property
+    def stage(self) -> Stage:
+        """Return the stage this migration is written with."""
+        from .plan import resolve_stage, written_stage
+
+        stage = written_stage(self.migration)
+        if stage is not None:
+            return stage
+        return resolve_stage(
+            self.migration, overrides={}, parent_stages=_dependency_stages(self.migration)
+        ).stage
+
+
+def _dependency_stages(migration: object) -> list[Stage]:
+    """Return the stages of migration's dependencies on disk (for merges)."""
+    dependencies = getattr(migration, "dependencies", [])
+    if getattr(migration, "operations", None) or not dependencies:
+        return []
+    from django.db.migrations.loader import MigrationLoader
+
+    from .plan import graph_stages
+
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    stages = graph_stages(loader.graph)
+    return [stages[tuple(dep)].stage for dep in dependencies if tuple(dep) in stages]
+
+
+def _add_import(text: str, line: str) -> str:
+    """Insert an import line among the file's imports, in Django's sort order."""
+    lines = text.split("\n")
+    module = line.split()[1]
+    position = 0
+    for index, existing in enumerate(lines):
+        if existing.startswith(CLASS_LINE.strip()):
+            break
+        if existing.startswith("from ") and existing.split()[1] > module:
+            position = index
+            break
+        if existing.startswith(("import ", "from ")):
+            position = index + 1
+    lines.insert(position, line)
+    return "\n".join(lines)
