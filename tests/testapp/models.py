@@ -1,0 +1,1 @@
+"""Models of the in-process test app (filled in by the command tests)."""
