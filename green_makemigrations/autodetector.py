@@ -14,7 +14,7 @@ from django.db.migrations.state import ProjectState
 from . import rules
 from .constants import Stage
 from .exceptions import PhasingError
-from .plan import MigrationKey, StageInfo, graph_stages
+from .plan import MigrationKey, StageInfo, graph_stages, mark_stage, written_stage
 from .questioner import GreenQuestioner
 
 Changes = dict[str, list[Migration]]
@@ -29,6 +29,9 @@ class GreenMigrationAutodetector(MigrationAutodetector):
     stage, and places new pre-deploy migrations beside post-deploy ones that
     may still be pending, so one release can hold both.
     """
+
+    generated_operations: dict[str, list[Operation]]
+    migrations: Changes
 
     def __init__(
         self,
@@ -75,7 +78,9 @@ class GreenMigrationAutodetector(MigrationAutodetector):
             )
             self.add_operation(app_label, operation)
             self.prep_operations.append(operation)
-        super()._generate_removed_field(app_label, model_name, field_name)
+        super()._generate_removed_field(  # type: ignore[misc]
+            app_label, model_name, field_name
+        )
 
     # -- migrations -------------------------------------------------------
 
@@ -100,11 +105,11 @@ class GreenMigrationAutodetector(MigrationAutodetector):
         built: dict[Stage, Changes] = {}
         for stage in Stage:
             self.generated_operations = by_stage[stage]
-            super()._build_migration_list(graph)
+            super()._build_migration_list(graph)  # type: ignore[misc]
             built[stage] = self.migrations
             for migrations in self.migrations.values():
                 for migration in migrations:
-                    migration.stage = stage  # type: ignore[attr-defined]
+                    mark_stage(migration, stage)
         self.migrations = self._join_stages(built[Stage.PRE_DEPLOY], built[Stage.POST_DEPLOY])
 
     def _check_phasable(
@@ -120,7 +125,7 @@ class GreenMigrationAutodetector(MigrationAutodetector):
         for app_label, app_operations in pre.items():
             for operation in app_operations:
                 for dependency in getattr(operation, "_auto_deps", []):
-                    resolved = self._resolve_dependency(dependency)[0]
+                    resolved = self._resolve_dependency(dependency)[0]  # type: ignore[attr-defined]
                     for other in post.get(resolved.app_label, []):
                         if self.check_dependency(other, resolved):
                             problems.append((app_label, operation, resolved.app_label, other))
@@ -156,7 +161,7 @@ class GreenMigrationAutodetector(MigrationAutodetector):
         waited on another app's pre-deploy work (built in the first pass, so
         Django fell back to that app's leaf) depends on that work itself.
         """
-        renamed: dict[MigrationKey, MigrationKey] = {}
+        renamed: dict[tuple[str, ...], MigrationKey] = {}
         for app_label, migrations in post.items():
             offset = len(pre.get(app_label, []))
             for number, migration in enumerate(migrations, start=offset + 1):
@@ -177,7 +182,7 @@ class GreenMigrationAutodetector(MigrationAutodetector):
                     ):
                         dependency = (other_app, pre[other_app][-1].name)
                     dependencies.append(dependency)
-                migration.dependencies = dependencies
+                migration.dependencies = dependencies  # type: ignore[misc]
         joined: Changes = {}
         for app_label in sorted(set(pre) | set(post)):
             joined[app_label] = pre.get(app_label, []) + post.get(app_label, [])
@@ -192,7 +197,7 @@ class GreenMigrationAutodetector(MigrationAutodetector):
         changes = super().arrange_for_graph(changes, graph, migration_name)
         stages: dict[MigrationKey, StageInfo] | None = None
         for app_label, migrations in changes.items():
-            if not migrations or not hasattr(migrations[0], "stage"):
+            if not migrations or written_stage(migrations[0]) is None:
                 continue  # --empty: not ours to place.
             if not migration_name:
                 self._name_prep_migration(changes, app_label)
@@ -204,8 +209,8 @@ class GreenMigrationAutodetector(MigrationAutodetector):
     def _name_prep_migration(self, changes: Changes, app_label: str) -> None:
         """Name a migration made only of prep steps after the drop it prepares."""
         migrations = changes[app_label]
-        pre = [m for m in migrations if m.stage is Stage.PRE_DEPLOY]  # type: ignore[attr-defined]
-        post = [m for m in migrations if m.stage is Stage.POST_DEPLOY]  # type: ignore[attr-defined]
+        pre = [m for m in migrations if written_stage(m) is Stage.PRE_DEPLOY]
+        post = [m for m in migrations if written_stage(m) is Stage.POST_DEPLOY]
         if len(pre) != 1 or not post:
             return
         prep_ids = {id(op) for op in self.prep_operations}
@@ -233,21 +238,24 @@ class GreenMigrationAutodetector(MigrationAutodetector):
         """
         migrations = changes[app_label]
         for migration in migrations:
-            if migration.stage is not Stage.PRE_DEPLOY:  # type: ignore[attr-defined]
+            if written_stage(migration) is not Stage.PRE_DEPLOY:
                 continue
-            for dependency in list(migration.dependencies):
-                dependency = tuple(dependency)
-                info = stages.get(dependency)  # type: ignore[arg-type]
+            for app, name in list(migration.dependencies):
+                dependency = (app, name)
+                info = stages.get(dependency)
                 if info is None or info.stage is not Stage.POST_DEPLOY:
                     continue
-                frontier, pending = _pending_tail(graph, dependency, stages)  # type: ignore[arg-type]
+                frontier, pending = _pending_tail(graph, dependency, stages)
                 pre_ops = [
-                    op for m in migrations if m.stage is Stage.PRE_DEPLOY for op in m.operations  # type: ignore[attr-defined]
+                    op
+                    for m in migrations
+                    if written_stage(m) is Stage.PRE_DEPLOY
+                    for op in m.operations
                 ]
                 conflicting = [
                     key
                     for key in pending
-                    if rules.operations_conflict(pre_ops, app_label, graph.nodes[key].operations, key[0])
+                    if rules.operations_conflict(pre_ops, app_label, _operations(graph, key), app)
                 ]
                 if conflicting or not frontier:
                     names = ", ".join(f"{a}.{n}" for a, n in conflicting)
@@ -261,25 +269,29 @@ class GreenMigrationAutodetector(MigrationAutodetector):
                     "ask_pending_deployed", app_label, dependency[1], default=False
                 ):
                     continue
-                migration.dependencies.remove(dependency)  # type: ignore[arg-type]
-                migration.dependencies.extend(frontier)
+                migration.dependencies = [  # type: ignore[misc]
+                    *(dep for dep in migration.dependencies if tuple(dep) != dependency),
+                    *frontier,
+                ]
                 if dependency[0] == app_label:
                     self._join_branches(changes, app_label, dependency)
 
     def _join_branches(self, changes: Changes, app_label: str, pending_leaf: MigrationKey) -> None:
         """Keep a single leaf: a post-deploy migration depends on the pending one."""
         migrations = changes[app_label]
-        post = [m for m in migrations if m.stage is Stage.POST_DEPLOY]  # type: ignore[attr-defined]
+        post = [m for m in migrations if written_stage(m) is Stage.POST_DEPLOY]
         if post:
             if pending_leaf not in post[0].dependencies:
-                post[0].dependencies.append(pending_leaf)
+                post[0].dependencies = [  # type: ignore[misc]
+                    *post[0].dependencies,
+                    pending_leaf,
+                ]
             return
         last = migrations[-1]
         number = (self.parse_number(last.name) or 0) + 1
         merge = Migration(f"{number:04d}_post_deploy_merge", app_label)
-        merge.dependencies = [(app_label, last.name), pending_leaf]
-        merge.operations = []
-        merge.stage = Stage.POST_DEPLOY  # type: ignore[attr-defined]
+        merge.dependencies = [(app_label, last.name), pending_leaf]  # type: ignore[misc]
+        mark_stage(merge, Stage.POST_DEPLOY)
         migrations.append(merge)
         self._inform(
             f"{app_label}.{merge.name} joins {last.name} (pre-deploy) with "
@@ -308,9 +320,8 @@ def _pending_tail(
         seen.add(current)
         if stages[current].stage is Stage.POST_DEPLOY:
             pending.append(current)
-            stack.extend(
-                parent.key for parent in graph.node_map[current].parents if parent.key[0] == app_label
-            )
+            parents = graph.node_map[current].parents
+            stack.extend(parent.key for parent in parents if parent.key[0] == app_label)
         else:
             frontier.add(current)
     maximal = [
@@ -321,12 +332,17 @@ def _pending_tail(
     return sorted(maximal), pending
 
 
+def _operations(graph: MigrationGraph, key: MigrationKey) -> list[Operation]:
+    migration = graph.nodes[key]
+    return list(migration.operations) if migration is not None else []
+
+
 def _rename(changes: Changes, app_label: str, migration: Migration, new_name: str) -> None:
     """Rename a new migration and every dependency on it."""
     old = (app_label, migration.name)
     migration.name = new_name
     for migrations in changes.values():
         for other in migrations:
-            other.dependencies = [
+            other.dependencies = [  # type: ignore[misc]
                 (app_label, new_name) if tuple(dep) == old else dep for dep in other.dependencies
             ]

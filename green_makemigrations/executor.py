@@ -55,7 +55,11 @@ class StagedMigrationExecutor(MigrationExecutor):
         return self.stage_plan.run
 
     def apply_migration(
-        self, state: ProjectState, migration: Migration, fake: bool = False, fake_initial: bool = False
+        self,
+        state: ProjectState,
+        migration: Migration,
+        fake: bool = False,
+        fake_initial: bool = False,
     ) -> ProjectState:
         """Apply migration, skipping operations a failed earlier run already did."""
         with self._resumable(migration, fake):
@@ -132,7 +136,7 @@ def _already_done(
         model = state.apps.get_model(app_label, operation.model_name)
         field = model._meta.get_field(operation.name)
         if field.many_to_many:
-            through = field.remote_field.through  # type: ignore[union-attr]
+            through = field.remote_field.through
             if not through._meta.auto_created:
                 return False
             return _table_exists(schema_editor, through._meta.db_table) == adds_column

@@ -44,6 +44,11 @@ def written_stage(migration: Any) -> Stage | None:
         ) from None
 
 
+def mark_stage(migration: Migration, stage: Stage) -> None:
+    """Set the stage a new migration is written with."""
+    migration.stage = stage  # type: ignore[attr-defined]
+
+
 def resolve_stage(
     migration: Migration,
     overrides: Mapping[str, Stage] | None = None,
@@ -75,8 +80,10 @@ def graph_stages(graph: MigrationGraph) -> dict[MigrationKey, StageInfo]:
     # Parents first, so merges can inherit post-deploy from theirs.
     for key in _topological(graph):
         parents = graph.node_map[key].parents
+        migration = graph.nodes[key]
+        assert migration is not None  # every key of a loaded graph has a node
         stages[key] = resolve_stage(
-            graph.nodes[key],
+            migration,
             overrides,
             (stages[parent.key].stage for parent in parents if parent.key in stages),
         )

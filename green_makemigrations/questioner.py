@@ -89,19 +89,21 @@ class GreenInteractiveQuestioner(GreenQuestionerMixin, InteractiveMigrationQuest
         """Ask whether a pending-looking post-deploy migration already ran everywhere."""
         if self.dry_run:
             return super().ask_pending_deployed(app_label, migration_name)
-        return self._boolean_input(
-            f"The latest migration of '{app_label}', {migration_name}, is "
+        return bool(
+            self._boolean_input(  # type: ignore[attr-defined]
+                f"The latest migration of '{app_label}', {migration_name}, is "
             "post-deploy. Has it already run in every environment? If not, the new "
-            "pre-deploy migration is placed beside it so one release can hold "
-            "both. [y/N]",
-            default=False,
+                "pre-deploy migration is placed beside it so one release can hold "
+                "both. [y/N]",
+                default=False,
+            )
         )
 
     def inform(self, message: str) -> None:
         """Write message to the prompt output."""
         self.prompt_output.write(message)
 
-    def _choice_input(  # type: ignore[override]
+    def _choice_input(
         self, question: str, choices: list[str], default: int | None = None
     ) -> int:
         """Ask a numbered question; an empty answer picks default.

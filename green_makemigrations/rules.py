@@ -213,8 +213,8 @@ def touched_keys(operation: Operation, app_label: str) -> set[Key]:
     """
     keys: set[Key] = set()
     if isinstance(operation, FIELD_OPERATIONS):
-        model = operation.model_name_lower
-        keys.add((app_label, model, operation.name_lower))
+        model: str = getattr(operation, "model_name_lower")  # noqa: B009 - one of four classes
+        keys.add((app_label, model, getattr(operation, "name_lower")))  # noqa: B009
         if isinstance(operation, operations.RenameField):
             keys.add((app_label, model, operation.new_name_lower))
         field = getattr(operation, "field", None)
@@ -222,16 +222,18 @@ def touched_keys(operation: Operation, app_label: str) -> set[Key]:
             keys.update(_related_model_keys(field, app_label))
         return keys
     if isinstance(operation, MODEL_OPERATIONS):
-        keys.add((app_label, operation.name_lower, MODEL))
+        keys.add((app_label, getattr(operation, "name_lower"), MODEL))  # noqa: B009
         if isinstance(operation, operations.RenameModel):
             keys.add((app_label, operation.new_name_lower, MODEL))
         for _name, field in getattr(operation, "fields", []):
             if field.remote_field is not None:
                 keys.update(_related_model_keys(field, app_label))
         return keys
-    model = operation_model_key(operation)
-    if model is not None and not isinstance(operation, (operations.RunSQL, operations.RunPython)):
-        return {(app_label, model, META)}
+    model_name = operation_model_key(operation)
+    if model_name is not None and not isinstance(
+        operation, (operations.RunSQL, operations.RunPython)
+    ):
+        return {(app_label, model_name, META)}
     return {WILDCARD}
 
 
@@ -247,7 +249,7 @@ def _related_model_keys(field: models.Field[Any, Any], app_label: str) -> set[Ke
             label, _, name = target.rpartition(".")
             keys.add((label or app_label, name.lower(), REFERENCE))
         else:
-            keys.add((target._meta.app_label, target._meta.model_name, REFERENCE))
+            keys.add((target._meta.app_label, str(target._meta.model_name), REFERENCE))
     return keys
 
 

@@ -21,10 +21,11 @@ ENGINES = {
 }
 
 
-def database_from_url(url: str) -> dict:
+def database_from_url(url: str) -> dict[str, object]:
     """Return a DATABASES entry for a URL such as postgres://user@host:5432/name."""
     parts = urlsplit(url)
-    database = {
+    test: dict[str, object] = {"NAME": os.environ.get("GREEN_TEST_DB_NAME") or None}
+    database: dict[str, object] = {
         "ENGINE": ENGINES[parts.scheme],
         "NAME": unquote(parts.path.lstrip("/")),
         "USER": unquote(parts.username or ""),
@@ -33,9 +34,9 @@ def database_from_url(url: str) -> dict:
         "PORT": str(parts.port or ""),
         # Each test run gets its own test database name, so parallel runs of
         # different Django versions against one server do not collide.
-        "TEST": {"NAME": os.environ.get("GREEN_TEST_DB_NAME") or None},
+        "TEST": test,
     }
     if database["ENGINE"] == "django.db.backends.mysql":
         database["OPTIONS"] = {"charset": "utf8mb4"}
-        database["TEST"].update({"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"})
+        test.update({"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"})
     return database

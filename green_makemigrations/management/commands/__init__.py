@@ -1,0 +1,1 @@
+"""makemigrations, migrate and showstages."""

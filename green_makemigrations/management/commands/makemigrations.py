@@ -45,18 +45,21 @@ class Command(django_makemigrations.Command):
     def handle(self, *app_labels: str, **options: Any) -> None:
         """Run Django's makemigrations with this package's writer and questioners."""
         if options.pop("stock", False):
-            self.autodetector = MigrationAutodetector
-            return super().handle(*app_labels, **options)
+            self.autodetector = MigrationAutodetector  # type: ignore[misc,assignment]
+            super().handle(*app_labels, **options)
+            return
         module = django_makemigrations
         try:
             with (
                 swap_attribute(module, "MigrationWriter", StagedMigrationWriter),
-                swap_attribute(module, "InteractiveMigrationQuestioner", GreenInteractiveQuestioner),
+                swap_attribute(
+                    module, "InteractiveMigrationQuestioner", GreenInteractiveQuestioner
+                ),
                 swap_attribute(
                     module, "NonInteractiveMigrationQuestioner", GreenNonInteractiveQuestioner
                 ),
             ):
-                return super().handle(*app_labels, **options)
+                super().handle(*app_labels, **options)
         except GreenMigrationsError as error:
             raise CommandError(str(error)) from error
 

@@ -142,9 +142,9 @@ def _operation_entry(operation: Operation, app_label: str, state: ProjectState) 
             field = model._meta.get_field(operation.name)
             entry["table"] = model._meta.db_table
             if field.many_to_many:
-                entry["table"] = field.remote_field.through._meta.db_table  # type: ignore[union-attr]
+                entry["table"] = field.remote_field.through._meta.db_table
             else:
-                entry["column"] = field.column  # type: ignore[union-attr]
+                entry["column"] = field.column
         elif isinstance(operation, operations.DeleteModel):
             entry["table"] = state.apps.get_model(app_label, operation.name)._meta.db_table
     except LookupError:  # pragma: no cover - inconsistent history on disk
