@@ -1,0 +1,363 @@
+"""Stages of migrations and plans split by stage, on small graphs of Migration objects."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+import pytest
+from django.db import models
+from django.db.migrations import Migration, operations
+from django.db.migrations.graph import MigrationGraph
+
+from green_makemigrations.constants import Stage
+from green_makemigrations.exceptions import StageConfigurationError, StagePlanError
+from green_makemigrations.plan import (
+    StageInfo,
+    StagePlan,
+    checked_split,
+    graph_stages,
+    resolve_stage,
+    split_plan,
+)
+
+from .helpers import MigrationKey, make_graph, make_migration
+
+PRE, POST = Stage.PRE_DEPLOY, Stage.POST_DEPLOY
+
+CREATE = operations.CreateModel(
+    "Book",
+    [("id", models.AutoField(primary_key=True)), ("old", models.IntegerField(null=True))],
+)
+REMOVE = operations.RemoveField("book", "old")
+ADD = operations.AddField("book", "new", models.IntegerField(null=True))
+
+
+# -- resolve_stage ------------------------------------------------------------
+
+
+def test_resolve_stage_written() -> None:
+    migration = make_migration("testapp", "0002_x", [ADD], stage=POST)
+    # What the file says wins over settings and inference.
+    assert resolve_stage(migration, {"testapp": PRE, "testapp.0002_x": PRE}) == StageInfo(
+        POST, "written"
+    )
+
+
+def test_resolve_stage_written_as_string() -> None:
+    migration = make_migration("testapp", "0002_x", [REMOVE], stage="pre_deploy")
+    info = resolve_stage(migration, {})
+    assert info == StageInfo(PRE, "written")
+    assert info.stage is PRE
+
+
+def test_resolve_stage_invalid_written_stage() -> None:
+    migration = make_migration("testapp", "0002_x", [ADD], stage="later")
+    with pytest.raises(StageConfigurationError) as error:
+        resolve_stage(migration, {})
+    message = str(error.value)
+    assert "testapp.0002_x" in message
+    assert "'later'" in message
+    assert "Stage.PRE_DEPLOY" in message and "Stage.POST_DEPLOY" in message
+
+
+def test_resolve_stage_settings_by_app() -> None:
+    migration = make_migration("testapp", "0002_x", [ADD])
+    assert resolve_stage(migration, {"testapp": POST}) == StageInfo(POST, "settings")
+    assert resolve_stage(migration, {"other": POST}) == StageInfo(PRE, "inferred")
+
+
+def test_resolve_stage_settings_by_migration_wins_over_app() -> None:
+    overrides = {"testapp": POST, "testapp.0002_x": PRE}
+    named = make_migration("testapp", "0002_x", [REMOVE])
+    other = make_migration("testapp", "0003_y", [ADD])
+    assert resolve_stage(named, overrides) == StageInfo(PRE, "settings")
+    assert resolve_stage(other, overrides) == StageInfo(POST, "settings")
+
+
+def test_resolve_stage_reads_settings_when_no_overrides_given(settings: Any) -> None:
+    settings.GREEN_MAKEMIGRATIONS = {"STAGES": {"testapp.0002_x": "post-deploy"}}
+    migration = make_migration("testapp", "0002_x", [ADD])
+    assert resolve_stage(migration) == StageInfo(POST, "settings")
+
+
+@pytest.mark.parametrize(
+    ("migration_operations", "stage"),
+    [([ADD], PRE), ([ADD, REMOVE], POST), ([operations.DeleteModel("Book")], POST), ([], PRE)],
+    ids=["add", "add-remove", "delete-model", "empty"],
+)
+def test_resolve_stage_inferred(migration_operations: list[Any], stage: Stage) -> None:
+    migration = make_migration("testapp", "0002_x", migration_operations)
+    assert resolve_stage(migration, {}) == StageInfo(stage, "inferred")
+
+
+def test_resolve_stage_merge_inherits_post_deploy() -> None:
+    merge = make_migration("testapp", "0004_merge", [])
+    assert resolve_stage(merge, {}, [PRE, POST]) == StageInfo(POST, "inferred")
+    assert resolve_stage(merge, {}, [PRE, PRE]) == StageInfo(PRE, "inferred")
+    # Only a migration without operations inherits.
+    with_operations = make_migration("testapp", "0004_add", [ADD])
+    assert resolve_stage(with_operations, {}, [POST]) == StageInfo(PRE, "inferred")
+    # Settings still win over inheritance.
+    assert resolve_stage(merge, {"testapp": PRE}, [POST]) == StageInfo(PRE, "settings")
+
+
+# -- graphs -------------------------------------------------------------------
+
+
+def linear_graph() -> MigrationGraph:
+    """testapp: 0001 (pre) <- 0002_remove_old (post) <- 0003_add_new (pre)."""
+    return make_graph(
+        [
+            make_migration("testapp", "0001_initial", [CREATE], stage=PRE),
+            make_migration(
+                "testapp", "0002_remove_old", [REMOVE], [("testapp", "0001_initial")], stage=POST
+            ),
+            make_migration(
+                "testapp", "0003_add_new", [ADD], [("testapp", "0002_remove_old")], stage=PRE
+            ),
+        ]
+    )
+
+
+def branched_graph() -> MigrationGraph:
+    """testapp: 0001 (pre) <- 0002_remove_old (post) and 0003_add_new (pre) <- 0004_merge."""
+    return make_graph(
+        [
+            make_migration("testapp", "0001_initial", [CREATE], stage=PRE),
+            make_migration(
+                "testapp", "0002_remove_old", [REMOVE], [("testapp", "0001_initial")], stage=POST
+            ),
+            make_migration(
+                "testapp", "0003_add_new", [ADD], [("testapp", "0001_initial")], stage=PRE
+            ),
+            make_migration(
+                "testapp",
+                "0004_merge",
+                [],
+                [("testapp", "0002_remove_old"), ("testapp", "0003_add_new")],
+            ),
+        ]
+    )
+
+
+def forwards_plan(
+    graph: MigrationGraph, applied: Collection[str] = ()
+) -> list[tuple[Migration, bool]]:
+    """Return the plan to the leaf, as MigrationExecutor.migration_plan() would."""
+    (leaf,) = graph.leaf_nodes("testapp")
+    return [(graph.nodes[key], False) for key in graph.forwards_plan(leaf) if key[1] not in applied]
+
+
+def backwards_plan(graph: MigrationGraph, names: list[str]) -> list[tuple[Migration, bool]]:
+    return [(graph.nodes["testapp", name], True) for name in names]
+
+
+def names(stage_plan: StagePlan) -> dict[str, Any]:
+    return {
+        "run": [(m.name, backwards) for m, backwards in stage_plan.run],
+        "deferred": [m.name for m in stage_plan.deferred],
+        "blocked": [(m.name, blocker.name) for m, blocker in stage_plan.blocked],
+    }
+
+
+def test_graph_stages() -> None:
+    stages = graph_stages(branched_graph())
+    assert stages == {
+        ("testapp", "0001_initial"): StageInfo(PRE, "written"),
+        ("testapp", "0002_remove_old"): StageInfo(POST, "written"),
+        ("testapp", "0003_add_new"): StageInfo(PRE, "written"),
+        ("testapp", "0004_merge"): StageInfo(POST, "inferred"),
+    }
+
+
+def test_graph_stages_with_settings(settings: Any) -> None:
+    settings.GREEN_MAKEMIGRATIONS = {"STAGES": {"testapp.0004_merge": "pre_deploy"}}
+    stages = graph_stages(branched_graph())
+    assert stages["testapp", "0004_merge"] == StageInfo(PRE, "settings")
+
+
+def split(
+    graph: MigrationGraph, plan: list[tuple[Migration, bool]], stage: Stage
+) -> dict[str, Any]:
+    return names(split_plan(plan, stage, graph_stages(graph), graph))
+
+
+def test_split_forwards_pre_deploy_runs_pre_deploy_branch() -> None:
+    graph = branched_graph()
+    assert split(graph, forwards_plan(graph), PRE) == {
+        "run": [("0001_initial", False), ("0003_add_new", False)],
+        "deferred": ["0002_remove_old", "0004_merge"],
+        "blocked": [],
+    }
+
+
+def test_split_forwards_post_deploy_runs_everything_left() -> None:
+    graph = branched_graph()
+    plan = forwards_plan(graph, applied={"0001_initial", "0003_add_new"})
+    assert split(graph, plan, POST) == {
+        "run": [("0002_remove_old", False), ("0004_merge", False)],
+        "deferred": [],
+        "blocked": [],
+    }
+
+
+def test_split_forwards_pre_deploy_blocked_by_pending_post_deploy() -> None:
+    graph = linear_graph()
+    assert split(graph, forwards_plan(graph), PRE) == {
+        "run": [("0001_initial", False)],
+        "deferred": ["0002_remove_old"],
+        "blocked": [("0003_add_new", "0002_remove_old")],
+    }
+
+
+def test_split_forwards_pre_deploy_after_post_deploy_ran() -> None:
+    graph = linear_graph()
+    plan = forwards_plan(graph, applied={"0001_initial", "0002_remove_old"})
+    assert split(graph, plan, PRE) == {
+        "run": [("0003_add_new", False)],
+        "deferred": [],
+        "blocked": [],
+    }
+
+
+def test_split_forwards_blocked_chain_is_all_blocked() -> None:
+    graph = make_graph(
+        [
+            make_migration("testapp", "0001_drop", [REMOVE], stage=POST),
+            make_migration("testapp", "0002_add", [ADD], [("testapp", "0001_drop")], stage=PRE),
+            make_migration("testapp", "0003_add", [ADD], [("testapp", "0002_add")], stage=PRE),
+        ]
+    )
+    assert split(graph, forwards_plan(graph), PRE)["blocked"] == [
+        ("0002_add", "0001_drop"),
+        ("0003_add", "0002_add"),
+    ]
+
+
+def test_split_backwards_pre_deploy_unapplies_post_deploy() -> None:
+    graph = branched_graph()
+    plan = backwards_plan(graph, ["0004_merge", "0002_remove_old"])
+    stage_plan = split_plan(plan, PRE, graph_stages(graph), graph)
+    assert stage_plan.backwards is True
+    assert names(stage_plan) == {
+        "run": [("0004_merge", True), ("0002_remove_old", True)],
+        "deferred": [],
+        "blocked": [],
+    }
+
+
+def test_split_backwards_pre_deploy_defers_pre_deploy_migrations() -> None:
+    graph = branched_graph()
+    plan = backwards_plan(graph, ["0004_merge", "0003_add_new"])
+    assert split(graph, plan, PRE) == {
+        "run": [("0004_merge", True)],
+        "deferred": ["0003_add_new"],
+        "blocked": [],
+    }
+
+
+def test_split_backwards_pre_deploy_blocked_by_child() -> None:
+    graph = linear_graph()
+    # Un-applying the drop needs its child, a pre-deploy migration, un-applied first.
+    plan = backwards_plan(graph, ["0003_add_new", "0002_remove_old"])
+    assert split(graph, plan, PRE) == {
+        "run": [],
+        "deferred": ["0003_add_new"],
+        "blocked": [("0002_remove_old", "0003_add_new")],
+    }
+
+
+def test_split_backwards_post_deploy_runs_everything() -> None:
+    graph = linear_graph()
+    plan = backwards_plan(graph, ["0003_add_new", "0002_remove_old"])
+    stage_plan = split_plan(plan, POST, graph_stages(graph), graph)
+    assert stage_plan.backwards is True
+    assert names(stage_plan) == {
+        "run": [("0003_add_new", True), ("0002_remove_old", True)],
+        "deferred": [],
+        "blocked": [],
+    }
+
+
+def test_split_empty_plan() -> None:
+    graph = linear_graph()
+    stage_plan = split_plan([], PRE, graph_stages(graph), graph)
+    assert (stage_plan.backwards, stage_plan.run, stage_plan.deferred) == (False, [], [])
+
+
+# -- checked_split ------------------------------------------------------------
+
+
+def test_checked_split_returns_plan_when_nothing_blocked() -> None:
+    graph = branched_graph()
+    stage_plan = checked_split(forwards_plan(graph), PRE, graph_stages(graph), graph)
+    assert [m.name for m, _ in stage_plan.run] == ["0001_initial", "0003_add_new"]
+
+
+def test_checked_split_blocked_message() -> None:
+    graph = linear_graph()
+    with pytest.raises(StagePlanError) as error:
+        checked_split(forwards_plan(graph), PRE, graph_stages(graph), graph)
+    message = str(error.value)
+    assert message.startswith("The pre-deploy stage cannot run")
+    assert "Nothing was changed" in message
+    assert (
+        "testapp.0003_add_new depends on testapp.0002_remove_old (post-deploy, written)" in message
+    )
+    assert "two releases" in message
+    assert "makemigrations" in message
+    assert "GREEN_MAKEMIGRATIONS['STAGES']" in message
+
+
+def test_checked_split_backwards_blocked_message() -> None:
+    graph = linear_graph()
+    plan = backwards_plan(graph, ["0003_add_new", "0002_remove_old"])
+    with pytest.raises(StagePlanError) as error:
+        checked_split(plan, PRE, graph_stages(graph), graph)
+    assert "testapp.0002_remove_old depends on testapp.0003_add_new (pre-deploy, written)" in str(
+        error.value
+    )
+
+
+def drop_marked_pre_deploy(stage: Stage | None) -> MigrationGraph:
+    return make_graph(
+        [
+            make_migration("testapp", "0001_initial", [CREATE], stage=PRE),
+            make_migration(
+                "testapp", "0002_remove_old", [REMOVE], [("testapp", "0001_initial")], stage=stage
+            ),
+        ]
+    )
+
+
+def test_checked_split_refuses_pre_deploy_drop() -> None:
+    graph = drop_marked_pre_deploy(PRE)
+    with pytest.raises(StagePlanError) as error:
+        checked_split(forwards_plan(graph), PRE, graph_stages(graph), graph)
+    message = str(error.value)
+    assert "testapp.0002_remove_old is marked pre-deploy" in message
+    assert "Nothing was changed" in message
+    assert "stage = Stage.POST_DEPLOY" in message
+
+
+def test_checked_split_refuses_drop_marked_pre_deploy_in_settings(settings: Any) -> None:
+    settings.GREEN_MAKEMIGRATIONS = {"STAGES": {"testapp": "pre_deploy"}}
+    graph = drop_marked_pre_deploy(None)
+    stages: dict[MigrationKey, StageInfo] = graph_stages(graph)
+    assert stages["testapp", "0002_remove_old"] == StageInfo(PRE, "settings")
+    with pytest.raises(StagePlanError, match="testapp.0002_remove_old"):
+        checked_split(forwards_plan(graph), PRE, stages, graph)
+
+
+def test_checked_split_allows_drop_in_post_deploy_and_rollback() -> None:
+    graph = drop_marked_pre_deploy(PRE)
+    stages = graph_stages(graph)
+    # The post-deploy stage runs anything.
+    post = checked_split(forwards_plan(graph), POST, stages, graph)
+    assert [m.name for m, _ in post.run] == ["0001_initial", "0002_remove_old"]
+    # Un-applying a drop restores data structures: no refusal.
+    graph = drop_marked_pre_deploy(POST)
+    plan = backwards_plan(graph, ["0002_remove_old"])
+    rollback = checked_split(plan, PRE, graph_stages(graph), graph)
+    assert [(m.name, backwards) for m, backwards in rollback.run] == [("0002_remove_old", True)]
