@@ -1,0 +1,160 @@
+"""StagedMigrationWriter: the stage line, and a round trip through a written file."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from django.db import models
+from django.db.migrations import Migration, operations
+from django.db.migrations.operations.base import Operation
+from django.db.migrations.state import ModelState
+from django.db.models.functions import Now
+
+from green_makemigrations.autodetector import GreenMigrationAutodetector
+from green_makemigrations.constants import STAGE_COMMENTS, Stage
+from green_makemigrations.questioner import GreenQuestioner
+from green_makemigrations.writer import STAGE_IMPORT, StagedMigrationWriter
+
+from .helpers import make_graph, make_migration, make_project_state
+
+CLASS_LINE = "class Migration(migrations.Migration):\n"
+
+
+@pytest.mark.parametrize("stage", list(Stage))
+def test_writer_writes_stage_line_and_import(stage: Stage) -> None:
+    migration = make_migration(
+        "testapp",
+        "0002_x",
+        [operations.AddField("book", "pages", models.IntegerField(null=True))],
+        [("testapp", "0001_initial")],
+        stage=stage,
+    )
+    text = StagedMigrationWriter(migration, include_header=False).as_string()
+    comment = "".join(f"    # {line}\n" for line in STAGE_COMMENTS[stage].splitlines())
+    assert CLASS_LINE + comment + f"    stage = Stage.{stage.name}\n" in text
+    assert text.count("stage = Stage.") == 1
+    imports = text[: text.index(CLASS_LINE)].splitlines()
+    assert STAGE_IMPORT in imports
+    # Sorted among Django's imports, as isort would.
+    assert imports.index("from django.db import migrations, models") < imports.index(STAGE_IMPORT)
+    compile(text, "0002_x.py", "exec")
+
+
+def test_writer_without_stage_infers_from_operations() -> None:
+    migration = make_migration("testapp", "0002_x", [operations.RemoveField("book", "pages")])
+    text = StagedMigrationWriter(migration, include_header=False).as_string()
+    assert "    stage = Stage.POST_DEPLOY\n" in text
+
+
+# -- round trip ---------------------------------------------------------------
+
+
+@pytest.fixture
+def migrations_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Return an empty, importable package directory; forget its modules afterwards."""
+    name = f"green_unit_migrations_{uuid.uuid4().hex}"
+    package = tmp_path / name
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield package
+    for module in [m for m in sys.modules if m == name or m.startswith(f"{name}.")]:
+        del sys.modules[module]
+
+
+def write(package: Path, migration: Migration) -> Path:
+    path = package / f"{migration.name}.py"
+    path.write_text(StagedMigrationWriter(migration, include_header=False).as_string())
+    return path
+
+
+def load(path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"written_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def comparable(operation: Operation) -> tuple[Any, ...]:
+    """Return operation.deconstruct() with fields replaced by their own deconstruct()."""
+    name, args, kwargs = operation.deconstruct()
+    kwargs = {
+        key: value.deconstruct()[1:] if isinstance(value, models.Field) else value
+        for key, value in kwargs.items()
+    }
+    return name, args, kwargs
+
+
+def generated_migrations() -> tuple[Migration, list[Migration]]:
+    """Return an initial migration, and the pre- and post-deploy ones removing Book fields."""
+    author = operations.CreateModel("Author", [("id", models.AutoField(primary_key=True))])
+    book_fields: list[tuple[str, models.Field[Any, Any]]] = [
+        ("id", models.AutoField(primary_key=True)),
+        ("created", models.DateTimeField(auto_now_add=True)),
+        ("author", models.ForeignKey("testapp.Author", models.PROTECT, related_name="books")),
+        ("note", models.TextField(null=True)),
+    ]
+    book = operations.CreateModel("Book", book_fields)
+    initial = make_migration("testapp", "0001_initial", [author, book], stage=Stage.PRE_DEPLOY)
+    graph = make_graph([initial])
+    after = [
+        ModelState("testapp", "Author", [("id", models.AutoField(primary_key=True))]),
+        ModelState("testapp", "Book", [("id", models.AutoField(primary_key=True))]),
+    ]
+    changes = GreenMigrationAutodetector(
+        graph.make_state(), make_project_state(after), GreenQuestioner()
+    ).changes(graph=graph)
+    return initial, changes["testapp"]
+
+
+def test_generated_migrations_round_trip(migrations_package: Path) -> None:
+    _initial, migrations = generated_migrations()
+    assert [m.stage for m in migrations] == [Stage.PRE_DEPLOY, Stage.POST_DEPLOY]
+    prep = {op.name: op.field for op in migrations[0].operations}
+    assert prep["created"].db_default == Now()
+    assert isinstance(prep["author"], models.ForeignKey) and prep["author"].null is True
+    assert [type(op) for op in migrations[1].operations] == [operations.RemoveField] * 3
+
+    for original in migrations:
+        module = load(write(migrations_package, original))
+        loaded = module.Migration(original.name, "testapp")
+        assert loaded.stage is original.stage
+        assert [tuple(d) for d in loaded.dependencies] == [tuple(d) for d in original.dependencies]
+        assert [comparable(op) for op in loaded.operations] == [
+            comparable(op) for op in original.operations
+        ]
+        assert [type(op) for op in loaded.operations] == [type(op) for op in original.operations]
+    loaded_prep = load(migrations_package / f"{migrations[0].name}.py").Migration.operations
+    fields = {op.name: op.field for op in loaded_prep}
+    assert fields["created"].db_default == Now()
+    assert fields["author"].remote_field.on_delete is models.PROTECT
+
+
+def test_merge_after_post_deploy_is_written_post_deploy(
+    migrations_package: Path, settings: Any
+) -> None:
+    """A merge (no operations, no stage) takes the stage of its dependencies on disk.
+
+    The writer loads the project's migration graph from MIGRATION_MODULES,
+    with no database connection.
+    """
+    initial, (pre, post) = generated_migrations()
+    for migration in (initial, pre, post):
+        write(migrations_package, migration)
+    settings.MIGRATION_MODULES = {"testapp": migrations_package.name}
+
+    after_post = make_migration("testapp", "0004_merge", [], [("testapp", post.name)])
+    text = StagedMigrationWriter(after_post, include_header=False).as_string()
+    assert "    stage = Stage.POST_DEPLOY\n" in text
+
+    after_pre = make_migration("testapp", "0004_merge", [], [("testapp", pre.name)])
+    text = StagedMigrationWriter(after_pre, include_header=False).as_string()
+    assert "    stage = Stage.PRE_DEPLOY\n" in text
