@@ -1,0 +1,92 @@
+"""The GREEN_MAKEMIGRATIONS setting, read lazily (override_settings works)."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import override_settings
+
+from green_makemigrations.conf import setting_errors, stage_overrides
+from green_makemigrations.constants import Stage
+from green_makemigrations.exceptions import StageConfigurationError
+
+
+def test_unset_setting() -> None:
+    with override_settings():
+        assert stage_overrides() == {}
+        assert setting_errors() == []
+
+
+@override_settings(GREEN_MAKEMIGRATIONS={})
+def test_empty_setting() -> None:
+    assert stage_overrides() == {}
+    assert setting_errors() == []
+
+
+@override_settings(
+    GREEN_MAKEMIGRATIONS={
+        "STAGES": {
+            "shop": "post_deploy",
+            "shop.0003_remove_price": "pre-deploy",
+            "legacy": " Post-Deploy ",
+            "billing": Stage.PRE_DEPLOY,
+        }
+    }
+)
+def test_stage_overrides_accepts_every_spelling() -> None:
+    overrides = stage_overrides()
+    assert overrides == {
+        "shop": Stage.POST_DEPLOY,
+        "shop.0003_remove_price": Stage.PRE_DEPLOY,
+        "legacy": Stage.POST_DEPLOY,
+        "billing": Stage.PRE_DEPLOY,
+    }
+    assert all(type(stage) is Stage for stage in overrides.values())
+    assert setting_errors() == []
+
+
+def test_setting_is_read_lazily() -> None:
+    with override_settings(GREEN_MAKEMIGRATIONS={"STAGES": {"shop": "pre_deploy"}}):
+        assert stage_overrides() == {"shop": Stage.PRE_DEPLOY}
+    with override_settings(GREEN_MAKEMIGRATIONS={"STAGES": {"shop": "post_deploy"}}):
+        assert stage_overrides() == {"shop": Stage.POST_DEPLOY}
+
+
+@override_settings(GREEN_MAKEMIGRATIONS={"STAGES": {"shop": "later"}})
+def test_invalid_stage_value() -> None:
+    with pytest.raises(StageConfigurationError) as error:
+        stage_overrides()
+    message = str(error.value)
+    assert "GREEN_MAKEMIGRATIONS['STAGES']['shop']" in message
+    assert "'later'" in message
+    assert "'pre_deploy' or 'post_deploy'" in message
+    assert setting_errors() == [message]
+
+
+@override_settings(GREEN_MAKEMIGRATIONS=["shop"])
+def test_setting_not_a_dict() -> None:
+    with pytest.raises(StageConfigurationError, match="must be a dict, not list"):
+        stage_overrides()
+    assert setting_errors() == ["GREEN_MAKEMIGRATIONS must be a dict, not list."]
+
+
+@override_settings(GREEN_MAKEMIGRATIONS={"STAGES": ["shop"]})
+def test_stages_not_a_dict() -> None:
+    with pytest.raises(StageConfigurationError, match=r"\['STAGES'\] must be a dict"):
+        stage_overrides()
+    assert setting_errors() == ["GREEN_MAKEMIGRATIONS['STAGES'] must be a dict."]
+
+
+@override_settings(GREEN_MAKEMIGRATIONS={"STAGE": {"shop": "post_deploy"}})
+def test_unknown_key() -> None:
+    assert stage_overrides() == {}
+    (error,) = setting_errors()
+    assert "unknown key 'STAGE'" in error
+    assert "known keys: STAGES" in error
+
+
+@override_settings(GREEN_MAKEMIGRATIONS={"OTHER": 1, "STAGES": {"shop": "soon"}})
+def test_every_error_is_reported() -> None:
+    errors = setting_errors()
+    assert len(errors) == 2
+    assert "unknown key 'OTHER'" in errors[0]
+    assert "'soon'" in errors[1]

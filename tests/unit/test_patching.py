@@ -1,0 +1,49 @@
+"""swap_attribute: the one monkey-patch helper restores what it replaced."""
+
+from __future__ import annotations
+
+import types
+
+import pytest
+
+from green_makemigrations.patching import swap_attribute
+
+
+def test_swap_attribute_sets_then_restores() -> None:
+    owner = types.SimpleNamespace(writer="django")
+    with swap_attribute(owner, "writer", "green"):
+        assert owner.writer == "green"
+    assert owner.writer == "django"
+
+
+def test_swap_attribute_restores_when_block_raises() -> None:
+    owner = types.SimpleNamespace(writer="django")
+    with pytest.raises(RuntimeError, match="boom"), swap_attribute(owner, "writer", "green"):
+        assert owner.writer == "green"
+        raise RuntimeError("boom")
+    assert owner.writer == "django"
+
+
+def test_swap_attribute_nested_restores_in_order() -> None:
+    owner = types.SimpleNamespace(writer="django")
+    with swap_attribute(owner, "writer", "outer"):
+        with swap_attribute(owner, "writer", "inner"):
+            assert owner.writer == "inner"
+        assert owner.writer == "outer"
+    assert owner.writer == "django"
+
+
+def test_swap_attribute_on_module() -> None:
+    from django.core.management.commands import makemigrations
+
+    original = makemigrations.MigrationWriter
+    with swap_attribute(makemigrations, "MigrationWriter", object):
+        assert makemigrations.MigrationWriter is object
+    assert makemigrations.MigrationWriter is original
+
+
+def test_swap_attribute_missing_attribute_raises_and_sets_nothing() -> None:
+    owner = types.SimpleNamespace()
+    with pytest.raises(AttributeError), swap_attribute(owner, "writer", "green"):
+        pass  # pragma: no cover
+    assert not hasattr(owner, "writer")
