@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.migrations import Migration, operations
-from django.db.migrations.autodetector import MigrationAutodetector
+from django.db.migrations.autodetector import MigrationAutodetector, OperationDependency
 from django.db.migrations.graph import MigrationGraph
 from django.db.migrations.operations.base import Operation
 from django.db.migrations.questioner import MigrationQuestioner
@@ -81,6 +81,15 @@ class GreenMigrationAutodetector(MigrationAutodetector):
         super()._generate_removed_field(  # type: ignore[misc]
             app_label, model_name, field_name
         )
+        if prep.field is not None:
+            # Sort the drop after its prep: a DeleteModel that waits on both
+            # would otherwise let Django order them either way.
+            remove_field = self.generated_operations[app_label][-1]
+            remove_field._auto_deps.append(  # type: ignore[attr-defined]
+                OperationDependency(
+                    app_label, model_name, field_name, OperationDependency.Type.ALTER
+                )
+            )
 
     # -- migrations -------------------------------------------------------
 
@@ -136,6 +145,7 @@ class GreenMigrationAutodetector(MigrationAutodetector):
                     ):
                         problems.append((app_label, operation, app_label, other))
         if problems:
+            problems = list(dict.fromkeys(problems))  # found by dependency and by order
             lines = [
                 "These changes cannot be split into deploy stages: a change the new "
                 "release needs before it starts would have to run after a drop that "
