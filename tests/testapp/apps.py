@@ -1,0 +1,8 @@
+"""App configuration of the in-process test app."""
+
+from django.apps import AppConfig
+
+
+class TestappConfig(AppConfig):
+    name = "tests.testapp"
+    label = "testapp"
