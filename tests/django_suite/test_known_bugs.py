@@ -1,0 +1,92 @@
+"""Bugs that Django's autodetector tests revealed, each shown on its own.
+
+Each test asserts the behaviour we want and is a strict xfail while the bug
+stands; the matching KNOWN_BUGS entries of expected_differences.py go stale
+when it is fixed. No database is involved.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.db import models
+from django.db.migrations import Migration
+from django.db.migrations.graph import MigrationGraph
+from django.db.migrations.state import ModelState, ProjectState
+
+from green_makemigrations import rules
+from green_makemigrations.autodetector import GreenMigrationAutodetector
+from green_makemigrations.constants import Stage
+
+AUTHOR = ModelState("testapp", "Author", [("id", models.AutoField(primary_key=True))])
+BOOK = ModelState("testapp", "Book", [("id", models.AutoField(primary_key=True))])
+
+
+def _state(*model_states: ModelState) -> ProjectState:
+    state = ProjectState()
+    for model_state in model_states:
+        state.add_model(model_state.clone())
+    return state
+
+
+def _detect(before: list[ModelState], after: list[ModelState]) -> dict[str, list[Migration]]:
+    return GreenMigrationAutodetector(_state(*before), _state(*after))._detect_changes()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: DeleteModel of a proxy (no table) is post-deploy, so a proxy turned "
+    "concrete under the same name raises PhasingError",
+)
+def test_proxy_turned_concrete_is_one_pre_deploy_migration() -> None:
+    proxy = ModelState("testapp", "AuthorProxy", [], {"proxy": True}, ("testapp.author",))
+    concrete = ModelState("testapp", "AuthorProxy", [], {}, ("testapp.author",))
+
+    changes = _detect([AUTHOR, proxy], [AUTHOR, concrete])
+
+    (migration,) = changes["testapp"]
+    assert [type(op).__name__ for op in migration.operations] == ["DeleteModel", "CreateModel"]
+    assert migration.stage is Stage.PRE_DEPLOY  # type: ignore[attr-defined]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: arrange_for_graph asserts every graph node has a Migration "
+    "(plan.graph_stages); Django's accepts add_node(key, None)",
+)
+def test_arrange_for_graph_accepts_nodes_without_migration() -> None:
+    graph = MigrationGraph()
+    graph.add_node(("testapp", "0001_initial"), None)
+    autodetector = GreenMigrationAutodetector(_state(BOOK), _state(BOOK, AUTHOR))
+
+    changes = autodetector.arrange_for_graph(autodetector._detect_changes(), graph)
+
+    assert changes["testapp"][0].name == "0002_author"
+    assert changes["testapp"][0].dependencies == [("testapp", "0001_initial")]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: removal_prep makes a CompositePrimaryKey, which has no column, nullable",
+)
+def test_composite_primary_key_removal_needs_no_prep() -> None:
+    assert rules.removal_prep(models.CompositePrimaryKey("author_id", "book_id")).field is None
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: AlterOrderWithRespectTo(None) drops the _order column the previous "
+    "release still writes, but is pre-deploy",
+)
+def test_dropping_order_with_respect_to_is_post_deploy() -> None:
+    def author(options: dict[str, str]) -> ModelState:
+        fields = [
+            ("id", models.AutoField(primary_key=True)),
+            ("book", models.ForeignKey("testapp.Book", models.CASCADE)),
+        ]
+        return ModelState("testapp", "Author", fields, options)
+
+    changes = _detect([BOOK, author({"order_with_respect_to": "book"})], [BOOK, author({})])
+
+    (migration,) = changes["testapp"]
+    assert [type(op).__name__ for op in migration.operations] == ["AlterOrderWithRespectTo"]
+    assert migration.stage is Stage.POST_DEPLOY  # type: ignore[attr-defined]
