@@ -95,19 +95,26 @@ class GreenMigrationAutodetector(MigrationAutodetector):
 
     def _build_migration_list(self, graph: MigrationGraph | None = None) -> None:
         """Build Django's migrations twice: pre-deploy operations, then post-deploy ones."""
+        tableless_models = {
+            key
+            for key, model_state in self.from_state.models.items()
+            if model_state.options.get("proxy") or not model_state.options.get("managed", True)
+        }
         deleted_models = {
             (app_label, operation.name_lower)
             for app_label, app_operations in self.generated_operations.items()
             for operation in app_operations
             if isinstance(operation, operations.DeleteModel)
-        }
+        } - tableless_models
         by_stage: dict[Stage, dict[str, list[Operation]]] = {stage: {} for stage in Stage}
         # Django has sorted each app's operations (_sort_migrations).
         self._positions = {}
         for app_label, app_operations in self.generated_operations.items():
             for position, operation in enumerate(app_operations):
                 self._positions[id(operation)] = position
-                stage = rules.operation_stage(operation, app_label, deleted_models)
+                stage = rules.operation_stage(
+                    operation, app_label, deleted_models, tableless_models
+                )
                 by_stage[stage].setdefault(app_label, []).append(operation)
         self._check_phasable(by_stage[Stage.PRE_DEPLOY], by_stage[Stage.POST_DEPLOY])
 
@@ -328,7 +335,8 @@ def _pending_tail(
         if current in seen:
             continue
         seen.add(current)
-        if stages[current].stage is Stage.POST_DEPLOY:
+        info = stages.get(current)
+        if info is not None and info.stage is Stage.POST_DEPLOY:
             pending.append(current)
             parents = graph.node_map[current].parents
             stack.extend(parent.key for parent in parents if parent.key[0] == app_label)

@@ -7,7 +7,8 @@ from typing import Any
 from django.core.checks import CheckMessage, Error, Tags, register
 from django.core.management import get_commands
 
-from . import conf, rules
+from . import conf
+from .constants import Stage
 from .exceptions import StageConfigurationError
 
 APP_NAME = "green_makemigrations"
@@ -53,7 +54,7 @@ def check_migration_stages(app_configs: Any = None, **kwargs: Any) -> list[Check
         return []
     from django.db.migrations.loader import MigrationLoader
 
-    from .plan import graph_stages
+    from .plan import data_drops, graph_stages
 
     loader = MigrationLoader(None, ignore_no_migrations=True)
     try:
@@ -62,9 +63,11 @@ def check_migration_stages(app_configs: Any = None, **kwargs: Any) -> list[Check
         return [Error(str(error), id=f"{APP_NAME}.E003")]
     errors: list[CheckMessage] = []
     for key, info in sorted(stages.items()):
+        if info.stage is not Stage.PRE_DEPLOY:
+            continue
         migration = loader.graph.nodes[key]
-        drops = rules.drops_data(migration.operations)
-        if info.stage.value == "pre_deploy" and drops:
+        drops = data_drops(migration, lambda k: loader.project_state(k, at_end=False))
+        if drops:
             errors.append(
                 Error(
                     f"Migration {key[0]}.{key[1]} is pre-deploy ({info.source}) but "

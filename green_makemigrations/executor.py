@@ -50,7 +50,11 @@ class StagedMigrationExecutor(MigrationExecutor):
         if self.stage is None or clean_start:
             return plan
         self.stage_plan = checked_split(
-            plan, self.stage, graph_stages(self.loader.graph), self.loader.graph
+            plan,
+            self.stage,
+            graph_stages(self.loader.graph),
+            self.loader.graph,
+            state_before=lambda key: self.loader.project_state(key, at_end=False),
         )
         return self.stage_plan.run
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.migrations import Migration
 from django.db.migrations.graph import MigrationGraph
+from django.db.migrations.operations import DeleteModel
+from django.db.migrations.operations.base import Operation
+from django.db.migrations.state import ProjectState
 
 from . import conf, rules
 from .constants import Stage
@@ -81,7 +84,8 @@ def graph_stages(graph: MigrationGraph) -> dict[MigrationKey, StageInfo]:
     for key in _topological(graph):
         parents = graph.node_map[key].parents
         migration = graph.nodes[key]
-        assert migration is not None  # every key of a loaded graph has a node
+        if migration is None:  # a bare node (graphs built by hand, in tests)
+            continue
         stages[key] = resolve_stage(
             migration,
             overrides,
@@ -183,17 +187,52 @@ def explain_blocked(stage_plan: StagePlan, stages: Mapping[MigrationKey, StageIn
     return "\n".join(lines)
 
 
+def tableless_models(state: ProjectState, app_label: str) -> set[str]:
+    """Return the app's models that have no table of their own (proxy, unmanaged)."""
+    return {
+        model_name
+        for (label, model_name), model_state in state.models.items()
+        if label == app_label
+        and (model_state.options.get("proxy") or not model_state.options.get("managed", True))
+    }
+
+
+def data_drops(
+    migration: Migration, state_before: Callable[[MigrationKey], ProjectState] | None = None
+) -> list[Operation]:
+    """Return the operations of migration that destroy data.
+
+    With state_before (the project state before a migration), deleting a
+    proxy or unmanaged model is not counted: it drops no table.
+    """
+    drops = rules.drops_data(migration.operations)
+    if state_before is not None and any(isinstance(op, DeleteModel) for op in drops):
+        state = state_before((migration.app_label, migration.name))
+        drops = rules.drops_data(
+            migration.operations, tableless_models(state, migration.app_label)
+        )
+    return drops
+
+
 def checked_split(
-    plan: Plan, stage: Stage, stages: Mapping[MigrationKey, StageInfo], graph: MigrationGraph
+    plan: Plan,
+    stage: Stage,
+    stages: Mapping[MigrationKey, StageInfo],
+    graph: MigrationGraph,
+    state_before: Callable[[MigrationKey], ProjectState] | None = None,
 ) -> StagePlan:
-    """Return split_plan(), raising StagePlanError if anything is blocked."""
+    """Return split_plan(), raising StagePlanError if the stage cannot run safely.
+
+    It cannot when a migration is blocked, or when the pre-deploy stage would
+    apply a migration that drops data.
+    """
     stage_plan = split_plan(plan, stage, stages, graph)
     if stage_plan.blocked:
         raise StagePlanError(explain_blocked(stage_plan, stages))
     unsafe = [
         migration
         for migration, backwards in stage_plan.run
-        if stage is Stage.PRE_DEPLOY and not backwards and rules.drops_data(migration.operations)
+        if stage is Stage.PRE_DEPLOY and not backwards and data_drops(migration, state_before)
     ]
     if unsafe:
         names = ", ".join(f"{m.app_label}.{m.name}" for m in unsafe)

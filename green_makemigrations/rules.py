@@ -10,7 +10,7 @@ import datetime
 import decimal
 import enum
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +54,11 @@ LITERAL_DEFAULT_TYPES = (
     uuid.UUID,
 )
 
+# Fields without a column of their own (Django 5.2+).
+COLUMNLESS_FIELDS: tuple[type[Any], ...] = tuple(
+    getattr(models, name) for name in ("CompositePrimaryKey",) if hasattr(models, name)
+)
+
 # Callable defaults the database computes itself.
 NOW_CALLABLES = (timezone.now, datetime.datetime.now)
 
@@ -74,16 +79,34 @@ def operation_model_key(operation: Operation) -> str | None:
     return name
 
 
+def is_drop(operation: Operation, tableless_models: Collection[str] = ()) -> bool:
+    """Return whether operation destroys data the previous release still uses.
+
+    That is a RemoveField, a DeleteModel (unless the model has no table of
+    its own: proxy or unmanaged, named in tableless_models) and removing
+    ``order_with_respect_to`` (which drops the ``_order`` column).
+    """
+    if isinstance(operation, operations.DeleteModel):
+        return operation.name_lower not in tableless_models
+    if isinstance(operation, operations.AlterOrderWithRespectTo):
+        return not operation.order_with_respect_to
+    return isinstance(operation, operations.RemoveField)
+
+
 def operation_stage(
-    operation: Operation, app_label: str, deleted_models: set[tuple[str, str]]
+    operation: Operation,
+    app_label: str,
+    deleted_models: Collection[tuple[str, str]],
+    tableless_models: Collection[tuple[str, str]] = (),
 ) -> Stage:
     """Return the stage of a generated operation.
 
-    Drops are post-deploy; so is anything done to a model that is deleted in
-    the same run (it must go with the DeleteModel). Everything else is safe
-    while the old release runs.
+    Drops are post-deploy; so is anything done to a model whose table is
+    dropped in the same run (it must go with the DeleteModel). Everything
+    else is safe while the old release runs.
     """
-    if isinstance(operation, DROP_OPERATIONS):
+    tableless = {model for app, model in tableless_models if app == app_label}
+    if is_drop(operation, tableless):
         return Stage.POST_DEPLOY
     if isinstance(operation, DELETED_MODEL_COMPANIONS):
         model = operation_model_key(operation)
@@ -94,14 +117,16 @@ def operation_stage(
 
 def infer_stage(migration_operations: Iterable[Operation]) -> Stage:
     """Return the stage of a migration that does not write one: drops are post-deploy."""
-    if any(isinstance(operation, DROP_OPERATIONS) for operation in migration_operations):
+    if drops_data(migration_operations):
         return Stage.POST_DEPLOY
     return Stage.PRE_DEPLOY
 
 
-def drops_data(migration_operations: Iterable[Operation]) -> list[Operation]:
-    """Return the operations that destroy data."""
-    return [op for op in migration_operations if isinstance(op, DROP_OPERATIONS)]
+def drops_data(
+    migration_operations: Iterable[Operation], tableless_models: Collection[str] = ()
+) -> list[Operation]:
+    """Return the operations that destroy data (see is_drop)."""
+    return [op for op in migration_operations if is_drop(op, tableless_models)]
 
 
 @dataclass(frozen=True)
@@ -158,6 +183,8 @@ def removal_prep(field: models.Field[Any, Any]) -> RemovalPrep:
     """
     if field.many_to_many:
         return RemovalPrep(None, "many-to-many: no column in the model's table")
+    if isinstance(field, COLUMNLESS_FIELDS):
+        return RemovalPrep(None, "composite primary key: no column of its own")
     if isinstance(field, models.GeneratedField):
         return RemovalPrep(None, "generated column: the database computes it")
     if field.null:

@@ -190,71 +190,34 @@ EXPECTED_DIFFERENCES: dict[str, Difference] = {
         (PHASING, "Add field publishers to author needs testapp: Remove field publishers"),
         versions=("6.1",),
     ),
-}
-
-
-KNOWN_BUGS: dict[str, Difference] = {
-    # BUG: DeleteModel of a proxy model drops nothing, yet it is post-deploy, so a
-    # proxy turned concrete (DeleteModel + CreateModel of the same name) is refused.
-    "AutodetectorTests.test_proxy": Difference(
-        "BUG: proxy -> concrete model refused with PhasingError; deleting a proxy "
-        "drops no table and belongs in pre-deploy",
-        (PHASING, "Create model AuthorProxy needs testapp: Delete model AuthorProxy first."),
-    ),
-    "AutodetectorTests.test_proxy_to_mti_with_fk_to_proxy": Difference(
-        "BUG: proxy -> multi-table child refused with PhasingError (proxy DeleteModel "
-        "is post-deploy)",
-        (PHASING, "Create model AuthorProxy needs thirdapp: Delete model AuthorProxy first."),
-    ),
-    "AutodetectorTests.test_proxy_to_mti_with_fk_to_proxy_proxy": Difference(
-        "BUG: proxy -> multi-table child refused with PhasingError (proxy DeleteModel "
-        "is post-deploy)",
-        (PHASING, "Create model AuthorProxy needs testapp: Delete model AuthorProxy first."),
-    ),
-    # BUG: arrange_for_graph() asserts every graph node has a Migration; Django's
-    # accepts graphs built with add_node(key, None).
-    "AutodetectorTests.test_arrange_for_graph": Difference(
-        "BUG: arrange_for_graph crashes (AssertionError in plan.graph_stages) on graph "
-        "nodes without a Migration object",
-        ("in graph_stages", "AssertionError"),
-    ),
-    "AutodetectorTests.test_custom_migration_name": Difference(
-        "BUG: arrange_for_graph crashes (AssertionError in plan.graph_stages) on graph "
-        "nodes without a Migration object",
-        ("in graph_stages", "AssertionError"),
-    ),
-    # BUG: removal_prep() makes a CompositePrimaryKey (no column) "nullable".
-    # Fixed, the test still fails with the intended split (AlterField(id)
-    # pre-deploy, RemoveField(pk) post-deploy): move it to EXPECTED_DIFFERENCES.
+    # -- primary key and _order changes ----------------------------------------
     "AutodetectorTests.test_remove_composite_pk": Difference(
-        "BUG: a prep AlterField(null=True) is generated for a removed CompositePrimaryKey, "
-        "which has no column",
+        "the new primary key (AlterField id) is pre-deploy; removing the "
+        "CompositePrimaryKey, which has no column and needs no prep, waits in post-deploy",
         (
             SPLIT.format(app="app"),
             "auto_1",
-            "<AlterField  model_name='foo', name='pk', field=<django.db.models.fields.composite",
+            "<AlterField  model_name='foo', name='id'",
             "auto_2",
             "<RemoveField  model_name='foo', name='pk'>",
         ),
     ),
-    # BUG: AlterOrderWithRespectTo(order_with_respect_to=None) drops the _order
-    # column, which the previous release still writes, but it is pre-deploy.
-    # Fixed, the test still fails with the intended split (the AlterOrderWithRespectTo
-    # then in auto_2, before the RemoveField): update the entry.
     "AutodetectorTests.test_remove_alter_order_with_respect_to": Difference(
-        "BUG: dropping order_with_respect_to (the _order column) is put in pre-deploy; "
-        "it is a drop and belongs in post-deploy",
+        "dropping order_with_respect_to drops the _order column the previous release "
+        "writes: post-deploy, with the RemoveField; the FK's prep is pre-deploy",
         (
             SPLIT.format(app="testapp"),
-            "testapp:",
             "auto_1",
             "<AlterField  model_name='author', name='book'",
-            "<AlterOrderWithRespectTo  name='author', order_with_respect_to=None>",
             "auto_2",
+            "<AlterOrderWithRespectTo  name='author', order_with_respect_to=None>",
             "<RemoveField  model_name='author', name='book'>",
         ),
     ),
 }
+
+
+KNOWN_BUGS: dict[str, Difference] = {}
 
 
 def listed_failures(django_version: str) -> dict[str, Difference]:

@@ -9,6 +9,12 @@ DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": _name,
-        "TEST": {"NAME": os.environ.get("GREEN_TEST_DB_NAME") or f"test_{_name}"},
+        "TEST": {
+            "NAME": (
+                f"{os.environ['GREEN_TEST_DB_NAME']}.sqlite3"
+                if os.environ.get("GREEN_TEST_DB_NAME")
+                else f"test_{_name}"
+            )
+        },
     }
 }

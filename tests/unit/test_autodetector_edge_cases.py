@@ -1,13 +1,11 @@
-"""Bugs that Django's autodetector tests revealed, each shown on its own.
+"""Regression tests for bugs that Django's autodetector tests revealed.
 
-Each test asserts the behaviour we want and is a strict xfail while the bug
-stands; the matching KNOWN_BUGS entries of expected_differences.py go stale
-when it is fixed. No database is involved.
+Each shows one case on its own: proxy models, bare graph nodes, composite
+primary keys and order_with_respect_to. No database is involved.
 """
 
 from __future__ import annotations
 
-import pytest
 from django.db import models
 from django.db.migrations import Migration
 from django.db.migrations.graph import MigrationGraph
@@ -32,11 +30,6 @@ def _detect(before: list[ModelState], after: list[ModelState]) -> dict[str, list
     return GreenMigrationAutodetector(_state(*before), _state(*after))._detect_changes()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: DeleteModel of a proxy (no table) is post-deploy, so a proxy turned "
-    "concrete under the same name raises PhasingError",
-)
 def test_proxy_turned_concrete_is_one_pre_deploy_migration() -> None:
     proxy = ModelState("testapp", "AuthorProxy", [], {"proxy": True}, ("testapp.author",))
     concrete = ModelState("testapp", "AuthorProxy", [], {}, ("testapp.author",))
@@ -48,11 +41,6 @@ def test_proxy_turned_concrete_is_one_pre_deploy_migration() -> None:
     assert migration.stage is Stage.PRE_DEPLOY  # type: ignore[attr-defined]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: arrange_for_graph asserts every graph node has a Migration "
-    "(plan.graph_stages); Django's accepts add_node(key, None)",
-)
 def test_arrange_for_graph_accepts_nodes_without_migration() -> None:
     graph = MigrationGraph()
     graph.add_node(("testapp", "0001_initial"), None)
@@ -64,19 +52,10 @@ def test_arrange_for_graph_accepts_nodes_without_migration() -> None:
     assert changes["testapp"][0].dependencies == [("testapp", "0001_initial")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: removal_prep makes a CompositePrimaryKey, which has no column, nullable",
-)
 def test_composite_primary_key_removal_needs_no_prep() -> None:
     assert rules.removal_prep(models.CompositePrimaryKey("author_id", "book_id")).field is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: AlterOrderWithRespectTo(None) drops the _order column the previous "
-    "release still writes, but is pre-deploy",
-)
 def test_dropping_order_with_respect_to_is_post_deploy() -> None:
     def author(options: dict[str, str]) -> ModelState:
         fields = [
