@@ -1,0 +1,184 @@
+"""migrate --stage: plans, refusals, inferred stages and a release made of several PRs."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management.base import CommandError
+from django.db import connection
+from django.db.migrations.loader import MigrationLoader
+from django.test.utils import override_settings
+
+from green_makemigrations.constants import Stage
+from tests.testapp import models as new_release
+
+from .utils import (
+    APP_LABEL,
+    applied,
+    columns,
+    historical_apps,
+    migration_module,
+    run,
+    tables,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def left_for_post_deploy(stdout: str) -> list[str]:
+    """Return the migrations migrate listed under "Left for the post-deploy stage:"."""
+    _, _, tail = stdout.partition("Left for the post-deploy stage:\n")
+    return [line.strip() for line in tail.splitlines() if line.startswith("  ")]
+
+
+def test_plan_lists_only_the_stage(empty_testapp: None) -> None:
+    with migration_module("initial", "remove_not_null"):
+        run("makemigrations", APP_LABEL, interactive=False, verbosity=0)
+
+        output = run("migrate", APP_LABEL, plan=True, stage="pre-deploy")
+        listed = [line for line in output.stdout.splitlines() if line.startswith("testapp.")]
+        assert listed == [
+            "testapp.0001_initial",
+            "testapp.0002_book_subtitle",
+            "testapp.0003_prepare_remove_book_subtitle",
+        ]
+        assert "Alter field subtitle on book" in output.stdout
+        assert "0004_remove_book_subtitle" not in output.stdout.split("Left for")[0]
+
+        output = run("migrate", APP_LABEL, plan=True, stage="post-deploy")
+        assert "testapp.0004_remove_book_subtitle\n    Remove field subtitle from book" in (
+            output.stdout
+        )
+        assert applied() == set()
+        assert "testapp_book" not in tables()
+
+
+def test_pre_deploy_stage_blocked_by_a_pending_post_deploy_migration(empty_testapp: None) -> None:
+    # 0004_book_note says it is pre-deploy but depends on 0003, a drop.
+    with migration_module("initial", "blocked"):
+        with pytest.raises(CommandError) as error:
+            run("migrate", APP_LABEL, stage="pre-deploy")
+        message = str(error.value)
+        assert "The pre-deploy stage cannot run" in message
+        assert "Nothing was changed." in message
+        assert (
+            "testapp.0004_book_note depends on testapp.0003_remove_book_isbn "
+            "(post-deploy, inferred)" in message
+        )
+        # Not even 0001 and 0002, which the stage could have applied.
+        assert applied() == set()
+        assert "testapp_book" not in tables()
+
+        # The post-deploy stage runs everything, in order.
+        run("migrate", APP_LABEL, stage="post-deploy", verbosity=0)
+        assert applied() == {
+            "0001_initial",
+            "0002_book_isbn",
+            "0003_remove_book_isbn",
+            "0004_book_note",
+        }
+        assert set(columns("testapp_book")) == {"id", "title", "summary", "note"}
+
+
+def test_pre_deploy_stage_refuses_a_drop_written_pre_deploy(empty_testapp: None) -> None:
+    with migration_module("initial", "unsafe"):
+        with pytest.raises(CommandError, match="never drops data") as error:
+            run("migrate", APP_LABEL, stage="pre-deploy")
+        assert "testapp.0003_remove_book_isbn" in str(error.value)
+        assert applied() == set()
+
+
+def test_unwritten_stage_is_inferred_and_settings_override_it(empty_testapp: None) -> None:
+    # 0002_book_isbn adds a column (inferred pre-deploy), 0003 drops it
+    # (inferred post-deploy); neither writes a stage.
+    with migration_module("initial", "unstaged"):
+        # A per-migration setting keeps the AddField for the post-deploy stage.
+        stages = {"STAGES": {"testapp.0002_book_isbn": Stage.POST_DEPLOY.value}}
+        with override_settings(GREEN_MAKEMIGRATIONS=stages):
+            output = run("migrate", APP_LABEL, stage="pre-deploy")
+        assert applied() == {"0001_initial"}
+        assert left_for_post_deploy(output.stdout) == [
+            "testapp.0002_book_isbn",
+            "testapp.0003_remove_book_isbn",
+        ]
+
+        # Overriding the drop to pre-deploy does not make the stage drop data.
+        with override_settings(GREEN_MAKEMIGRATIONS={"STAGES": {APP_LABEL: "pre-deploy"}}):
+            with pytest.raises(CommandError, match="never drops data"):
+                run("migrate", APP_LABEL, stage="pre-deploy")
+        assert applied() == {"0001_initial"}
+        assert "isbn" not in columns("testapp_book")
+
+        # Inferred: the AddField runs, the RemoveField waits.
+        output = run("migrate", APP_LABEL, stage="pre-deploy")
+        assert applied() == {"0001_initial", "0002_book_isbn"}
+        assert left_for_post_deploy(output.stdout) == ["testapp.0003_remove_book_isbn"]
+        assert "isbn" in columns("testapp_book")
+
+        run("migrate", APP_LABEL, stage="post-deploy", verbosity=0)
+        assert applied() == {"0001_initial", "0002_book_isbn", "0003_remove_book_isbn"}
+        assert "isbn" not in columns("testapp_book")
+
+
+def test_release_of_several_pull_requests(empty_testapp: None) -> None:
+    # Release N is deployed (0001). Pull request 1 removed Book.subtitle
+    # (0002 prep, 0003 drop, both unapplied); pull request 2 adds
+    # Book.summary (the change makemigrations finds in models.py).
+    with migration_module("multi_pr") as module:
+        run("migrate", APP_LABEL, "0001_initial", verbosity=0)
+        historical_apps("0001_initial").get_model(APP_LABEL, "Book").objects.create(
+            title="old", subtitle="sub"
+        )
+
+        output = run("makemigrations", APP_LABEL, interactive=False)
+        assert (
+            "testapp.0005_post_deploy_merge joins 0004_book_summary (pre-deploy) with "
+            "0003_remove_book_subtitle (post-deploy)" in output.stdout
+        )
+        assert module.files() == [
+            "0001_initial",
+            "0002_prepare_remove_book_subtitle",
+            "0003_remove_book_subtitle",
+            "0004_book_summary",
+            "0005_post_deploy_merge",
+        ]
+        summary = module.load("0004_book_summary").Migration
+        assert summary.stage is Stage.PRE_DEPLOY
+        # Beside the pending drop, not after it.
+        assert summary.dependencies == [(APP_LABEL, "0002_prepare_remove_book_subtitle")]
+        merge = module.load("0005_post_deploy_merge").Migration
+        assert merge.stage is Stage.POST_DEPLOY
+        assert set(merge.dependencies) == {
+            (APP_LABEL, "0004_book_summary"),
+            (APP_LABEL, "0003_remove_book_subtitle"),
+        }
+        assert "    stage = Stage.POST_DEPLOY\n" in module.read("0005_post_deploy_merge")
+        graph = MigrationLoader(connection).graph
+        assert graph.leaf_nodes(APP_LABEL) == [(APP_LABEL, "0005_post_deploy_merge")]
+
+        output = run("migrate", APP_LABEL, stage="pre-deploy")
+        assert applied() == {
+            "0001_initial",
+            "0002_prepare_remove_book_subtitle",
+            "0004_book_summary",
+        }
+        assert left_for_post_deploy(output.stdout) == [
+            "testapp.0003_remove_book_subtitle",
+            "testapp.0005_post_deploy_merge",
+        ]
+        book_columns = columns("testapp_book")
+        assert book_columns["subtitle"].null_ok
+        assert "summary" in book_columns
+        # The new release writes summaries, without subtitles.
+        new_release.Book.objects.create(title="new", summary="A summary.")
+
+        run("migrate", APP_LABEL, stage="post-deploy", verbosity=0)
+        assert applied() == {
+            "0001_initial",
+            "0002_prepare_remove_book_subtitle",
+            "0003_remove_book_subtitle",
+            "0004_book_summary",
+            "0005_post_deploy_merge",
+        }
+        assert set(columns("testapp_book")) == {"id", "title", "summary"}
+        assert sorted(new_release.Book.objects.values_list("title", flat=True)) == ["new", "old"]
+        assert "No changes detected" in run("makemigrations", APP_LABEL, check_changes=True).stdout
