@@ -1,0 +1,106 @@
+"""System checks: green_makemigrations.E001 to E004."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.conf import settings
+from django.core.checks import CheckMessage, run_checks
+from django.core.management import get_commands
+from django.core.management.base import SystemCheckError
+from django.test.utils import override_settings
+
+from .utils import APP_LABEL, applied, migration_module, run
+
+SHADOWING_APP = "tests.commands.shadowing_app"
+
+
+def green(messages: list[CheckMessage], number: str) -> list[CheckMessage]:
+    return [message for message in messages if message.id == f"green_makemigrations.{number}"]
+
+
+@pytest.fixture
+def fresh_commands() -> Iterator[None]:
+    """Forget which app provides each command, before and after the test."""
+    get_commands.cache_clear()
+    yield
+    get_commands.cache_clear()
+
+
+def test_e001_another_migrate_listed_first(fresh_commands: None) -> None:
+    assert green(run_checks(), "E001") == []
+    with override_settings(INSTALLED_APPS=[SHADOWING_APP, *settings.INSTALLED_APPS]):
+        get_commands.cache_clear()
+        assert get_commands()["migrate"] == SHADOWING_APP
+        errors = green(run_checks(), "E001")
+    get_commands.cache_clear()
+    [error] = errors
+    assert error.msg == (
+        f"The 'migrate' command comes from '{SHADOWING_APP}', not from "
+        "green_makemigrations, so deploy stages are not applied."
+    )
+    assert error.hint == f"Put 'green_makemigrations' before '{SHADOWING_APP}' in INSTALLED_APPS."
+
+
+def test_e001_not_raised_when_listed_after(fresh_commands: None) -> None:
+    with override_settings(INSTALLED_APPS=[*settings.INSTALLED_APPS, SHADOWING_APP]):
+        get_commands.cache_clear()
+        assert get_commands()["migrate"] == "green_makemigrations"
+        assert green(run_checks(), "E001") == []
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (["STAGES"], "GREEN_MAKEMIGRATIONS must be a dict, not list."),
+        ({"STAGE": {}}, "GREEN_MAKEMIGRATIONS has an unknown key 'STAGE'; known keys: STAGES."),
+        ({"STAGES": ["testapp"]}, "GREEN_MAKEMIGRATIONS['STAGES'] must be a dict."),
+        (
+            {"STAGES": {"testapp": "sometime"}},
+            "GREEN_MAKEMIGRATIONS['STAGES']['testapp'] is 'sometime'; use 'pre_deploy' or "
+            "'post_deploy'.",
+        ),
+    ],
+)
+def test_e002_bad_setting(value: object, message: str) -> None:
+    with override_settings(GREEN_MAKEMIGRATIONS=value):
+        [error] = green(run_checks(), "E002")
+        assert error.msg == message
+        with pytest.raises(SystemCheckError, match="green_makemigrations.E002"):
+            run("check")
+    assert green(run_checks(), "E002") == []
+
+
+@pytest.mark.django_db
+def test_e003_invalid_written_stage() -> None:
+    with migration_module("initial", "bad_stage"):
+        assert green(run_checks(), "E003") == []  # a database check
+        [error] = green(run_checks(databases=["default"]), "E003")
+        assert "testapp.0002_book_isbn has stage = 'mid_deploy'" in error.msg
+
+
+@pytest.mark.django_db
+def test_e004_pre_deploy_migration_that_drops_data() -> None:
+    with migration_module("initial", "unsafe"):
+        assert green(run_checks(), "E004") == []  # a database check
+        [error] = green(run_checks(databases=["default"]), "E004")
+        assert error.msg == (
+            "Migration testapp.0003_remove_book_isbn is pre-deploy (written) but drops "
+            "data: Remove field isbn from book."
+        )
+        assert error.obj.name == "0003_remove_book_isbn"
+        with pytest.raises(SystemCheckError, match="green_makemigrations.E004"):
+            run("check", "--database", "default")
+        # migrate runs the database checks before touching anything.
+        with pytest.raises(SystemCheckError, match="green_makemigrations.E004"):
+            run("migrate", APP_LABEL, skip_checks=False)
+        assert applied() == set()
+
+
+@pytest.mark.django_db
+def test_no_stage_errors_for_a_sound_history() -> None:
+    with migration_module("initial", "blocked"):
+        # Blocked for the pre-deploy stage, but every stage is valid.
+        messages = run_checks(databases=["default"])
+        assert [m for m in messages if m.id.startswith("green_makemigrations.")] == []
