@@ -1,0 +1,746 @@
+"""Deploy rehearsal harness: temporary projects, worker processes, deploy phases.
+
+A rehearsal writes a small Django project per release into a temporary
+directory, runs the real ``makemigrations`` and ``migrate`` commands in
+subprocesses, and runs each release's code in its own worker process: a loop
+of ORM queries on every model of the app that counts every failed query.
+
+The test process imports this module for the project writer, the worker
+launcher and the phase runner; the workers run it as a script
+(``python harness.py worker ...`` and ``python harness.py introspect ...``)
+with the release's directory on ``sys.path``. Django is only imported inside
+the functions that need it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import pprint
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HARNESS = Path(__file__).resolve()
+RELEASES = HARNESS.parent / "releases"
+APP_LABEL = "shop"
+SETTINGS_MODULE = "rehearsal_settings"
+
+# Each phase lasts until every worker in it did MIN_OPS queries after the
+# phase's command finished (and at least PHASE_SECONDS passed).
+MIN_OPS = 20
+PHASE_SECONDS = 0.3
+PHASE_TIMEOUT = 30.0
+COMMAND_TIMEOUT = 120.0
+# A worker stops by itself after this many seconds or iterations, whatever
+# happens to the test process; SIGALRM kills it a little later if a query hangs.
+WORKER_HARD_LIMIT = 90.0
+WORKER_MAX_ITERATIONS = 20_000
+# Kept error texts per model, so a broken run does not write megabytes.
+MAX_ERRORS_PER_MODEL = 10
+
+_worker_ids = itertools.count(1)
+
+
+# ---------------------------------------------------------------------------
+# Databases
+
+
+def database_name(suffix: str) -> str:
+    """Return the name of a rehearsal database, derived from GREEN_TEST_DB_NAME."""
+    base = os.environ.get("GREEN_TEST_DB_NAME") or "test_green_rehearsal"
+    return f"{base}_{suffix}"
+
+
+def rehearsal_database(default: dict[str, Any], suffix: str, directory: Path) -> dict[str, Any]:
+    """Return a DATABASES entry for a rehearsal database on the server of default.
+
+    SQLite gets a file in directory, a 30 s busy timeout and IMMEDIATE
+    transactions: a query that waits for ``migrate``'s write lock waits (as a
+    query waits for a lock on PostgreSQL and MariaDB) instead of failing with
+    "database is locked", so lock waits are not counted as failed queries.
+    The file is in WAL mode (see reset_database), so readers do not queue
+    behind writers, and commits skip the fsync of every transaction.
+    """
+    engine = default["ENGINE"]
+    if engine == "django.db.backends.sqlite3":
+        return {
+            "ENGINE": engine,
+            "NAME": str(directory / f"{database_name(suffix)}.sqlite3"),
+            "OPTIONS": {
+                "timeout": 30,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA synchronous=NORMAL",
+            },
+        }
+    database = {
+        key: default[key]
+        for key in ("ENGINE", "USER", "PASSWORD", "HOST", "PORT", "OPTIONS")
+        if key in default
+    }
+    database["NAME"] = database_name(suffix)
+    return database
+
+
+def _server_statements(database: dict[str, Any], create: bool) -> list[str]:
+    name = database["NAME"]
+    if database["ENGINE"] == "django.db.backends.postgresql":
+        # FORCE ends the sessions of workers a crashed run may have left.
+        statements = [f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)']
+        if create:
+            statements.append(f'CREATE DATABASE "{name}"')
+        return statements
+    statements = [f"DROP DATABASE IF EXISTS `{name}`"]
+    if create:
+        statements.append(
+            f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+        )
+    return statements
+
+
+def reset_database(database: dict[str, Any], create: bool = True) -> None:
+    """Drop the rehearsal database, and create it empty again if create.
+
+    The caller must allow database access (pytest-django's django_db_blocker).
+    """
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        for suffix in ("", "-journal", "-wal", "-shm"):
+            Path(database["NAME"] + suffix).unlink(missing_ok=True)
+        if create:
+            # WAL mode is stored in the file: every connection uses it.
+            with closing(sqlite3.connect(database["NAME"])) as connection:
+                connection.execute("PRAGMA journal_mode=WAL")
+        return
+    from django.db.utils import ConnectionHandler
+
+    connection = ConnectionHandler({"default": database})["default"]
+    try:
+        with connection._nodb_cursor() as cursor:
+            for statement in _server_statements(database, create):
+                cursor.execute(statement)
+    finally:
+        connection.close()
+
+
+# ---------------------------------------------------------------------------
+# Projects
+
+MANAGE_PY = """\
+import os
+import sys
+
+if __name__ == "__main__":
+    os.environ["DJANGO_SETTINGS_MODULE"] = "rehearsal_settings"
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(sys.argv)
+"""
+
+SETTINGS_TEMPLATE = """\
+SECRET_KEY = "deploy-rehearsal"
+INSTALLED_APPS = ["green_makemigrations", {app_label!r}]
+DATABASES = {{"default": {database}}}
+USE_TZ = True
+DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+"""
+
+
+def release_source(name: str) -> str:
+    """Return the text of a release's models.py from tests/rehearsal/releases/."""
+    return (RELEASES / f"{name}.py").read_text()
+
+
+def subprocess_env() -> dict[str, str]:
+    """Return the environment of every rehearsal subprocess."""
+    env = dict(os.environ)
+    env["DJANGO_SETTINGS_MODULE"] = SETTINGS_MODULE
+    # No .pyc: models.py is rewritten in place between makemigrations runs.
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env.pop("PYTHONPATH", None)
+    return env
+
+
+@dataclass
+class Project:
+    """A temporary Django project holding one release of the app."""
+
+    path: Path
+    database: dict[str, Any]
+    app_label: str = APP_LABEL
+
+    @classmethod
+    def create(
+        cls, path: Path, database: dict[str, Any], models_source: str, app_label: str = APP_LABEL
+    ) -> Project:
+        """Write manage.py, the settings and the app (without migrations yet)."""
+        migrations = path / app_label / "migrations"
+        migrations.mkdir(parents=True)
+        (migrations / "__init__.py").write_text("")
+        (path / app_label / "__init__.py").write_text("")
+        (path / "manage.py").write_text(MANAGE_PY)
+        (path / f"{SETTINGS_MODULE}.py").write_text(
+            SETTINGS_TEMPLATE.format(app_label=app_label, database=pprint.pformat(database))
+        )
+        project = cls(path, database, app_label)
+        project.write_models(models_source)
+        return project
+
+    def copy(self, path: Path, models_source: str) -> Project:
+        """Return the next release: this project's files with a new models.py."""
+        shutil.copytree(self.path, path, ignore=shutil.ignore_patterns("__pycache__"))
+        project = Project(path, self.database, self.app_label)
+        project.write_models(models_source)
+        return project
+
+    def write_models(self, source: str) -> None:
+        """Replace the app's models.py."""
+        (self.path / self.app_label / "models.py").write_text(source)
+
+    def manage(
+        self,
+        *args: str,
+        check: bool = True,
+        timeout: float = COMMAND_TIMEOUT,
+        env: dict[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``python manage.py *args`` in the project; fail loudly if check and it fails."""
+        started = time.monotonic()
+        completed = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=self.path,
+            env=subprocess_env() | (env or {}),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        print(f"{self.path.name}: manage.py {' '.join(args)}: {time.monotonic() - started:.2f} s")
+        if check and completed.returncode != 0:
+            raise AssertionError(
+                f"manage.py {' '.join(args)} failed in {self.path.name} "
+                f"(exit {completed.returncode}):\n{completed.stdout}\n{completed.stderr}"
+            )
+        return completed
+
+    def migration_names(self) -> list[str]:
+        """Return the names of the app's migration files, in order."""
+        folder = self.path / self.app_label / "migrations"
+        return sorted(p.stem for p in folder.glob("[0-9]*.py"))
+
+    def migration_text(self, name: str) -> str:
+        """Return the text of one of the app's migration files."""
+        return (self.path / self.app_label / "migrations" / f"{name}.py").read_text()
+
+    def schema(self) -> Schema:
+        """Return the database's tables, columns and constraints, from a subprocess."""
+        started = time.monotonic()
+        completed = subprocess.run(
+            [sys.executable, str(HARNESS), "introspect", "--project", str(self.path)],
+            cwd=self.path,
+            env=subprocess_env(),
+            capture_output=True,
+            text=True,
+            timeout=COMMAND_TIMEOUT,
+        )
+        if completed.returncode != 0:
+            raise AssertionError(f"introspection failed:\n{completed.stderr}")
+        print(f"{self.path.name}: introspection: {time.monotonic() - started:.2f} s")
+        data = json.loads(completed.stdout)
+        return Schema(data["tables"], [tuple(key) for key in data["applied"]])
+
+    @contextmanager
+    def worker(self, name: str, phase: str) -> Iterator[Worker]:
+        """Run this release's code in a worker process for the duration of the block."""
+        worker = Worker(self, name)
+        worker.start(phase)
+        try:
+            yield worker
+        finally:
+            worker.kill()
+
+
+@dataclass
+class Schema:
+    """What introspection found in the rehearsal database."""
+
+    tables: dict[str, dict[str, Any]]
+    applied: list[tuple[str, str]]
+
+    def applied_names(self, app_label: str = APP_LABEL) -> list[str]:
+        """Return the names of the app's applied migrations, in order."""
+        return sorted(name for label, name in self.applied if label == app_label)
+
+    def columns(self, table: str) -> dict[str, bool]:
+        """Return column name -> nullable, for table."""
+        return self.tables[table]["columns"]
+
+    def constrained_columns(self, table: str) -> set[str]:
+        """Return the columns of the table's constraints and indexes."""
+        return {
+            column
+            for constraint in self.tables[table]["constraints"].values()
+            for column in constraint["columns"] or []
+        }
+
+
+# ---------------------------------------------------------------------------
+# Workers, as seen from the test
+
+
+@dataclass
+class WorkerResult:
+    """What a worker did: per phase, per model, queries run and failed."""
+
+    name: str
+    counts: dict[str, dict[str, dict[str, int]]]
+    errors: dict[str, dict[str, int]]
+    iterations: int
+    exit_reason: str
+
+    def ops(self, phase: str) -> int:
+        """Return the number of queries run in phase."""
+        return sum(model["ops"] for model in self.counts.get(phase, {}).values())
+
+    def failures_by_model(self) -> dict[str, int]:
+        """Return model -> failed queries, over all phases, for models with failures."""
+        totals: Counter[str] = Counter()
+        for models in self.counts.values():
+            for model, count in models.items():
+                totals[model] += count["failures"]
+        return {model: n for model, n in sorted(totals.items()) if n}
+
+    def failure_report(self) -> str:
+        """Return the failures per model and phase, with their exception texts."""
+        lines = [f"worker {self.name}: {sum(self.failures_by_model().values())} failed queries"]
+        for model, total in self.failures_by_model().items():
+            by_phase = ", ".join(
+                f"{phase}: {models[model]['failures']}/{models[model]['ops']}"
+                for phase, models in self.counts.items()
+                if models.get(model, {}).get("failures")
+            )
+            lines.append(f"  {model}: {total} failed ({by_phase})")
+            for text, count in self.errors.get(model, {}).items():
+                lines.append(f"    {count} x {text}")
+        return "\n".join(lines)
+
+    def summary(self) -> str:
+        """Return one line: queries (failed) per phase."""
+        phases = ", ".join(
+            f"{phase} {self.ops(phase)} ops/{sum(m['failures'] for m in models.values())} failed"
+            for phase, models in self.counts.items()
+        )
+        return f"worker {self.name}: {phases} ({self.iterations} iterations)"
+
+
+class Worker:
+    """A worker process running one release's code, steered through files.
+
+    The control file holds the current phase name ("stop" ends the loop);
+    the worker writes its progress after every iteration over the models and
+    its result when it stops.
+    """
+
+    def __init__(self, project: Project, name: str) -> None:
+        self.project = project
+        self.name = name
+        self.worker_id = next(_worker_ids)
+        folder = project.path.parent / "workers"
+        folder.mkdir(exist_ok=True)
+        stem = folder / f"{name}-{self.worker_id}"
+        self.control = stem.with_suffix(".control")
+        self.progress_file = stem.with_suffix(".progress")
+        self.result_file = stem.with_suffix(".result")
+        self.log_file = stem.with_suffix(".log")
+        self.process: subprocess.Popen[bytes] | None = None
+        self.result: WorkerResult | None = None
+
+    def start(self, phase: str) -> None:
+        """Start the process in phase."""
+        self.set_phase(phase)
+        with self.log_file.open("wb") as log:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    str(HARNESS),
+                    "worker",
+                    "--project",
+                    str(self.project.path),
+                    "--app",
+                    self.project.app_label,
+                    "--worker-id",
+                    str(self.worker_id),
+                    "--control",
+                    str(self.control),
+                    "--progress",
+                    str(self.progress_file),
+                    "--result",
+                    str(self.result_file),
+                ],
+                cwd=self.project.path,
+                env=subprocess_env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def set_phase(self, phase: str) -> None:
+        """Tell the worker which phase its next queries belong to."""
+        _write_atomic(self.control, phase)
+
+    def progress(self) -> dict[str, Any]:
+        """Return the worker's last progress report."""
+        try:
+            return json.loads(self.progress_file.read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return {"ops": {}, "iterations": {}}
+
+    def _log(self) -> str:
+        with suppress(FileNotFoundError):
+            return self.log_file.read_text(errors="replace")[-4000:]
+        return ""
+
+    def wait_for(
+        self, phase: str, ops: int, iterations: int = 0, timeout: float = PHASE_TIMEOUT
+    ) -> dict[str, Any]:
+        """Wait until the worker ran ops queries and iterations loops in phase."""
+        deadline = time.monotonic() + timeout
+        while True:
+            progress = self.progress()
+            if (
+                progress["ops"].get(phase, 0) >= ops
+                and progress["iterations"].get(phase, 0) >= iterations
+            ):
+                return progress
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise AssertionError(
+                    f"worker {self.name} exited ({self.process.returncode}) in phase "
+                    f"{phase}:\n{self._log()}"
+                )
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"worker {self.name} did not run {ops} queries in phase {phase} "
+                    f"within {timeout} s (progress: {progress}):\n{self._log()}"
+                )
+            time.sleep(0.02)
+
+    def stop(self, timeout: float = 30.0) -> WorkerResult:
+        """Stop the loop and return what the worker did."""
+        assert self.process is not None
+        started = time.monotonic()
+        self.set_phase("stop")
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(f"worker {self.name} did not stop:\n{self._log()}") from None
+        if self.process.returncode != 0 or not self.result_file.exists():
+            raise AssertionError(
+                f"worker {self.name} failed (exit {self.process.returncode}):\n{self._log()}"
+            )
+        print(f"worker {self.name} stopped in {time.monotonic() - started:.2f} s")
+        data = json.loads(self.result_file.read_text())
+        self.result = WorkerResult(name=self.name, **data)
+        return self.result
+
+    def kill(self) -> None:
+        """End the process if it still runs (the test failed before stopping it)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+def run_phase(phase: str, workers: list[Worker], action: Callable[[], Any] | None = None) -> Any:
+    """Switch workers to phase, run action, and let them run MIN_OPS queries after it.
+
+    The queries of an iteration that started before action finished do not
+    count: each worker must finish two more iterations and MIN_OPS more
+    queries once it is done, and the phase lasts at least PHASE_SECONDS.
+    """
+    started = time.monotonic()
+    for worker in workers:
+        worker.set_phase(phase)
+    result = action() if action is not None else None
+    acted = time.monotonic()
+    for worker in workers:
+        progress = worker.progress()
+        worker.wait_for(
+            phase,
+            ops=progress["ops"].get(phase, 0) + MIN_OPS,
+            iterations=progress["iterations"].get(phase, 0) + 2,
+        )
+    remaining = PHASE_SECONDS - (time.monotonic() - started)
+    if remaining > 0:
+        time.sleep(remaining)
+    print(
+        f"phase {phase}: {time.monotonic() - started:.2f} s "
+        f"(command {acted - started:.2f} s), workers: {', '.join(w.name for w in workers)}"
+    )
+    return result
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
+
+
+# ---------------------------------------------------------------------------
+# Worker process: the ORM workload of one release
+
+
+def _setup_django(project: str) -> None:
+    sys.path.insert(0, project)
+    os.environ["DJANGO_SETTINGS_MODULE"] = SETTINGS_MODULE
+    import django
+
+    django.setup()
+
+
+@dataclass
+class Workload:
+    """Insert, read, update and save rows of every model, with M2M add and read.
+
+    Values are unique per worker (worker_id) so that two workers never break
+    a unique constraint together.
+    """
+
+    worker_id: int
+    counter: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    def value(self, model_field: Any) -> Any:
+        """Return a fresh value for a concrete, non-relational field."""
+        import datetime
+        import decimal
+        import uuid
+
+        from django.db import models
+        from django.utils import timezone
+
+        n = next(self.counter)
+        if model_field.choices:
+            return model_field.flatchoices[0][0]
+        if isinstance(model_field, models.BooleanField):
+            return n % 2 == 0
+        if isinstance(model_field, models.SmallIntegerField):
+            return n % 30000
+        if isinstance(model_field, models.IntegerField):
+            return self.worker_id * 1_000_000 + n
+        if isinstance(model_field, models.DecimalField):
+            return decimal.Decimal(n % 1000)
+        if isinstance(model_field, models.FloatField):
+            return float(n)
+        if isinstance(model_field, models.DateTimeField):
+            return timezone.now()
+        if isinstance(model_field, models.DateField):
+            return datetime.date.today()
+        if isinstance(model_field, models.UUIDField):
+            return uuid.uuid4()
+        if isinstance(model_field, models.JSONField):
+            return {"n": n}
+        if isinstance(model_field, (models.CharField, models.TextField)):
+            text = f"w{self.worker_id}-{n}"
+            return text[: model_field.max_length] if model_field.max_length else text
+        raise TypeError(f"no rehearsal value for {model_field!r}")
+
+    @staticmethod
+    def plain_fields(model: Any) -> list[Any]:
+        """Return the fields the workload writes values to (no pk, relation, auto_now)."""
+        return [
+            f
+            for f in model._meta.concrete_fields
+            if not f.primary_key and not f.is_relation and f.editable
+        ]
+
+    def create(self, model: Any) -> Any:
+        """Insert a row with every field the release knows, creating related rows first."""
+        values = {f.name: self.value(f) for f in self.plain_fields(model)}
+        for relation in model._meta.concrete_fields:
+            # Foreign keys and one-to-ones, nullable ones too, so the column is written.
+            if relation.is_relation and relation.related_model is not model:
+                values[relation.name] = self.create(relation.related_model)
+        return model.objects.create(**values)
+
+
+@dataclass
+class Counts:
+    """Per phase, per model, queries run and failed; per model, error texts."""
+
+    counts: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
+    errors: dict[str, Counter[str]] = field(default_factory=dict)
+
+    def record(self, phase: str, model: str, error: BaseException | None, operation: str) -> None:
+        """Count one query of model in phase, failed if error."""
+        count = self.counts.setdefault(phase, {}).setdefault(model, {"ops": 0, "failures": 0})
+        count["ops"] += 1
+        if error is not None:
+            count["failures"] += 1
+            texts = self.errors.setdefault(model, Counter())
+            # The first line: PostgreSQL adds the query, with its values.
+            message = (str(error).splitlines() or [""])[0]
+            text = f"[{phase}] {operation}: {type(error).__name__}: {message}"[:400]
+            if text in texts or len(texts) < MAX_ERRORS_PER_MODEL:
+                texts[text] += 1
+
+    def phase_ops(self) -> dict[str, int]:
+        """Return phase -> queries run."""
+        return {
+            phase: sum(c["ops"] for c in models.values()) for phase, models in self.counts.items()
+        }
+
+
+def run_worker(arguments: argparse.Namespace) -> int:
+    """Run the workload of the release in arguments.project until told to stop."""
+    # SIGALRM's default action ends the process even inside a blocked query.
+    signal.alarm(int(WORKER_HARD_LIMIT) + 15)
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append("SIGTERM"))
+    parent = os.getppid()
+    deadline = time.monotonic() + WORKER_HARD_LIMIT
+    _setup_django(arguments.project)
+    from django.apps import apps
+    from django.db import connection
+
+    models = list(apps.get_app_config(arguments.app).get_models())
+    workload = Workload(arguments.worker_id)
+    counts = Counts()
+    last_pk: dict[str, Any] = {}
+    iterations: Counter[str] = Counter()
+    control = Path(arguments.control)
+    reason = "stopped"
+
+    for _ in range(WORKER_MAX_ITERATIONS):
+        phase = control.read_text().strip()
+        if phase == "stop" or stopping:
+            reason = stopping[0] if stopping else "stopped"
+            break
+        if time.monotonic() > deadline or os.getppid() != parent:
+            reason = "hard time limit" if time.monotonic() > deadline else "parent gone"
+            break
+        for model in models:
+            _exercise(model, phase, workload, counts, last_pk)
+            if not connection.is_usable():
+                connection.close()
+        iterations[phase] += 1
+        _write_atomic(
+            Path(arguments.progress),
+            json.dumps({"ops": counts.phase_ops(), "iterations": iterations}),
+        )
+    else:
+        reason = "iteration limit"
+    result = {
+        "counts": counts.counts,
+        "errors": {model: dict(texts) for model, texts in counts.errors.items()},
+        "iterations": sum(iterations.values()),
+        "exit_reason": reason,
+    }
+    _write_atomic(Path(arguments.result), json.dumps(result))
+    return 0
+
+
+def _exercise(
+    model: Any, phase: str, workload: Workload, counts: Counts, last_pk: dict[str, Any]
+) -> None:
+    """Run the queries of one model once, counting failures."""
+    name = model.__name__
+
+    def attempt(operation: str, query: Callable[[], Any]) -> Any:
+        try:
+            result = query()
+        except Exception as error:  # every failed query counts, whatever the backend
+            counts.record(phase, name, error, operation)
+            return None
+        counts.record(phase, name, None, operation)
+        return result
+
+    relations = [f.name for f in model._meta.concrete_fields if f.is_relation]
+    obj = attempt("insert", lambda: workload.create(model))
+    if obj is not None:
+        last_pk[name] = obj.pk
+    attempt("read", lambda: list(model.objects.select_related(*relations).order_by("-pk")[:5]))
+    pk = last_pk.get(name)
+    if pk is None:
+        return
+    plain = workload.plain_fields(model)
+    if plain:
+        changes = {f.name: workload.value(f) for f in plain}
+        attempt("queryset update", lambda: model.objects.filter(pk=pk).update(**changes))
+
+    def save() -> None:
+        instance = model.objects.get(pk=pk)
+        for f in plain:
+            setattr(instance, f.name, workload.value(f))
+        instance.save()
+
+    attempt("instance save", save)
+    for m2m in model._meta.many_to_many:
+        if obj is None:
+            continue
+        attempt(
+            f"m2m add {m2m.name}",
+            lambda m2m=m2m: getattr(obj, m2m.name).add(workload.create(m2m.related_model)),
+        )
+        attempt(f"m2m read {m2m.name}", lambda m2m=m2m: list(getattr(obj, m2m.name).all()))
+
+
+# ---------------------------------------------------------------------------
+# Introspection process
+
+
+def run_introspect(arguments: argparse.Namespace) -> int:
+    """Print every table's columns (name -> nullable), constraints and applied migrations."""
+    _setup_django(arguments.project)
+    from django.db import connection
+
+    tables: dict[str, dict[str, Any]] = {}
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names(cursor):
+            description = connection.introspection.get_table_description(cursor, table)
+            constraints = connection.introspection.get_constraints(cursor, table)
+            tables[table] = {
+                "columns": {column.name: bool(column.null_ok) for column in description},
+                "constraints": {
+                    name: {
+                        key: info.get(key)
+                        for key in ("columns", "unique", "index", "check", "foreign_key")
+                    }
+                    for name, info in constraints.items()
+                },
+            }
+    from django.db.migrations.recorder import MigrationRecorder
+
+    applied = sorted(MigrationRecorder(connection).applied_migrations())
+    print(json.dumps({"tables": tables, "applied": applied}, default=str))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a worker or an introspection, as a script."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    worker = commands.add_parser("worker")
+    worker.add_argument("--project", required=True)
+    worker.add_argument("--app", required=True)
+    worker.add_argument("--worker-id", type=int, required=True)
+    worker.add_argument("--control", required=True)
+    worker.add_argument("--progress", required=True)
+    worker.add_argument("--result", required=True)
+    introspect = commands.add_parser("introspect")
+    introspect.add_argument("--project", required=True)
+    arguments = parser.parse_args(argv)
+    if arguments.command == "worker":
+        return run_worker(arguments)
+    return run_introspect(arguments)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,375 @@
+"""Deploy rehearsals: rolling deploys with real processes of both releases.
+
+Each rehearsal migrates a real database (the backend of ``--ds``) with the
+real commands while worker processes run release N's and release N+1's code
+in a loop, and asserts that no query of either release failed, then checks
+the schema by introspection. A control rehearsal with Django's stock
+migrations shows that the workers do see the failures of an unsafe deploy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .harness import APP_LABEL, MIN_OPS, Project, Schema, WorkerResult, release_source, run_phase
+
+pytestmark = pytest.mark.rehearsal
+
+PRE = "Stage.PRE_DEPLOY"
+POST = "Stage.POST_DEPLOY"
+
+# Hash seeds under which makemigrations of the cases' release N+1 failed
+# before 0829e48 (Python 3.11, Django 5.2): set order decided whether the
+# drop of referrer.gone was sorted before its prep step.
+FORMERLY_FAILING_HASH_SEEDS = ["0", "1"]
+
+
+@dataclass
+class ReleasePair:
+    """Release N and release N+1 (its migrations generated) on one database.
+
+    ``at`` says which release the database was last migrated to ("n" or
+    "n1"), None while a rehearsal moves it; tests of the module reuse the
+    pair and settle the database first.
+    """
+
+    n: Project
+    n1: Project
+    schema_n: Schema | None
+    at: str | None = "n"
+
+    def settle(self, release: str) -> None:
+        """Migrate the database (all at once, no worker) to release, unless it is there."""
+        at, self.at = self.at, None  # Unknown until the caller's rehearsal succeeds.
+        if at == release:
+            return
+        if release == "n1":
+            self.n1.manage("migrate")
+        else:
+            self.n1.manage("migrate", APP_LABEL, self.n.migration_names()[-1])
+
+
+def build_pair(
+    root: Path,
+    database: dict[str, Any],
+    n_source: str,
+    *n1_sources: str,
+    stock: bool = False,
+    capture_schema: bool = False,
+) -> ReleasePair:
+    """Write release N and migrate it, then write release N+1 with makemigrations runs."""
+    n = Project.create(root / "release_n", database, release_source(n_source))
+    n.manage("makemigrations", APP_LABEL)
+    n.manage("migrate")
+    schema_n = n.schema() if capture_schema else None
+    n1 = n.copy(root / "release_n1", release_source(n1_sources[0]))
+    for number, source in enumerate(n1_sources):
+        if number:
+            n1.write_models(release_source(source))
+        n1.manage("makemigrations", "--noinput", *(["--stock"] if stock else []))
+    return ReleasePair(n, n1, schema_n)
+
+
+@pytest.fixture(scope="module")
+def cases(
+    rehearsal_database: Callable[[str], dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
+) -> ReleasePair:
+    """Every removal case of the issue, one model each, in one release pair."""
+    return build_pair(
+        tmp_path_factory.mktemp("cases"), rehearsal_database("cases"), "cases_n", "cases_n1"
+    )
+
+
+@pytest.fixture(scope="module")
+def multi_pr(
+    rehearsal_database: Callable[[str], dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
+) -> ReleasePair:
+    """Release N+1 made of two pull requests: removals, then a nullable field added."""
+    return build_pair(
+        tmp_path_factory.mktemp("multi_pr"),
+        rehearsal_database("multi"),
+        "multipr_n",
+        "multipr_n1_pr1",
+        "multipr_n1_pr2",
+        capture_schema=True,
+    )
+
+
+def assert_no_failures(*results: WorkerResult) -> None:
+    """Fail with every failed query, per worker and model, if there is one."""
+    reports = [result.failure_report() for result in results if result.failures_by_model()]
+    assert not reports, "\n".join(reports)
+
+
+def assert_phases(result: WorkerResult, phases: list[str], models: set[str]) -> None:
+    """Check that the worker ran every model, and MIN_OPS queries, in each phase."""
+    print(result.summary())
+    assert list(result.counts) == phases, result.summary()
+    for phase in phases:
+        assert result.ops(phase) >= MIN_OPS, result.summary()
+        assert set(result.counts[phase]) == models, (phase, sorted(result.counts[phase]))
+
+
+def app_tables(schema: Schema) -> dict[str, dict[str, bool]]:
+    """Return table -> {column: nullable} for the app's tables."""
+    return {
+        table: schema.columns(table)
+        for table in sorted(schema.tables)
+        if table.startswith(f"{APP_LABEL}_")
+    }
+
+
+# --- The removal cases --------------------------------------------------
+
+N_MODELS = {
+    "Target",
+    "NullableRemoved",
+    "NotNullRemoved",
+    "DefaultRemoved",
+    "TimestampsRemoved",
+    "RelationsRemoved",
+    "ManyToManyRemoved",
+    "DbColumnRemoved",
+    "IndexedRemoved",
+    "UniqueTogetherRemoved",
+    "ConstraintsRemoved",
+    "CustomTableRemoved",
+    "Gone",
+    "Referrer",
+}
+N1_MODELS = N_MODELS - {"Gone"}
+
+# Columns dropped by the post-deploy stage -> whether the pre-deploy stage
+# left them nullable: a database default keeps NOT NULL, else the fallback
+# makes the column nullable so release N+1 can insert without it.
+DROPPED_COLUMNS = {
+    "shop_nullableremoved": {"note": True},
+    "shop_notnullremoved": {"code": True},
+    "shop_defaultremoved": {"status": False},
+    "shop_timestampsremoved": {"created": False, "updated": False},
+    "shop_relationsremoved": {"target_id": True, "profile_id": True},
+    "shop_dbcolumnremoved": {"legacy_col": True},
+    "shop_indexedremoved": {"rank": True},
+    "shop_uniquetogetherremoved": {"slot": True},
+    "shop_constraintsremoved": {"serial": True, "quantity": True},
+    "shop_custom_table": {"extra": True},
+    "shop_referrer": {"gone_id": True},
+}
+DROPPED_TABLES = {"shop_gone", "shop_manytomanyremoved_tags"}
+# What release N+1 keeps: every table, with exactly these NOT NULL columns.
+FINAL_TABLES = {
+    table: {"id": False, "kept": False}
+    for table in [
+        "shop_nullableremoved",
+        "shop_notnullremoved",
+        "shop_defaultremoved",
+        "shop_timestampsremoved",
+        "shop_relationsremoved",
+        "shop_manytomanyremoved",
+        "shop_dbcolumnremoved",
+        "shop_indexedremoved",
+        "shop_uniquetogetherremoved",
+        "shop_constraintsremoved",
+        "shop_custom_table",
+        "shop_referrer",
+    ]
+} | {"shop_target": {"id": False, "name": False}}
+
+
+def test_removals_roll_out_without_failed_queries(cases: ReleasePair) -> None:
+    """Every kind of removal, deployed in two stages while both releases run."""
+    n, n1 = cases.n, cases.n1
+    new = n1.migration_names()[len(n.migration_names()) :]
+    assert len(new) == 2, new
+    assert PRE in n1.migration_text(new[0]) and POST in n1.migration_text(new[1])
+    cases.settle("n")
+
+    with n.worker("N", "baseline") as old:
+        # Release N alone: its baseline queries seed rows in every table.
+        run_phase("baseline", [old])
+        pre = run_phase("pre-deploy", [old], lambda: n1.manage("migrate", "--stage", "pre-deploy"))
+        assert "Left for the post-deploy stage:" in pre.stdout
+        assert f"{APP_LABEL}.{new[1]}" in pre.stdout
+        prepared = n1.schema()
+        with n1.worker("N+1", "both") as current:
+            run_phase("both", [old, current])
+            old_result = old.stop()
+            run_phase(
+                "post-deploy",
+                [current],
+                lambda: n1.manage("migrate", "--stage", "post-deploy"),
+            )
+            new_result = current.stop()
+
+    cases.at = "n1"
+    assert_phases(old_result, ["baseline", "pre-deploy", "both"], N_MODELS)
+    assert_phases(new_result, ["both", "post-deploy"], N1_MODELS)
+    assert_no_failures(old_result, new_result)
+
+    # Pre-deploy prepared the drops and dropped nothing.
+    for table, columns in DROPPED_COLUMNS.items():
+        present = prepared.columns(table)
+        assert {column: present.get(column) for column in columns} == columns, table
+    assert DROPPED_TABLES <= set(prepared.tables)
+    assert prepared.applied_names() == n1.migration_names()[:-1]
+    # Constraints and indexes on removed fields go in pre-deploy (they could
+    # stop release N+1's inserts); the column's foreign key stays.
+    assert "rank" not in prepared.constrained_columns("shop_indexedremoved")
+    assert "slot" not in prepared.constrained_columns("shop_uniquetogetherremoved")
+    assert not {"serial", "quantity"} & prepared.constrained_columns("shop_constraintsremoved")
+
+    final = n1.schema()
+    assert app_tables(final) == FINAL_TABLES
+    assert not DROPPED_TABLES & set(final.tables)
+    check = n1.manage("makemigrations", "--check", "--dry-run", check=False)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_removal_split_does_not_depend_on_the_hash_seed(cases: ReleasePair, tmp_path: Path) -> None:
+    """Deleting a model and the foreign key to it splits under every hash seed."""
+    probe = cases.n.copy(tmp_path / "probe", release_source("cases_n1"))
+    for seed in FORMERLY_FAILING_HASH_SEEDS:
+        dry_run = probe.manage(
+            "makemigrations", "--dry-run", "--noinput", check=False, env={"PYTHONHASHSEED": seed}
+        )
+        assert dry_run.returncode == 0, f"PYTHONHASHSEED={seed}:\n{dry_run.stderr}"
+
+
+# --- Two pull requests in one release, and the rollback ---------------------
+
+MULTI_N_MODELS = {"Label", "Archive", "Article"}
+MULTI_N1_MODELS = {"Label", "Article"}
+
+
+def test_multi_pr_release_applies_addition_before_the_drop(multi_pr: ReleasePair) -> None:
+    """A release with a removal and a later addition: pre-deploy adds, post-deploy drops."""
+    n, n1 = multi_pr.n, multi_pr.n1
+    names = n1.migration_names()
+    stages = {name: PRE in n1.migration_text(name) for name in names}
+    # 0001 (N), the removal's prep (pre) and drop (post), then the addition
+    # (pre) placed beside the drop, and a post-deploy merge keeping one leaf.
+    assert [stages[name] for name in names] == [True, True, False, True, False], names
+    addition = n1.migration_text(names[3])
+    assert f"('{APP_LABEL}', '{names[1]}')" in addition and names[2] not in addition
+    multi_pr.settle("n")
+
+    with n.worker("N", "baseline") as old:
+        run_phase("baseline", [old])
+        pre = run_phase("pre-deploy", [old], lambda: n1.manage("migrate", "--stage", "pre-deploy"))
+        assert f"Applying {APP_LABEL}.{names[3]}" in pre.stdout
+        assert f"Applying {APP_LABEL}.{names[2]}" not in pre.stdout
+        prepared = n1.schema()
+        with n1.worker("N+1", "both") as current:
+            run_phase("both", [old, current])
+            old_result = old.stop()
+            run_phase(
+                "post-deploy",
+                [current],
+                lambda: n1.manage("migrate", "--stage", "post-deploy"),
+            )
+            new_result = current.stop()
+
+    multi_pr.at = "n1"
+    assert_phases(old_result, ["baseline", "pre-deploy", "both"], MULTI_N_MODELS)
+    assert_phases(new_result, ["both", "post-deploy"], MULTI_N1_MODELS)
+    assert_no_failures(old_result, new_result)
+
+    assert prepared.columns("shop_article") == {
+        "id": False,
+        "title": False,
+        "status": False,  # database default "draft", NOT NULL kept
+        "published": False,  # database default Now()
+        "note": True,
+        "archive_id": True,
+        "summary": True,  # the second pull request's addition
+    }
+    assert {"shop_archive", "shop_article_labels"} <= set(prepared.tables)
+    assert prepared.applied_names() == [names[0], names[1], names[3]]
+    final = n1.schema()
+    assert app_tables(final) == {
+        "shop_article": {"id": False, "title": False, "summary": True},
+        "shop_label": {"id": False, "name": False},
+    }
+    check = n1.manage("makemigrations", "--check", "--dry-run", check=False)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_rollback_through_both_stages(multi_pr: ReleasePair) -> None:
+    """Roll release N+1 back to N: both stages backwards while each release runs."""
+    n, n1 = multi_pr.n, multi_pr.n1
+    target = n.migration_names()[-1]
+    multi_pr.settle("n1")
+    names = n1.migration_names()
+
+    with n1.worker("N+1", "baseline") as current:
+        run_phase("baseline", [current])
+        # Rolling back, pre-deploy un-applies the drops (release N+1 still runs).
+        pre = run_phase(
+            "rollback pre-deploy",
+            [current],
+            lambda: n1.manage("migrate", APP_LABEL, target, "--stage", "pre-deploy"),
+        )
+        assert f"Unapplying {APP_LABEL}.{names[2]}" in pre.stdout
+        assert f"Unapplying {APP_LABEL}.{names[3]}" not in pre.stdout
+        restored = n1.schema()
+        with n.worker("N", "both") as old:
+            run_phase("both", [current, old])
+            new_result = current.stop()
+            run_phase(
+                "rollback post-deploy",
+                [old],
+                lambda: n1.manage("migrate", APP_LABEL, target, "--stage", "post-deploy"),
+            )
+            old_result = old.stop()
+
+    multi_pr.at = "n"
+    assert_phases(new_result, ["baseline", "rollback pre-deploy", "both"], MULTI_N1_MODELS)
+    assert_phases(old_result, ["both", "rollback post-deploy"], MULTI_N_MODELS)
+    assert_no_failures(new_result, old_result)
+
+    assert "summary" in restored.columns("shop_article")
+    assert {"status", "published", "note", "archive_id"} <= set(restored.columns("shop_article"))
+    assert restored.applied_names() == names[:2] + [names[3]]
+    assert multi_pr.schema_n is not None
+    final = n1.schema()
+    assert app_tables(final) == app_tables(multi_pr.schema_n)
+    assert final.applied_names() == [target]
+
+
+# --- Control: Django's stock migrations break the running release -----------
+
+
+def test_control_stock_removal_fails_queries_of_release_n(
+    rehearsal_database: Callable[[str], dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The same rehearsal with `makemigrations --stock` and `migrate` sees failed queries.
+
+    Proves the workers detect an unsafe deploy: Django drops the NOT NULL
+    column while release N still inserts and reads it.
+    """
+    pair = build_pair(
+        tmp_path_factory.mktemp("stock"),
+        rehearsal_database("stock"),
+        "stock_n",
+        "stock_n1",
+        stock=True,
+    )
+    new = pair.n1.migration_names()[-1]
+    assert "stage" not in pair.n1.migration_text(new)
+
+    with pair.n.worker("N", "baseline") as old:
+        run_phase("baseline", [old])
+        run_phase("migrate", [old], lambda: pair.n1.manage("migrate"))
+        result = old.stop()
+
+    print(result.summary())
+    assert result.ops("baseline") >= MIN_OPS and result.ops("migrate") >= MIN_OPS
+    baseline_failures = sum(c["failures"] for c in result.counts["baseline"].values())
+    assert baseline_failures == 0, result.failure_report()
+    assert result.counts["migrate"]["Ticket"]["failures"] > 0, result.summary()
+    print(result.failure_report())
