@@ -20,21 +20,25 @@ def green(messages: list[CheckMessage], number: str) -> list[CheckMessage]:
     return [message for message in messages if message.id == f"green_makemigrations.{number}"]
 
 
+def forget_commands() -> None:
+    """Forget which app provides each command (get_commands() is cached)."""
+    get_commands.cache_clear()  # type: ignore[attr-defined]
+
+
 @pytest.fixture
 def fresh_commands() -> Iterator[None]:
-    """Forget which app provides each command, before and after the test."""
-    get_commands.cache_clear()
+    forget_commands()
     yield
-    get_commands.cache_clear()
+    forget_commands()
 
 
 def test_e001_another_migrate_listed_first(fresh_commands: None) -> None:
     assert green(run_checks(), "E001") == []
     with override_settings(INSTALLED_APPS=[SHADOWING_APP, *settings.INSTALLED_APPS]):
-        get_commands.cache_clear()
+        forget_commands()
         assert get_commands()["migrate"] == SHADOWING_APP
         errors = green(run_checks(), "E001")
-    get_commands.cache_clear()
+    forget_commands()
     [error] = errors
     assert error.msg == (
         f"The 'migrate' command comes from '{SHADOWING_APP}', not from "
@@ -45,7 +49,7 @@ def test_e001_another_migrate_listed_first(fresh_commands: None) -> None:
 
 def test_e001_not_raised_when_listed_after(fresh_commands: None) -> None:
     with override_settings(INSTALLED_APPS=[*settings.INSTALLED_APPS, SHADOWING_APP]):
-        get_commands.cache_clear()
+        forget_commands()
         assert get_commands()["migrate"] == "green_makemigrations"
         assert green(run_checks(), "E001") == []
 
@@ -103,4 +107,4 @@ def test_no_stage_errors_for_a_sound_history() -> None:
     with migration_module("initial", "blocked"):
         # Blocked for the pre-deploy stage, but every stage is valid.
         messages = run_checks(databases=["default"])
-        assert [m for m in messages if m.id.startswith("green_makemigrations.")] == []
+        assert [m for m in messages if (m.id or "").startswith("green_makemigrations.")] == []

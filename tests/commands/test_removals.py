@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 from django.apps.registry import Apps
-from django.db import IntegrityError
+from django.db import DatabaseError, IntegrityError
 
 from green_makemigrations.constants import Stage
 from tests.testapp import models as new_release
@@ -228,6 +228,11 @@ def test_removal_through_both_stages(case: Removal, empty_testapp: None) -> None
         case.write_old(old_apps, "old")
         old_columns = columns(case.table)
         old_rows = table_rows(case.table)
+        if case.prep is not None:
+            # What the pre-deploy stage is for: the new release cannot write
+            # rows without the field yet.
+            with pytest.raises(DatabaseError):
+                write_new(case, "too early")
 
         # makemigrations: one pre-deploy and one post-deploy migration, each
         # saying its stage (no pre-deploy one when nothing needs preparing).
@@ -301,8 +306,8 @@ def test_removal_through_both_stages(case: Removal, empty_testapp: None) -> None
         if case.column is None:
             assert table_rows(case.table) == []  # links and rows are not restored
         else:
-            quoted = f"SELECT COUNT(*) FROM {case.table} WHERE {case.column} IS NULL"
-            assert select(quoted) == [(0,)]
+            nulls = f"SELECT COUNT(*) FROM {case.table} WHERE {case.column} IS NULL"
+            assert select(nulls) == [(0,)]
             if case.after_rollback is not None:
                 value = getattr(old_row(case, old_apps, "old"), str(case.field))
                 assert value == case.after_rollback
