@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.migrations.writer import MigrationWriter
 
 from .constants import STAGE_COMMENTS, Stage
@@ -20,6 +22,13 @@ class StagedMigrationWriter(MigrationWriter):
     line goes right under the class statement, where a reader sees it first.
     """
 
+    def __init__(self, migration: Any, include_header: bool = True) -> None:
+        super().__init__(migration, include_header)
+        # Work the stage out now: makemigrations opens the file for writing
+        # before it asks for the text, and an empty file on disk would break
+        # loading the graph (a merge's stage comes from its dependencies).
+        self.stage = self._stage()
+
     def as_string(self) -> str:
         """Return the migration file's text, stage included."""
         text = super().as_string()
@@ -31,8 +40,7 @@ class StagedMigrationWriter(MigrationWriter):
         text = text.replace(CLASS_LINE, CLASS_LINE + block, 1)
         return _add_import(text, STAGE_IMPORT)
 
-    @property
-    def stage(self) -> Stage:
+    def _stage(self) -> Stage:
         """Return the stage this migration is written with."""
         from .plan import resolve_stage, written_stage
 

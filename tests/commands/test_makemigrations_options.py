@@ -11,7 +11,6 @@ from unittest import mock
 
 import pytest
 from django.core.management.base import CommandError
-from django.db.migrations.exceptions import BadMigrationError
 from django.db.migrations.loader import MigrationLoader
 
 from green_makemigrations.constants import Stage
@@ -95,15 +94,6 @@ def test_merge_dry_run_prints_the_stage_of_its_parents(fixture: str, stage: Stag
             assert f"('testapp', '{leaf}')" in text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=BadMigrationError,
-    reason=(
-        "BUG: StagedMigrationWriter.stage loads the migrations from disk while "
-        "Django's handle_merge() has already opened the merge file for writing, so "
-        "the loader finds an empty module: the merge fails and leaves an empty file."
-    ),
-)
 @MERGES
 def test_merge_writes_a_merge_migration_with_the_stage_of_its_parents(
     fixture: str, stage: Stage

@@ -116,14 +116,6 @@ def test_showstages_reports_blocked_migrations_and_stage_sources() -> None:
         assert (entry["stage"], entry["stage_source"]) == ("post_deploy", "settings")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: showstages reads its app labels from *args, but Django passes the "
-        "'app_label' positional in options, so labels are ignored (no filter, no "
-        "error for an unknown app)."
-    ),
-)
 @pytest.mark.django_db
 def test_showstages_app_labels() -> None:
     with migration_module("initial", "unstaged"):

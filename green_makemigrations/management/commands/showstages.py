@@ -40,10 +40,10 @@ class Command(BaseCommand):
             help="Output format: text for people, json for deploy pipelines.",
         )
 
-    def handle(self, *app_labels: str, **options: Any) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         """Print the staged plan."""
         try:
-            report = self.build_report(options["database"], set(app_labels))
+            report = self.build_report(options["database"], set(options["app_label"]))
         except GreenMigrationsError as error:
             raise CommandError(str(error)) from error
         if options["format"] == "json":
