@@ -7,6 +7,12 @@ Keys:
     history), keyed by ``"app_label"`` or ``"app_label.migration_name"``; values
     ``"pre_deploy"`` / ``"post_deploy"`` (or the ``Stage`` members). The more
     specific key wins; without a key the stage is inferred from the operations.
+
+``LOCK_TIMEOUT`` / ``LOCK_RETRIES``
+    How long (seconds, default 0.5) a ``migrate --stage`` run waits for a
+    lock before giving up on a migration, and how many times (default 10) it
+    then tries again, with backoff. ``migrate --lock-timeout`` and
+    ``--lock-retries`` override them for one run.
 """
 
 from __future__ import annotations
@@ -18,9 +24,10 @@ from django.conf import settings
 
 from .constants import Stage
 from .exceptions import StageConfigurationError
+from .locks import LockPolicy
 
 SETTING_NAME = "GREEN_MAKEMIGRATIONS"
-KNOWN_KEYS = frozenset({"STAGES"})
+KNOWN_KEYS = frozenset({"STAGES", "LOCK_TIMEOUT", "LOCK_RETRIES"})
 
 
 def get_setting() -> Mapping[str, Any]:
@@ -45,11 +52,35 @@ def setting_errors() -> list[str]:
         for key in value
         if key not in KNOWN_KEYS
     ]
-    try:
-        stage_overrides()
-    except StageConfigurationError as error:
-        errors.append(str(error))
+    for check in (stage_overrides, lock_policy):
+        try:
+            check()
+        except StageConfigurationError as error:
+            errors.append(str(error))
     return errors
+
+
+def lock_policy(timeout: float | None = None, retries: int | None = None) -> LockPolicy:
+    """Return the lock policy of a stage run: arguments, else settings, else defaults."""
+    value = get_setting()
+    default = LockPolicy()
+    if timeout is None:
+        timeout = value.get("LOCK_TIMEOUT", default.timeout)
+    if retries is None:
+        retries = value.get("LOCK_RETRIES", default.retries)
+    if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0:
+        raise StageConfigurationError(
+            f"The lock timeout (--lock-timeout, {SETTING_NAME}['LOCK_TIMEOUT']) must be "
+            "a number of seconds above 0, "
+            f"not {timeout!r}."
+        )
+    if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
+        raise StageConfigurationError(
+            f"The lock retries (--lock-retries, {SETTING_NAME}['LOCK_RETRIES']) must be "
+            "a whole number, 0 or more, "
+            f"not {retries!r}."
+        )
+    return LockPolicy(timeout=float(timeout), retries=retries)
 
 
 def stage_overrides() -> dict[str, Stage]:

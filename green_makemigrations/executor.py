@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from django.core.management.commands import migrate as migrate_command
+from django.db import DatabaseError
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.migrations import Migration, operations
@@ -15,6 +17,7 @@ from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ProjectState
 
 from .constants import Stage
+from .locks import LockPolicy, is_lock_error, lock_timeout
 from .patching import swap_attribute
 from .plan import StagePlan, checked_split, graph_stages
 
@@ -33,10 +36,14 @@ class StagedMigrationExecutor(MigrationExecutor):
         connection: BaseDatabaseWrapper,
         progress_callback: Callable[..., Any] | None = None,
         stage: Stage | None = None,
+        lock_policy: LockPolicy | None = None,
+        report: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__(connection, progress_callback)
         self.stage = stage
         self.stage_plan: StagePlan | None = None
+        self.lock_policy = lock_policy
+        self.report = report or (lambda message: None)
 
     def migration_plan(
         self, targets: Any, clean_start: bool = False
@@ -66,15 +73,60 @@ class StagedMigrationExecutor(MigrationExecutor):
         fake_initial: bool = False,
     ) -> ProjectState:
         """Apply migration, skipping operations a failed earlier run already did."""
-        with self._resumable(migration, fake):
-            return super().apply_migration(state, migration, fake=fake, fake_initial=fake_initial)
+
+        def apply(attempt_state: ProjectState) -> ProjectState:
+            with self._resumable(migration, fake):
+                return super(StagedMigrationExecutor, self).apply_migration(
+                    attempt_state, migration, fake=fake, fake_initial=fake_initial
+                )
+
+        return self._with_lock_retries(migration, state, apply, fake)
 
     def unapply_migration(
         self, state: ProjectState, migration: Migration, fake: bool = False
     ) -> ProjectState:
         """Unapply migration, skipping operations a failed earlier run already undid."""
-        with self._resumable(migration, fake):
-            return super().unapply_migration(state, migration, fake=fake)
+
+        def unapply(attempt_state: ProjectState) -> ProjectState:
+            with self._resumable(migration, fake):
+                return super(StagedMigrationExecutor, self).unapply_migration(
+                    attempt_state, migration, fake=fake
+                )
+
+        return self._with_lock_retries(migration, state, unapply, fake)
+
+    def _with_lock_retries(
+        self,
+        migration: Migration,
+        state: ProjectState,
+        run: Callable[[ProjectState], ProjectState],
+        fake: bool,
+    ) -> ProjectState:
+        """Run one migration under the lock policy, retrying lock timeouts.
+
+        Each attempt gets a fresh copy of the state, since Django mutates it
+        as operations run. Where DDL is transactional a failed attempt left
+        nothing behind; elsewhere _resumable() finishes what it started.
+        """
+        policy = self.lock_policy
+        if policy is None or fake:
+            return run(state)
+        attempt = 1
+        while True:
+            try:
+                with lock_timeout(self.connection, policy.timeout):
+                    return run(state.clone())
+            except DatabaseError as error:
+                if not is_lock_error(error) or attempt > policy.retries:
+                    raise
+                delay = policy.delay(attempt)
+                self.report(
+                    f"\n  {migration.app_label}.{migration.name}: could not get a lock within "
+                    f"{policy.timeout:g} s ({error}); retry {attempt} of {policy.retries} "
+                    f"in {delay:g} s."
+                )
+                time.sleep(delay)
+                attempt += 1
 
     @contextmanager
     def _resumable(self, migration: Migration, fake: bool) -> Iterator[None]:
@@ -174,7 +226,11 @@ def _column_exists(schema_editor: BaseDatabaseSchemaEditor, table: str, column: 
 
 
 @contextmanager
-def staged_executor(stage: Stage | None) -> Iterator[list[StagedMigrationExecutor]]:
+def staged_executor(
+    stage: Stage | None,
+    lock_policy: LockPolicy | None = None,
+    report: Callable[[str], None] | None = None,
+) -> Iterator[list[StagedMigrationExecutor]]:
     """Make ``migrate`` build StagedMigrationExecutors for stage within the block.
 
     Yields the list of executors created, so the command can report what the
@@ -185,7 +241,9 @@ def staged_executor(stage: Stage | None) -> Iterator[list[StagedMigrationExecuto
     def factory(
         connection: BaseDatabaseWrapper, progress_callback: Callable[..., Any] | None = None
     ) -> StagedMigrationExecutor:
-        executor = StagedMigrationExecutor(connection, progress_callback, stage=stage)
+        executor = StagedMigrationExecutor(
+            connection, progress_callback, stage=stage, lock_policy=lock_policy, report=report
+        )
         created.append(executor)
         return executor
 

@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 from django.core.management.commands import migrate as django_migrate
 
+from green_makemigrations import conf
 from green_makemigrations.autodetector import GreenMigrationAutodetector
 from green_makemigrations.constants import STAGE_CHOICES, Stage
 from green_makemigrations.exceptions import GreenMigrationsError
@@ -35,6 +36,24 @@ class Command(django_migrate.Command):
                 "is applied."
             ),
         )
+        parser.add_argument(
+            "--lock-timeout",
+            type=float,
+            metavar="SECONDS",
+            help=(
+                "With --stage: how long a migration waits for a lock before it gives "
+                "up and is retried (default: GREEN_MAKEMIGRATIONS['LOCK_TIMEOUT'], 0.5)."
+            ),
+        )
+        parser.add_argument(
+            "--lock-retries",
+            type=int,
+            metavar="N",
+            help=(
+                "With --stage: how many times a migration that timed out on a lock is "
+                "retried, with backoff (default: GREEN_MAKEMIGRATIONS['LOCK_RETRIES'], 10)."
+            ),
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         """Run Django's migrate with a stage-filtering executor."""
@@ -42,11 +61,14 @@ class Command(django_migrate.Command):
         stage = Stage.from_label(label) if label else None
         if stage is not None and options["verbosity"] >= 1:
             self.stdout.write(self.style.MIGRATE_HEADING(f"Deploy stage: {stage.label}"))
-        with staged_executor(stage) as executors:
-            try:
+        timeout = options.pop("lock_timeout", None)
+        retries = options.pop("lock_retries", None)
+        try:
+            policy = conf.lock_policy(timeout, retries) if stage is not None else None
+            with staged_executor(stage, policy, self.stdout.write) as executors:
                 super().handle(*args, **options)
-            except GreenMigrationsError as error:
-                raise CommandError(str(error)) from error
+        except GreenMigrationsError as error:
+            raise CommandError(str(error)) from error
         if stage is None or options["verbosity"] < 1:
             return
         for executor in executors:
