@@ -48,7 +48,7 @@ def test_rerun_completes_a_half_applied_post_deploy_migration(empty_testapp: Non
                 cursor.execute("SELECT * FROM green_cmd_shelf")
             execute("SET SESSION lock_wait_timeout = 1")
             with pytest.raises(OperationalError, match="Lock wait timeout exceeded"):
-                run("migrate", APP_LABEL, stage="post-deploy", verbosity=0)
+                run("migrate", APP_LABEL, stage="post-deploy", lock_retries=0, verbosity=0)
         finally:
             other.close()
             execute("SET SESSION lock_wait_timeout = DEFAULT")
