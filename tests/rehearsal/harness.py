@@ -53,6 +53,10 @@ MAX_ERRORS_PER_MODEL = 10
 _worker_ids = itertools.count(1)
 
 
+class RehearsalError(Exception):
+    """A command or worker of the rehearsal failed (not an assertion of a test)."""
+
+
 # ---------------------------------------------------------------------------
 # Databases
 
@@ -225,8 +229,11 @@ class Project:
             timeout=timeout,
         )
         print(f"{self.path.name}: manage.py {' '.join(args)}: {time.monotonic() - started:.2f} s")
+        for line in completed.stdout.splitlines():
+            if "could not get a lock" in line:  # the stage's lock timeout, retried
+                print(f"  {line.strip()}")
         if check and completed.returncode != 0:
-            raise AssertionError(
+            raise RehearsalError(
                 f"manage.py {' '.join(args)} failed in {self.path.name} "
                 f"(exit {completed.returncode}):\n{completed.stdout}\n{completed.stderr}"
             )
@@ -253,15 +260,18 @@ class Project:
             timeout=COMMAND_TIMEOUT,
         )
         if completed.returncode != 0:
-            raise AssertionError(f"introspection failed:\n{completed.stderr}")
+            raise RehearsalError(f"introspection failed:\n{completed.stderr}")
         print(f"{self.path.name}: introspection: {time.monotonic() - started:.2f} s")
         data = json.loads(completed.stdout)
         return Schema(data["tables"], [tuple(key) for key in data["applied"]])
 
     @contextmanager
-    def worker(self, name: str, phase: str) -> Iterator[Worker]:
-        """Run this release's code in a worker process for the duration of the block."""
-        worker = Worker(self, name)
+    def worker(self, name: str, phase: str, only: list[str] | None = None) -> Iterator[Worker]:
+        """Run this release's code in a worker process for the duration of the block.
+
+        The worker queries every model of the app, or only the models named in only.
+        """
+        worker = Worker(self, name, only)
         worker.start(phase)
         try:
             yield worker
@@ -350,9 +360,10 @@ class Worker:
     its result when it stops.
     """
 
-    def __init__(self, project: Project, name: str) -> None:
+    def __init__(self, project: Project, name: str, only: list[str] | None = None) -> None:
         self.project = project
         self.name = name
+        self.only = only or []
         self.worker_id = next(_worker_ids)
         folder = project.path.parent / "workers"
         folder.mkdir(exist_ok=True)
@@ -385,6 +396,7 @@ class Worker:
                     str(self.progress_file),
                     "--result",
                     str(self.result_file),
+                    *(f"--only={model}" for model in self.only),
                 ],
                 cwd=self.project.path,
                 env=subprocess_env(),
@@ -422,12 +434,12 @@ class Worker:
                 return progress
             assert self.process is not None
             if self.process.poll() is not None:
-                raise AssertionError(
+                raise RehearsalError(
                     f"worker {self.name} exited ({self.process.returncode}) in phase "
                     f"{phase}:\n{self._log()}"
                 )
             if time.monotonic() > deadline:
-                raise AssertionError(
+                raise RehearsalError(
                     f"worker {self.name} did not run {ops} queries in phase {phase} "
                     f"within {timeout} s (progress: {progress}):\n{self._log()}"
                 )
@@ -442,9 +454,9 @@ class Worker:
             self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.kill()
-            raise AssertionError(f"worker {self.name} did not stop:\n{self._log()}") from None
+            raise RehearsalError(f"worker {self.name} did not stop:\n{self._log()}") from None
         if self.process.returncode != 0 or not self.result_file.exists():
-            raise AssertionError(
+            raise RehearsalError(
                 f"worker {self.name} failed (exit {self.process.returncode}):\n{self._log()}"
             )
         print(f"worker {self.name} stopped in {time.monotonic() - started:.2f} s")
@@ -610,7 +622,11 @@ def run_worker(arguments: argparse.Namespace) -> int:
     from django.apps import apps
     from django.db import connection
 
-    models = list(apps.get_app_config(arguments.app).get_models())
+    models = [
+        model
+        for model in apps.get_app_config(arguments.app).get_models()
+        if not arguments.only or model.__name__ in arguments.only
+    ]
     workload = Workload(arguments.worker_id)
     counts = Counts()
     last_pk: dict[str, Any] = {}
@@ -734,6 +750,7 @@ def main(argv: list[str] | None = None) -> int:
     worker.add_argument("--control", required=True)
     worker.add_argument("--progress", required=True)
     worker.add_argument("--result", required=True)
+    worker.add_argument("--only", action="append", help="Query only this model (repeatable).")
     introspect = commands.add_parser("introspect")
     introspect.add_argument("--project", required=True)
     arguments = parser.parse_args(argv)

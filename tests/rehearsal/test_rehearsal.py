@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 
 from .harness import APP_LABEL, MIN_OPS, Project, Schema, WorkerResult, release_source, run_phase
 
@@ -207,9 +208,9 @@ def test_removals_roll_out_without_failed_queries(cases: ReleasePair) -> None:
             new_result = current.stop()
 
     cases.at = "n1"
+    assert_no_failures(old_result, new_result)
     assert_phases(old_result, ["baseline", "pre-deploy", "both"], N_MODELS)
     assert_phases(new_result, ["both", "post-deploy"], N1_MODELS)
-    assert_no_failures(old_result, new_result)
 
     # Pre-deploy prepared the drops and dropped nothing.
     for table, columns in DROPPED_COLUMNS.items():
@@ -275,9 +276,9 @@ def test_multi_pr_release_applies_addition_before_the_drop(multi_pr: ReleasePair
             new_result = current.stop()
 
     multi_pr.at = "n1"
+    assert_no_failures(old_result, new_result)
     assert_phases(old_result, ["baseline", "pre-deploy", "both"], MULTI_N_MODELS)
     assert_phases(new_result, ["both", "post-deploy"], MULTI_N1_MODELS)
-    assert_no_failures(old_result, new_result)
 
     assert prepared.columns("shop_article") == {
         "id": False,
@@ -328,9 +329,9 @@ def test_rollback_through_both_stages(multi_pr: ReleasePair) -> None:
             old_result = old.stop()
 
     multi_pr.at = "n"
+    assert_no_failures(new_result, old_result)
     assert_phases(new_result, ["baseline", "rollback pre-deploy", "both"], MULTI_N1_MODELS)
     assert_phases(old_result, ["both", "rollback post-deploy"], MULTI_N_MODELS)
-    assert_no_failures(new_result, old_result)
 
     assert "summary" in restored.columns("shop_article")
     assert {"status", "published", "note", "archive_id"} <= set(restored.columns("shop_article"))
@@ -373,3 +374,69 @@ def test_control_stock_removal_fails_queries_of_release_n(
     assert baseline_failures == 0, result.failure_report()
     assert result.counts["migrate"]["Ticket"]["failures"] > 0, result.summary()
     print(result.failure_report())
+
+
+# --- PostgreSQL: lock order of the post-deploy transaction ------------------
+
+SLEEP_BEFORE_SECOND_DROP = "        migrations.RunSQL('SELECT pg_sleep(0.2)'),\n"
+
+
+def test_post_deploy_gives_up_its_locks_before_release_n1_loses_a_query(
+    rehearsal_database: Callable[[str], dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Two foreign keys to one table dropped while release N+1 inserts into the second table.
+
+    PostgreSQL only, by nature: MariaDB commits each DDL statement and SQLite
+    has a single writer, so neither holds one table's lock while waiting for
+    another's. The post-deploy transaction drops left.target_id, keeping its
+    lock on shop_target, then waits for shop_right, whose INSERTs by release
+    N+1 hold shop_right and wait for shop_target (the foreign key trigger
+    opens the referenced table even for NULL): a deadlock, in which
+    PostgreSQL used to kill the application's INSERT (the main rehearsal hit
+    it about one run in three). A 0.2 s sleep between the two drops makes
+    the interleaving certain: the INSERT waits from the first drop on, the
+    migration from 0.2 s on, so PostgreSQL's deadlock check (deadlock_timeout,
+    1 s after the INSERT began to wait) would find the cycle and kill the
+    INSERT, unless the migration's lock timeout (0.5 s) gave up first. Then,
+    without traffic, the stage completes.
+    """
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        pytest.skip("PostgreSQL lock order")
+    pair = build_pair(
+        tmp_path_factory.mktemp("deadlock"), rehearsal_database("lock"), "deadlock_n", "deadlock_n1"
+    )
+    post = pair.n1.migration_names()[-1]
+    path = pair.n1.path / APP_LABEL / "migrations" / f"{post}.py"
+    text = path.read_text()
+    left, right = text.find("model_name='left'"), text.find("model_name='right'")
+    second = text.rfind("        migrations.RemoveField(", 0, right)
+    if not (POST in text and 0 < left < second < right):
+        pytest.fail(f"unexpected post-deploy migration:\n{text}")
+    path.write_text(text[:second] + SLEEP_BEFORE_SECOND_DROP + text[second:])
+    pair.n1.manage("migrate", "--stage", "pre-deploy")
+
+    def post_deploy() -> Any:
+        return pair.n1.manage(
+            "migrate", "--stage", "post-deploy", "--lock-retries", "0", check=False
+        )
+
+    with pair.n1.worker("N+1", "baseline", only=["Right"]) as current:
+        run_phase("baseline", [current])
+        contended = run_phase("post-deploy", [current], post_deploy)
+        result = current.stop()
+
+    print(result.summary())
+    assert_no_failures(result)
+    assert contended.returncode != 0
+    assert "lock timeout" in contended.stderr, contended.stderr[-2000:]
+    # Rolled back whole: nothing dropped, the migration not recorded.
+    schema = pair.n1.schema()
+    assert "target_id" in schema.columns("shop_left") and "target_id" in schema.columns(
+        "shop_right"
+    )
+    assert post not in schema.applied_names()
+
+    retried = post_deploy()
+    assert retried.returncode == 0, retried.stderr[-2000:]
+    final = pair.n1.schema()
+    assert final.columns("shop_left") == final.columns("shop_right") == {"id": False, "kept": False}
