@@ -301,7 +301,16 @@ def test_multi_pr_release_applies_addition_before_the_drop(multi_pr: ReleasePair
 
 
 def test_rollback_through_both_stages(multi_pr: ReleasePair) -> None:
-    """Roll release N+1 back to N: both stages backwards while each release runs."""
+    """Roll release N+1 back to N: both stages backwards while each release runs.
+
+    On the multi-PR pair, whose removals keep their data restorable (nullable
+    fields, database defaults, a many-to-many, a model behind a nullable
+    foreign key). A removal that took the nullable fallback cannot be rolled
+    back past post-deploy: the re-added column holds NULL in every row, so
+    making it NOT NULL again fails (PostgreSQL: IntegrityError "column ...
+    contains null values"; MariaDB: DataError 1265 "Data truncated"), as
+    reversing Django's own RemoveField of such a field does.
+    """
     n, n1 = multi_pr.n, multi_pr.n1
     target = n.migration_names()[-1]
     multi_pr.settle("n1")
