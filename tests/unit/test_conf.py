@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 
+from green_makemigrations import conf
 from green_makemigrations.conf import setting_errors, stage_overrides
 from green_makemigrations.constants import Stage
 from green_makemigrations.exceptions import StageConfigurationError
+from green_makemigrations.locks import LockPolicy
 
 
 def test_unset_setting() -> None:
@@ -81,7 +83,7 @@ def test_unknown_key() -> None:
     assert stage_overrides() == {}
     (error,) = setting_errors()
     assert "unknown key 'STAGE'" in error
-    assert "known keys: STAGES" in error
+    assert "known keys: LOCK_RETRIES, LOCK_TIMEOUT, STAGES." in error
 
 
 @override_settings(GREEN_MAKEMIGRATIONS={"OTHER": 1, "STAGES": {"shop": "soon"}})
@@ -90,3 +92,23 @@ def test_every_error_is_reported() -> None:
     assert len(errors) == 2
     assert "unknown key 'OTHER'" in errors[0]
     assert "'soon'" in errors[1]
+
+
+def test_lock_policy_defaults_settings_and_arguments() -> None:
+    with override_settings(GREEN_MAKEMIGRATIONS={}):
+        assert conf.lock_policy() == LockPolicy()
+    with override_settings(GREEN_MAKEMIGRATIONS={"LOCK_TIMEOUT": 2, "LOCK_RETRIES": 3}):
+        assert conf.lock_policy() == LockPolicy(timeout=2.0, retries=3)
+        # The command's options win over the settings.
+        assert conf.lock_policy(0.25, 0) == LockPolicy(timeout=0.25, retries=0)
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [{"LOCK_TIMEOUT": 0}, {"LOCK_TIMEOUT": "1s"}, {"LOCK_RETRIES": -1}, {"LOCK_RETRIES": 1.5}],
+)
+def test_bad_lock_settings_are_reported(setting: dict[str, object]) -> None:
+    with override_settings(GREEN_MAKEMIGRATIONS=setting):
+        errors = conf.setting_errors()
+    assert len(errors) == 1
+    assert "must be" in errors[0]
