@@ -58,7 +58,11 @@ def test_e001_not_raised_when_listed_after(fresh_commands: None) -> None:
     ("value", "message"),
     [
         (["STAGES"], "GREEN_MAKEMIGRATIONS must be a dict, not list."),
-        ({"STAGE": {}}, "GREEN_MAKEMIGRATIONS has an unknown key 'STAGE'; known keys: LOCK_RETRIES, LOCK_TIMEOUT, STAGES."),
+        (
+            {"STAGE": {}},
+            "GREEN_MAKEMIGRATIONS has an unknown key 'STAGE'; "
+            "known keys: LOCK_RETRIES, LOCK_TIMEOUT, STAGES.",
+        ),
         ({"STAGES": ["testapp"]}, "GREEN_MAKEMIGRATIONS['STAGES'] must be a dict."),
         (
             {"STAGES": {"testapp": "sometime"}},
