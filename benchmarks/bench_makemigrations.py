@@ -9,8 +9,9 @@ It generates, in a temporary directory, a project of ``--models`` models spread
 over ``--apps`` apps, writes release N's migrations with green_makemigrations'
 ``makemigrations``, then a release N+1 that removes fields from about one model
 in six, deletes a few models and adds a few nullable fields. Each command is
-timed as one whole ``python manage.py ...`` process (wall clock), stock and ours
-interleaved, ``--repeat`` times after one warm-up run. "Stock" is the same
+timed as one whole ``python manage.py ...`` process (wall clock and CPU time),
+stock and ours interleaved, ``--repeat`` times after one warm-up round; the
+verdict uses the median over rounds of the ratio of CPU times. "Stock" is the same
 project with settings that do not install green_makemigrations, so Django's own
 commands run. The autodetector alone is also timed in-process, to separate
 process start-up and graph loading from the work this package adds.
@@ -698,16 +699,18 @@ def format_table(rows: list[Row]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", type=int, default=300)
-    parser.add_argument("--apps", type=int, default=10)
+    parser.add_argument("--models", type=int, default=300, help="models in the project")
+    parser.add_argument("--apps", type=int, default=10, help="apps the models are spread over")
     parser.add_argument("--repeat", type=int, default=5, help="timed runs of each command")
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "mysql"], default="sqlite")
     parser.add_argument("--json", type=Path, help="write the results as JSON to this path")
-    parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument("--seed", type=int, default=2024, help="seed of the generated project")
     parser.add_argument("--python", default=sys.executable, help="interpreter of the projects")
     parser.add_argument("--keep", action="store_true", help="keep the generated project")
     parser.add_argument(
-        "--profile", type=Path, help="also write cProfile files of our commands to this directory"
+        "--profile",
+        type=Path,
+        help="also write a cProfile file of each command (stock and ours) to this directory",
     )
     options = parser.parse_args()
     began = time.perf_counter()
