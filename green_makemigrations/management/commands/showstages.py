@@ -7,11 +7,13 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.backends.utils import truncate_name
 from django.db.migrations import Migration, operations
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.operations.base import Operation
-from django.db.migrations.state import ProjectState
+from django.db.migrations.state import ModelState, ProjectState
 
+from green_makemigrations import rules
 from green_makemigrations.constants import Stage
 from green_makemigrations.exceptions import GreenMigrationsError
 from green_makemigrations.plan import StageInfo, graph_stages, split_plan
@@ -67,12 +69,17 @@ class Command(BaseCommand):
             (m.app_label, m.name): f"{b.app_label}.{b.name}" for m, b in pre.blocked
         }
         entries: dict[str, list[dict[str, Any]]] = {stage.value: [] for stage in Stage}
+        max_name_length = connections[database].ops.max_name_length()
         for migration, _backwards in plan:
             key = (migration.app_label, migration.name)
             stage = Stage.PRE_DEPLOY if key in pre_keys else Stage.POST_DEPLOY
-            state = executor.loader.project_state(key, at_end=False)
+            # Only drops need the state before the migration (it is costly).
+            drops = rules.drops_data(migration.operations)
+            state = executor.loader.project_state(key, at_end=False) if drops else None
             entries[stage.value].append(
-                _migration_entry(migration, stages[key], state, blocked_by.get(key))
+                _migration_entry(
+                    migration, stages[key], state, blocked_by.get(key), max_name_length
+                )
             )
         return {
             "database": database,
@@ -113,7 +120,11 @@ class Command(BaseCommand):
 
 
 def _migration_entry(
-    migration: Migration, info: StageInfo, state: ProjectState, blocked_by: str | None
+    migration: Migration,
+    info: StageInfo,
+    state: ProjectState | None,
+    blocked_by: str | None,
+    max_name_length: int | None,
 ) -> dict[str, Any]:
     return {
         "migration": f"{migration.app_label}.{migration.name}",
@@ -123,30 +134,62 @@ def _migration_entry(
         "stage_source": info.source,
         "blocked_by": blocked_by,
         "operations": [
-            _operation_entry(operation, migration.app_label, state)
+            _operation_entry(operation, migration.app_label, state, max_name_length)
             for operation in migration.operations
         ],
     }
 
 
-def _operation_entry(operation: Operation, app_label: str, state: ProjectState) -> dict[str, Any]:
+def _operation_entry(
+    operation: Operation, app_label: str, state: ProjectState | None, max_name_length: int | None
+) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "type": type(operation).__name__,
         "description": operation.describe(),
     }
     # For drops, say what disappears from the database (the deferred drops
-    # deploy pipelines look for).
-    try:
-        if isinstance(operation, operations.RemoveField):
-            model = state.apps.get_model(app_label, operation.model_name)
-            field = model._meta.get_field(operation.name)
-            entry["table"] = model._meta.db_table
-            if field.many_to_many:
-                entry["table"] = field.remote_field.through._meta.db_table
-            else:
-                entry["column"] = field.column
-        elif isinstance(operation, operations.DeleteModel):
-            entry["table"] = state.apps.get_model(app_label, operation.name)._meta.db_table
-    except LookupError:  # pragma: no cover - inconsistent history on disk
-        pass
+    # deploy pipelines look for). Read it from the model states: rendering
+    # the project's models for every migration would be slow.
+    if state is None:
+        return entry
+    if isinstance(operation, operations.RemoveField):
+        model_state = state.models.get((app_label, operation.model_name_lower))
+        field = model_state.fields.get(operation.name) if model_state else None
+        if model_state is None or field is None:  # pragma: no cover - inconsistent history
+            return entry
+        table = _table(model_state, max_name_length)
+        if field.many_to_many:
+            entry["table"] = _through_table(field, table, operation.name, state, max_name_length)
+        else:
+            column_field = field.clone()
+            column_field.set_attributes_from_name(operation.name)
+            entry["table"] = table
+            entry["column"] = column_field.column
+    elif isinstance(operation, operations.DeleteModel):
+        model_state = state.models.get((app_label, operation.name_lower))
+        if model_state is not None:
+            entry["table"] = _table(model_state, max_name_length)
     return entry
+
+
+def _table(model_state: ModelState, max_name_length: int | None) -> str:
+    """Return a model's table name as Django's Options would compute it."""
+    db_table = model_state.options.get("db_table")
+    if db_table:
+        return str(db_table)
+    return truncate_name(f"{model_state.app_label}_{model_state.name_lower}", max_name_length)
+
+
+def _through_table(
+    field: Any, table: str, name: str, state: ProjectState, max_name_length: int | None
+) -> str:
+    """Return the table of a many-to-many field's through model."""
+    through = field.remote_field.through
+    if isinstance(through, str):
+        label, _, model_name = through.rpartition(".")
+        through_state = state.models.get((label, model_name.lower()))
+        if through_state is not None:
+            return _table(through_state, max_name_length)
+    if field.db_table:
+        return str(field.db_table)
+    return truncate_name(f"{table}_{name}", max_name_length)
