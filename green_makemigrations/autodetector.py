@@ -41,6 +41,8 @@ class GreenMigrationAutodetector(MigrationAutodetector):
     ) -> None:
         super().__init__(from_state, to_state, questioner or GreenQuestioner())
         self.prep_operations: list[Operation] = []
+        # Operations that are post-deploy whatever their kind.
+        self.deferred_operations: list[Operation] = []
         self._positions: dict[int, int] = {}
 
     def _ask(self, question: str, *args: Any, default: bool) -> bool:
@@ -91,6 +93,54 @@ class GreenMigrationAutodetector(MigrationAutodetector):
                 )
             )
 
+    def _generate_added_field(self, app_label: str, model_name: str, field_name: str) -> None:
+        """Add the field with a database default, dropped again in post-deploy.
+
+        The previous release inserts rows without the new column: a NOT NULL
+        column needs a database default until that release is gone. Django
+        adds it with a default and drops the default in the same migration;
+        here the drop (an AlterField to the field as the model declares it)
+        waits for post-deploy.
+        """
+        super()._generate_added_field(  # type: ignore[misc]
+            app_label, model_name, field_name
+        )
+        app_operations = self.generated_operations[app_label]
+        added = app_operations[-1]
+        if not isinstance(added, operations.AddField):  # pragma: no cover - Django changed
+            return
+        prep = rules.addition_prep(added.field)
+        if prep is None:
+            return
+        if prep.field is None:
+            raise PhasingError(
+                f"Adding {app_label}.{model_name}.{field_name}: it is NOT NULL and "
+                f"{prep.description}, so the running release's inserts, which do not "
+                "know the column, would fail. Give it a default the database can "
+                "compute (a literal, timezone.now, uuid.uuid4, or db_default=...), or "
+                "add it with null=True first."
+            )
+        expanded = operations.AddField(
+            model_name=model_name,
+            name=field_name,
+            field=prep.field,
+            preserve_default=added.preserve_default,
+        )
+        expanded._auto_deps = added._auto_deps  # type: ignore[attr-defined]
+        app_operations[-1] = expanded
+        final = self.to_state.models[app_label, model_name].get_field(field_name)
+        contract = operations.AlterField(model_name=model_name, name=field_name, field=final)
+        self.add_operation(
+            app_label,
+            contract,
+            dependencies=[
+                OperationDependency(  # type: ignore[list-item]
+                    app_label, model_name, field_name, OperationDependency.Type.CREATE
+                )
+            ],
+        )
+        self.deferred_operations.append(contract)
+
     # -- migrations -------------------------------------------------------
 
     def _build_migration_list(self, graph: MigrationGraph | None = None) -> None:
@@ -107,6 +157,7 @@ class GreenMigrationAutodetector(MigrationAutodetector):
             if isinstance(operation, operations.DeleteModel)
         } - tableless_models
         by_stage: dict[Stage, dict[str, list[Operation]]] = {stage: {} for stage in Stage}
+        deferred = {id(operation) for operation in self.deferred_operations}
         # Django has sorted each app's operations (_sort_migrations).
         self._positions = {}
         for app_label, app_operations in self.generated_operations.items():
@@ -115,6 +166,8 @@ class GreenMigrationAutodetector(MigrationAutodetector):
                 stage = rules.operation_stage(
                     operation, app_label, deleted_models, tableless_models
                 )
+                if id(operation) in deferred:
+                    stage = Stage.POST_DEPLOY
                 by_stage[stage].setdefault(app_label, []).append(operation)
         self._check_phasable(by_stage[Stage.PRE_DEPLOY], by_stage[Stage.POST_DEPLOY])
 

@@ -22,6 +22,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from .constants import Stage
+from .expressions import RandomUUID
 
 # Operations that destroy data: the deferred (post-deploy) half of a removal.
 DROP_OPERATIONS: tuple[type[Operation], ...] = (operations.RemoveField, operations.DeleteModel)
@@ -162,6 +163,8 @@ def database_default_for(field: models.Field[Any, Any]) -> Any:
     if callable(default):
         if is_datetime and default in NOW_CALLABLES:
             return Now()
+        if isinstance(field, models.UUIDField) and default is uuid.uuid4:
+            return RandomUUID()
         return NOT_PROVIDED
     if isinstance(field, NO_LITERAL_DEFAULT_FIELDS):
         return NOT_PROVIDED
@@ -205,6 +208,55 @@ def removal_prep(field: models.Field[Any, Any]) -> RemovalPrep:
     else:
         reason = "it has no default, so the column is made nullable until the drop"
     return RemovalPrep(_rebuild(field, null=True), reason, fallback=True)
+
+
+@dataclass(frozen=True)
+class AdditionPrep:
+    """How a new NOT NULL column is added while the old release still inserts.
+
+    The old release's inserts omit the column, so it gets a database default
+    in pre-deploy (``field``); post-deploy drops that default again when the
+    model does not declare it. ``field`` is None when the database cannot
+    compute the field's default: ``description`` says why.
+    """
+
+    field: models.Field[Any, Any] | None
+    description: str
+
+
+def addition_prep(field: models.Field[Any, Any]) -> AdditionPrep | None:
+    """Return the pre-deploy form of an added field, or None if it needs none.
+
+    Nullable columns, columns with a database default, many-to-many fields,
+    generated columns and primary keys need nothing: the old release's
+    inserts work (or the table is new to both releases).
+    """
+    if (
+        field.null
+        or field.many_to_many
+        or field.primary_key
+        or field.db_default is not NOT_PROVIDED
+        or isinstance(field, (models.GeneratedField, *COLUMNLESS_FIELDS))
+    ):
+        return None
+    db_default = database_default_for(field)
+    if db_default is NOT_PROVIDED and not field.has_default():
+        if field.blank and field.empty_strings_allowed and not isinstance(
+            field, NO_LITERAL_DEFAULT_FIELDS
+        ):
+            db_default = ""  # what Django fills existing rows with
+    if db_default is NOT_PROVIDED:
+        default = field.default if field.has_default() else None
+        return AdditionPrep(
+            None,
+            f"its default {default!r} cannot be computed by the database"
+            if default is not None
+            else "it has no default",
+        )
+    return AdditionPrep(
+        _rebuild(field, db_default=db_default),
+        f"database default {db_default!r} until post-deploy",
+    )
 
 
 # ---------------------------------------------------------------------------
