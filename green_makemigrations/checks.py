@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any
 
 from django.core.checks import CheckMessage, Error, Tags, register
@@ -43,14 +44,19 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     ]
 
 
+# Set while migrate runs its own checks: a stage run enforces E003/E004
+# itself, on the graph it loads anyway, so loading a second one is waste.
+stage_rules_enforced: ContextVar[bool] = ContextVar("stage_rules_enforced", default=False)
+
+
 @register(Tags.database)
 def check_migration_stages(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """E003/E004: a migration's stage is invalid, or pre-deploy yet drops data.
 
-    Database checks run with ``migrate`` and ``check --database``, not with
-    every command: loading the migration graph takes time.
+    A database check, run by ``check --database``: loading the migration
+    graph takes time, and ``migrate --stage`` refuses the same mistakes.
     """
-    if not kwargs.get("databases"):
+    if not kwargs.get("databases") or stage_rules_enforced.get():
         return []
     from django.db.migrations.loader import MigrationLoader
 

@@ -9,6 +9,7 @@ from django.core.management.commands import migrate as django_migrate
 
 from green_makemigrations import conf
 from green_makemigrations.autodetector import GreenMigrationAutodetector
+from green_makemigrations.checks import stage_rules_enforced
 from green_makemigrations.constants import STAGE_CHOICES, Stage
 from green_makemigrations.exceptions import GreenMigrationsError
 from green_makemigrations.executor import staged_executor
@@ -54,6 +55,14 @@ class Command(django_migrate.Command):
                 "retried, with backoff (default: GREEN_MAKEMIGRATIONS['LOCK_RETRIES'], 10)."
             ),
         )
+
+    def check(self, *args: Any, **kwargs: Any) -> None:
+        """Run the system checks but E003/E004, which the stage run enforces itself."""
+        token = stage_rules_enforced.set(True)
+        try:
+            super().check(*args, **kwargs)
+        finally:
+            stage_rules_enforced.reset(token)
 
     def handle(self, *args: Any, **options: Any) -> None:
         """Run Django's migrate with a stage-filtering executor."""
