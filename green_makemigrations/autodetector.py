@@ -141,6 +141,35 @@ class GreenMigrationAutodetector(MigrationAutodetector):
         )
         self.deferred_operations.append(contract)
 
+    def generate_altered_fields(self) -> None:
+        """Defer making a field NOT NULL until the previous release is gone.
+
+        That release may still write NULL: the AlterField (with Django's
+        backfill of existing NULLs from the default) is post-deploy.
+        """
+        already = {app: len(ops) for app, ops in self.generated_operations.items()}
+        super().generate_altered_fields()
+        for app_label, app_operations in self.generated_operations.items():
+            for operation in app_operations[already.get(app_label, 0) :]:
+                if isinstance(operation, operations.AlterField) and self._makes_not_null(
+                    app_label, operation
+                ):
+                    self.deferred_operations.append(operation)
+
+    def _makes_not_null(self, app_label: str, operation: operations.AlterField) -> bool:
+        """Return whether an AlterField turns a nullable column NOT NULL."""
+        model_name = operation.model_name_lower
+        old_model_name = self.renamed_models.get((app_label, model_name), model_name)
+        old_field_name = self.renamed_fields.get(
+            (app_label, model_name, operation.name), operation.name
+        )
+        old_model = self.from_state.models.get((app_label, old_model_name))
+        if old_model is None or old_field_name not in old_model.fields:
+            return False
+        old_field = old_model.get_field(old_field_name)
+        new_field = operation.field
+        return bool(old_field.null and not new_field.null and not new_field.many_to_many)
+
     # -- migrations -------------------------------------------------------
 
     def _build_migration_list(self, graph: MigrationGraph | None = None) -> None:
