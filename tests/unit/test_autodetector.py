@@ -5,7 +5,9 @@ Modelled on Django's tests/migrations/test_autodetector.py; no database.
 
 from __future__ import annotations
 
+import importlib.util
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +22,9 @@ from django.utils import timezone
 from green_makemigrations.autodetector import Changes, GreenMigrationAutodetector
 from green_makemigrations.constants import Stage
 from green_makemigrations.exceptions import PhasingError
+from green_makemigrations.expressions import RandomUUID
 from green_makemigrations.questioner import GreenQuestioner
+from green_makemigrations.writer import StagedMigrationWriter
 
 from .helpers import (
     apply_operations,
@@ -43,6 +47,11 @@ class Priority(models.IntegerChoices):
     HIGH = 2, "High"
 
 
+def make_code() -> str:
+    """A callable default the database cannot compute."""
+    return "code"
+
+
 class RecordingQuestioner(GreenQuestioner):
     """GreenQuestioner that records the questions asked and the messages given."""
 
@@ -63,6 +72,16 @@ class RecordingQuestioner(GreenQuestioner):
 
     def inform(self, message: str) -> None:
         self.messages.append(message)
+
+    # Django's MigrationQuestioner answers these with None ("quit") whatever
+    # its defaults say; here they answer from defaults, like a user would.
+    def ask_not_null_addition(self, field_name: str, model_name: str) -> Any:
+        self.asked.append(("ask_not_null_addition", (field_name, model_name)))
+        return self.defaults.get("ask_not_null_addition")
+
+    def ask_auto_now_add_addition(self, field_name: str, model_name: str) -> Any:
+        self.asked.append(("ask_auto_now_add_addition", (field_name, model_name)))
+        return self.defaults.get("ask_auto_now_add_addition", timezone.now)
 
 
 def author(app_label: str = "testapp") -> ModelState:
@@ -219,14 +238,14 @@ def test_remove_field_with_enum_default_gets_plain_db_default(
 
 def test_remove_field_with_callable_default_asks_and_becomes_nullable() -> None:
     questioner = RecordingQuestioner()
-    field = models.UUIDField(default=uuid.uuid4)
+    field = models.CharField(max_length=8, default=make_code)
     changes = detect([book(("token", field))], [book()], questioner)
     assert_split(changes, "testapp", pre=["AlterField"], post=["RemoveField"])
     prep = prep_field(changes["testapp"][0], "token")
-    assert isinstance(prep, models.UUIDField)
+    assert isinstance(prep, models.CharField)
     assert prep.null is True
     assert prep.db_default is NOT_PROVIDED
-    assert prep.default is uuid.uuid4
+    assert prep.default is make_code
     assert len(questioner.asked) == 1
     name, (app_label, model_name, field_name, reason) = questioner.asked[0]
     assert (name, app_label, model_name, field_name) == (
@@ -235,16 +254,30 @@ def test_remove_field_with_callable_default_asks_and_becomes_nullable() -> None:
         "book",
         "token",
     )
-    assert "uuid4" in reason and "nullable" in reason
+    assert "make_code" in reason and "nullable" in reason
 
 
 def test_remove_field_with_callable_default_refused_fallback_raises() -> None:
     questioner = RecordingQuestioner({"ask_nullable_fallback": False})
+    field = models.CharField(max_length=8, default=make_code)
     with pytest.raises(PhasingError) as error:
-        detect([book(("token", models.UUIDField(default=uuid.uuid4)))], [book()], questioner)
+        detect([book(("token", field))], [book()], questioner)
     message = str(error.value)
     assert "testapp.book.token" in message
     assert "default" in message
+
+
+def test_remove_uuid4_field_gets_random_uuid_keeping_not_null() -> None:
+    questioner = RecordingQuestioner()
+    field = models.UUIDField(default=uuid.uuid4, unique=True)
+    changes = detect([book(("token", field))], [book()], questioner)
+    assert_split(changes, "testapp", pre=["AlterField"], post=["RemoveField"])
+    prep = prep_field(changes["testapp"][0], "token")
+    assert isinstance(prep, models.UUIDField)
+    assert prep.null is False
+    assert prep.db_default == RandomUUID()
+    assert kwargs_of(prep) == {**kwargs_of(field), "db_default": RandomUUID()}
+    assert questioner.asked == []
 
 
 @pytest.mark.parametrize(
@@ -519,6 +552,250 @@ def test_foreign_key_replaced_by_many_to_many_cannot_be_phased() -> None:
     assert "two releases" in message
 
 
+# -- added fields -------------------------------------------------------------
+
+
+def added_field(migration: Migration, operation_type: type[Any], name: str) -> Any:
+    """Return the field of the one operation_type operation on name in migration."""
+    found = [
+        op.field for op in migration.operations if type(op) is operation_type and op.name == name
+    ]
+    assert len(found) == 1, migration.operations
+    return found[0]
+
+
+def assert_phased_addition(
+    changes: Changes,
+    before: list[ModelState],
+    name: str,
+    db_default: Any,
+    *,
+    preserve_default: bool = True,
+) -> tuple[models.Field[Any, Any], models.Field[Any, Any]]:
+    """Assert Book.name is added with db_default pre-deploy and dropped back post-deploy.
+
+    Returns the pre-deploy AddField's field and the post-deploy AlterField's.
+    """
+    described = describe_changes(changes)
+    assert_split(changes, "testapp", pre=["AddField"], post=["AlterField"])
+    pre, post = changes["testapp"]
+    assert pre.dependencies == [], described
+    add = pre.operations[0]
+    assert (add.model_name, add.name, add.preserve_default) == ("book", name, preserve_default)
+    expanded = added_field(pre, operations.AddField, name)
+    assert expanded.db_default == db_default
+    assert type(expanded.db_default) is type(db_default)
+    assert expanded.null is False
+    final = added_field(post, operations.AlterField, name)
+    assert final.db_default is NOT_PROVIDED
+    # The post-deploy field is the model's: the pre-deploy one differs only by db_default
+    # (and by the one-off default, which the state does not keep).
+    expected = {**kwargs_of(final), "db_default": db_default}
+    if not preserve_default:
+        expected["default"] = expanded.default
+    assert kwargs_of(expanded) == expected
+    # Between the stages the state has the database default; after them, none.
+    between = apply_operations(make_project_state(before), "testapp", pre.operations)
+    assert between.models["testapp", "book"].fields[name].db_default == db_default
+    after = apply_operations(between, "testapp", post.operations)
+    state_field = after.models["testapp", "book"].fields[name]
+    assert state_field.deconstruct()[1:] == final.deconstruct()[1:]
+    return expanded, final
+
+
+@pytest.mark.parametrize(
+    ("field", "db_default"),
+    [
+        (models.IntegerField(default=7), 7),
+        (models.CharField(max_length=1, choices=Status.choices, default=Status.PUBLISHED), "p"),
+        (models.IntegerField(choices=Priority.choices, default=Priority.HIGH), 2),
+        (models.DateTimeField(default=timezone.now), Now()),
+        (models.DateTimeField(auto_now=True), Now()),
+        (models.UUIDField(default=uuid.uuid4, unique=True), RandomUUID()),
+        (models.CharField(max_length=20, blank=True), ""),
+        (models.TextField(blank=True), ""),
+    ],
+    ids=[
+        "literal",
+        "text-choices",
+        "integer-choices",
+        "timezone-now",
+        "auto_now",
+        "uuid4",
+        "blank-char",
+        "blank-text",
+    ],
+)
+def test_add_not_null_field_gets_db_default_until_post_deploy(
+    field: models.Field[Any, Any], db_default: Any
+) -> None:
+    questioner = RecordingQuestioner()
+    before = [book()]
+    changes = detect(before, [book(("extra", field))], questioner)
+    _expanded, final = assert_phased_addition(changes, before, "extra", db_default)
+    assert kwargs_of(final) == kwargs_of(field)
+    assert questioner.asked == []  # Django had a default: nothing to ask
+
+
+def test_add_auto_now_add_field_gets_now_whatever_the_one_off_default() -> None:
+    """Django asks for a one-off default (timezone.now); the database computes Now()."""
+    questioner = RecordingQuestioner()
+    field = models.DateTimeField(auto_now_add=True)
+    before = [book()]
+    changes = detect(before, [book(("created", field))], questioner)
+    expanded, final = assert_phased_addition(
+        changes, before, "created", Now(), preserve_default=False
+    )
+    assert expanded.default is timezone.now
+    assert kwargs_of(final) == kwargs_of(field)
+    assert questioner.asked == [("ask_auto_now_add_addition", ("created", "book"))]
+
+
+def test_add_field_with_one_off_default_uses_it_as_db_default() -> None:
+    questioner = RecordingQuestioner({"ask_not_null_addition": 5})
+    before = [book()]
+    changes = detect(before, [book(("pages", models.IntegerField()))], questioner)
+    expanded, final = assert_phased_addition(changes, before, "pages", 5, preserve_default=False)
+    assert expanded.default == 5
+    assert kwargs_of(final) == {}
+    assert questioner.asked == [("ask_not_null_addition", ("pages", "book"))]
+
+
+def test_add_not_null_foreign_key_with_one_off_default() -> None:
+    questioner = RecordingQuestioner({"ask_not_null_addition": 1})
+    field = models.ForeignKey("testapp.Author", models.PROTECT, related_name="books")
+    before = [author(), book()]
+    changes = detect(before, [author(), book(("author", field))], questioner)
+    expanded, final = assert_phased_addition(changes, before, "author", 1, preserve_default=False)
+    assert isinstance(expanded, models.ForeignKey) and isinstance(final, models.ForeignKey)
+    assert kwargs_of(expanded)["to"] == kwargs_of(final)["to"] == "testapp.author"
+    assert expanded.remote_field.on_delete is final.remote_field.on_delete is models.PROTECT
+    assert final.db_default is NOT_PROVIDED and final.default is NOT_PROVIDED
+
+
+def test_add_foreign_key_to_another_app_depends_on_it() -> None:
+    questioner = RecordingQuestioner({"ask_not_null_addition": 1})
+    field = models.ForeignKey("other.Author", models.CASCADE)
+    before = [author("other"), book()]
+    changes = detect(before, [author("other"), book(("author", field))], questioner)
+    described = describe_changes(changes)
+    pre, post = changes["testapp"]
+    assert [(pre.stage, op_types(pre)), (post.stage, op_types(post))] == [
+        (PRE, ["AddField"]),
+        (POST, ["AlterField"]),
+    ], described
+    assert pre.dependencies == [("other", "__first__")], described
+    assert post.dependencies == [("testapp", pre.name)], described
+    assert "other" not in changes
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        models.IntegerField(null=True),
+        models.CharField(max_length=10, null=True, default=make_code),
+        models.IntegerField(db_default=3),
+    ],
+    ids=["nullable", "nullable-callable-default", "db-default"],
+)
+def test_add_field_the_old_release_can_ignore_needs_no_post_deploy(
+    field: models.Field[Any, Any],
+) -> None:
+    questioner = RecordingQuestioner()
+    changes = detect([book()], [book(("extra", field))], questioner)
+    assert_split(changes, "testapp", pre=["AddField"], post=[])
+    added = added_field(changes["testapp"][0], operations.AddField, "extra")
+    assert kwargs_of(added) == kwargs_of(field)
+    assert questioner.asked == []
+
+
+def test_add_many_to_many_needs_no_post_deploy() -> None:
+    before = [author(), book()]
+    after = [author(), book(("authors", models.ManyToManyField("testapp.Author")))]
+    changes = detect(before, after)
+    assert_split(changes, "testapp", pre=["AddField"], post=[])
+    assert added_field(changes["testapp"][0], operations.AddField, "authors").db_default is (
+        NOT_PROVIDED
+    )
+
+
+def test_add_field_with_custom_callable_default_raises() -> None:
+    field = models.CharField(max_length=8, default=make_code)
+    with pytest.raises(PhasingError) as error:
+        detect([book()], [book(("code", field))])
+    message = str(error.value)
+    assert "testapp.book.code" in message
+    assert "make_code" in message and "cannot be computed by the database" in message
+    assert "db_default=" in message and "null=True" in message
+
+
+def test_add_field_without_one_off_default_raises() -> None:
+    questioner = RecordingQuestioner()  # no one-off default: Django's "quit" (None)
+    with pytest.raises(PhasingError) as error:
+        detect([book()], [book(("pages", models.IntegerField()))], questioner)
+    message = str(error.value)
+    assert "testapp.book.pages" in message and "it has no default" in message
+    assert questioner.asked == [("ask_not_null_addition", ("pages", "book"))]
+
+
+def test_additions_and_removals_make_one_migration_per_stage() -> None:
+    before = [book(("old", models.IntegerField()))]
+    after = [book(("pages", models.IntegerField(default=7)), ("note", models.TextField(null=True)))]
+    changes = detect(before, after)
+    pre, post = changes["testapp"]
+    described = describe_changes(changes)
+    assert (pre.stage, post.stage) == (PRE, POST), described
+    assert sorted((type(op).__name__, op.name) for op in pre.operations) == [
+        ("AddField", "note"),
+        ("AddField", "pages"),
+        ("AlterField", "old"),
+    ], described
+    assert sorted((type(op).__name__, op.name) for op in post.operations) == [
+        ("AlterField", "pages"),
+        ("RemoveField", "old"),
+    ], described
+    assert post.dependencies == [("testapp", pre.name)]
+
+
+def test_random_uuid_deconstructs_to_its_permanent_path() -> None:
+    path, args, kwargs = RandomUUID().deconstruct()
+    assert (path, args, kwargs) == ("green_makemigrations.expressions.RandomUUID", (), {})
+
+
+def test_phased_uuid4_addition_round_trips_through_the_writer(tmp_path: Path) -> None:
+    graph = make_graph([initial_migration()])
+    after = book(
+        ("title", models.CharField(max_length=200)),
+        ("old", models.IntegerField()),
+        ("token", models.UUIDField(default=uuid.uuid4, unique=True)),
+    )
+    migrations = graph_changes(graph, [after])["testapp"]
+    assert [(m.name, m.stage) for m in migrations] == [
+        ("0002_book_token", PRE),
+        ("0003_alter_book_token", POST),
+    ]
+    for original in migrations:
+        text = StagedMigrationWriter(original, include_header=False).as_string()
+        path = tmp_path / f"{original.name}.py"
+        path.write_text(text)
+        spec = importlib.util.spec_from_file_location(f"written_{original.name}", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        loaded = module.Migration(original.name, "testapp")
+        assert loaded.stage is original.stage
+        assert [tuple(d) for d in loaded.dependencies] == [tuple(d) for d in original.dependencies]
+        assert len(loaded.operations) == len(original.operations) == 1
+        written, expected = loaded.operations[0], original.operations[0]
+        assert type(written) is type(expected)
+        assert written.field.deconstruct()[1:] == expected.field.deconstruct()[1:]
+    pre_text = (tmp_path / "0002_book_token.py").read_text()
+    assert "db_default=green_makemigrations.expressions.RandomUUID()" in pre_text
+    assert "import green_makemigrations.expressions\n" in pre_text
+    post_text = (tmp_path / "0003_alter_book_token.py").read_text()
+    assert "RandomUUID" not in post_text and "db_default" not in post_text
+
+
 # -- placing in the graph (changes()) -----------------------------------------
 
 INITIAL_FIELDS: list[tuple[str, models.Field[Any, Any]]] = [
@@ -590,7 +867,8 @@ def test_prep_only_migration_is_named_after_its_drop() -> None:
 def test_pre_migration_with_other_operations_keeps_djangos_name() -> None:
     graph = make_graph([initial_migration()])
     after = book(
-        ("title", models.CharField(max_length=200)), ("isbn", models.CharField(max_length=13))
+        ("title", models.CharField(max_length=200)),
+        ("isbn", models.CharField(max_length=13, null=True)),
     )
     changes = graph_changes(graph, [after])
     names = [m.name for m in changes["testapp"]]
@@ -725,3 +1003,38 @@ def test_cross_app_changes_renamed_in_graph() -> None:
             [("other", "0003_remove_book_author"), ("testapp", "0001_initial")],
         ),
     ]
+
+
+# -- placing added fields in the graph ------------------------------------------
+
+
+def test_phased_addition_is_named_by_django() -> None:
+    graph = make_graph([initial_migration()])
+    after = book(
+        ("title", models.CharField(max_length=200)),
+        ("old", models.IntegerField()),
+        ("pages", models.IntegerField(default=7)),
+    )
+    changes = graph_changes(graph, [after])
+    assert names_and_dependencies(changes, "testapp") == [
+        ("0002_book_pages", PRE, [("testapp", "0001_initial")]),
+        ("0003_alter_book_pages", POST, [("testapp", "0002_book_pages")]),
+    ]
+
+
+def test_phased_addition_beside_pending_drop_joins_the_branches() -> None:
+    """The addition's pre-deploy half skips the pending drop; its post-deploy half joins it."""
+    questioner = RecordingQuestioner()
+    graph = pending_drop_graph()
+    changes = graph_changes(
+        graph, after_pending_drop(("pages", models.IntegerField(default=7))), questioner
+    )
+    assert names_and_dependencies(changes, "testapp") == [
+        ("0004_book_pages", PRE, [("testapp", "0002_prepare_remove_book_old")]),
+        (
+            "0005_alter_book_pages",
+            POST,
+            [("testapp", "0003_remove_book_old"), ("testapp", "0004_book_pages")],
+        ),
+    ]
+    assert ("ask_pending_deployed", ("testapp", "0003_remove_book_old")) in questioner.asked

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from green_makemigrations import rules
 from green_makemigrations.constants import Stage
+from green_makemigrations.expressions import RandomUUID
 
 PRE, POST = Stage.PRE_DEPLOY, Stage.POST_DEPLOY
 
@@ -26,6 +27,11 @@ class Color(models.TextChoices):
 
 class Size(models.IntegerChoices):
     SMALL = 1, "Small"
+
+
+def make_code() -> str:
+    """A callable default the database cannot compute."""
+    return "code"
 
 
 # -- database_default_for -----------------------------------------------------
@@ -85,12 +91,19 @@ def test_database_default_for_now(field: models.Field[Any, Any]) -> None:
     assert rules.database_default_for(field) == Now()
 
 
+def test_database_default_for_uuid4_is_random_uuid() -> None:
+    result = rules.database_default_for(models.UUIDField(default=uuid.uuid4))
+    assert isinstance(result, RandomUUID)
+    assert result == RandomUUID()
+
+
 @pytest.mark.parametrize(
     "field",
     [
         models.IntegerField(),
         models.IntegerField(default=None),
-        models.UUIDField(default=uuid.uuid4),
+        models.UUIDField(default=uuid.uuid1),
+        models.CharField(max_length=8, default=make_code),
         models.DateField(auto_now=True),
         models.DateField(default=datetime.date.today),
         models.DateField(default=timezone.now),
@@ -103,7 +116,8 @@ def test_database_default_for_now(field: models.Field[Any, Any]) -> None:
     ids=[
         "no-default",
         "default-none",
-        "uuid4",
+        "uuid1",
+        "custom-callable",
         "date-auto-now",
         "date-today",
         "date-timezone-now",
@@ -182,12 +196,24 @@ def test_removal_prep_auto_now_add_gets_now() -> None:
 
 
 def test_removal_prep_callable_default_falls_back_to_nullable() -> None:
-    prep = rules.removal_prep(models.UUIDField(default=uuid.uuid4))
+    prep = rules.removal_prep(models.CharField(max_length=8, default=make_code))
     assert prep.field is not None
     assert prep.fallback is True
     assert prep.field.null is True
+    assert prep.field.default is make_code
+    assert "make_code" in prep.description and "nullable" in prep.description
+
+
+def test_removal_prep_uuid4_gets_random_uuid_keeping_not_null() -> None:
+    field = models.UUIDField(default=uuid.uuid4, unique=True)
+    prep = rules.removal_prep(field)
+    assert prep.field is not None
+    assert prep.fallback is False
+    assert prep.field.null is False
+    assert prep.field.db_default == RandomUUID()
     assert prep.field.default is uuid.uuid4
-    assert "uuid4" in prep.description and "nullable" in prep.description
+    assert prep.field.deconstruct()[3] == {**field.deconstruct()[3], "db_default": RandomUUID()}
+    assert "RandomUUID()" in prep.description and "NOT NULL kept" in prep.description
 
 
 @pytest.mark.parametrize(
@@ -217,6 +243,117 @@ def test_removal_prep_foreign_key_keeps_relation() -> None:
     kwargs = prep.field.deconstruct()[3]
     assert kwargs == {**field.deconstruct()[3], "db_default": 1}
     assert prep.field.remote_field.on_delete is models.SET_DEFAULT
+
+
+# -- addition_prep ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "db_default"),
+    [
+        (models.IntegerField(default=7), 7),
+        (models.CharField(max_length=1, default=Color.RED), "r"),
+        (models.IntegerField(default=Size.SMALL), 1),
+        (models.DateTimeField(default=timezone.now), Now()),
+        (models.DateTimeField(auto_now_add=True), Now()),
+        (models.DateTimeField(auto_now=True), Now()),
+        (models.UUIDField(default=uuid.uuid4, unique=True), RandomUUID()),
+        (models.CharField(max_length=20, blank=True), ""),
+        (models.TextField(blank=True), ""),
+        (models.ForeignKey("testapp.Author", models.PROTECT, default=1), 1),
+    ],
+    ids=[
+        "literal",
+        "text-choices",
+        "integer-choices",
+        "timezone.now",
+        "auto_now_add",
+        "auto_now",
+        "uuid4",
+        "blank-char",
+        "blank-text",
+        "foreign-key",
+    ],
+)
+def test_addition_prep_adds_database_default(
+    field: models.Field[Any, Any], db_default: Any
+) -> None:
+    prep = rules.addition_prep(field)
+    assert prep is not None and prep.field is not None
+    assert type(prep.field) is type(field)
+    assert prep.field.db_default == db_default
+    assert type(prep.field.db_default) is type(db_default)  # plain values, not enum members
+    # Only db_default changes: NOT NULL, the Python default, the rest stay.
+    assert prep.field.null is False
+    assert prep.field.deconstruct()[3] == {**field.deconstruct()[3], "db_default": db_default}
+    assert field.db_default is NOT_PROVIDED  # the model's field is left alone
+    assert repr(db_default) in prep.description and "post-deploy" in prep.description
+
+
+def test_addition_prep_one_off_default_is_the_database_default() -> None:
+    """Django puts the questioner's one-off default on a clone of the field."""
+    field = models.IntegerField()
+    field.default = 42
+    prep = rules.addition_prep(field)
+    assert prep is not None and prep.field is not None
+    assert prep.field.db_default == 42
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        models.IntegerField(null=True),
+        models.CharField(max_length=10, null=True, default=make_code),
+        models.ManyToManyField("testapp.Author"),
+        models.AutoField(primary_key=True),
+        models.UUIDField(primary_key=True, default=uuid.uuid4),
+        models.IntegerField(db_default=3),
+        models.GeneratedField(
+            expression=Lower("name"), output_field=models.CharField(max_length=10), db_persist=True
+        ),
+    ],
+    ids=["nullable", "nullable-callable", "m2m", "auto-pk", "uuid-pk", "db-default", "generated"],
+)
+def test_addition_prep_needs_nothing(field: models.Field[Any, Any]) -> None:
+    assert rules.addition_prep(field) is None
+
+
+@pytest.mark.parametrize(
+    ("field", "reason"),
+    [
+        (models.IntegerField(), "it has no default"),
+        (models.CharField(max_length=10), "it has no default"),
+        (models.CharField(max_length=10, blank=True, default=make_code), "make_code"),
+        (models.IntegerField(default=None), "it has no default"),  # Django's one-off None
+        (models.DateField(auto_now_add=True), "it has no default"),
+        (models.DateField(default=datetime.date.today), "today"),
+        (models.UUIDField(default=uuid.uuid1), "uuid1"),
+        (models.JSONField(default=dict), "dict"),
+        (models.JSONField(blank=True), "it has no default"),
+        (models.BinaryField(blank=True), "it has no default"),
+        (models.ForeignKey("testapp.Author", models.CASCADE), "it has no default"),
+    ],
+    ids=[
+        "no-default",
+        "char-no-default",
+        "blank-char-callable",
+        "default-none",
+        "date-auto-now-add",
+        "date-today",
+        "uuid1",
+        "json-callable",
+        "blank-json",
+        "blank-binary",
+        "foreign-key",
+    ],
+)
+def test_addition_prep_refused_when_database_cannot_compute_the_default(
+    field: models.Field[Any, Any], reason: str
+) -> None:
+    prep = rules.addition_prep(field)
+    assert prep is not None
+    assert prep.field is None
+    assert reason in prep.description
 
 
 # -- operation_stage / infer_stage / drops_data -------------------------------
