@@ -21,6 +21,9 @@ ALL_VERSIONS = ("5.2", "6.0", "6.1")
 
 SPLIT = "Incorrect number of migrations (2) for {app} (expected 1)"
 PHASING = "green_makemigrations.exceptions.PhasingError"
+# An added NOT NULL field the database cannot fill for the old release's inserts.
+NO_DEFAULT = "Adding {field}: it is NOT NULL and it has no default"
+UNCOMPUTABLE = "Adding {field}: it is NOT NULL and its default {default}"
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,13 @@ class Difference:
     reason: str
     failure: tuple[str, ...]
     versions: tuple[str, ...] = ALL_VERSIONS
+
+
+def no_default(field: str, reason: str) -> Difference:
+    """Return the PhasingError difference of a NOT NULL field added without a default."""
+    return Difference(
+        reason, (PHASING, NO_DEFAULT.format(field=field), "add it with null=True first")
+    )
 
 
 EXPECTED_DIFFERENCES: dict[str, Difference] = {
@@ -67,19 +77,6 @@ EXPECTED_DIFFERENCES: dict[str, Difference] = {
             "<AlterField  model_name='book', name='author'",
             "auto_2",
             "<RemoveField  model_name='book', name='author'>",
-        ),
-    ),
-    "AutodetectorTests.test_replace_string_with_foreignkey": Difference(
-        "CharField replaced by an FK: new model, prep of the old column and the new FK "
-        "are pre-deploy; dropping the CharField is post-deploy",
-        (
-            SPLIT.format(app="testapp"),
-            "auto_1",
-            "<CreateModel  name='Publisher'",
-            "<AlterField  model_name='author', name='publisher_name'",
-            "<AddField  model_name='author', name='publisher'",
-            "auto_2",
-            "<RemoveField  model_name='author', name='publisher_name'>",
         ),
     ),
     "AutodetectorTests.test_alter_fk_before_model_deletion": Difference(
@@ -175,11 +172,6 @@ EXPECTED_DIFFERENCES: dict[str, Difference] = {
         "PhasingError",
         (PHASING, "Add field publishers to author needs testapp: Remove field publishers"),
     ),
-    "AutodetectorTests.test_many_to_many_changed_to_concrete_field": Difference(
-        "an M2M turned concrete under the same name needs the through table dropped "
-        "first: PhasingError",
-        (PHASING, "Add field publishers to author needs testapp: Remove field publishers"),
-    ),
     "AutodetectorTests.test_alter_unique_together_fk_to_m2m": Difference(
         "an FK turned M2M under the same name needs the column dropped first: PhasingError",
         (PHASING, "Add field author to book needs otherapp: Remove field author from book"),
@@ -189,6 +181,112 @@ EXPECTED_DIFFERENCES: dict[str, Difference] = {
         "the drop must come first, PhasingError",
         (PHASING, "Add field publishers to author needs testapp: Remove field publishers"),
         versions=("6.1",),
+    ),
+    # -- an added NOT NULL field gets a database default until post-deploy -----
+    "AutodetectorTests.test_add_field_with_default": Difference(
+        "the field is added with db_default='Ada Lovelace' (pre-deploy) so the old "
+        "release's inserts work; a post-deploy AlterField drops that default",
+        (
+            SPLIT.format(app="testapp"),
+            "auto_1",
+            "<AddField  model_name='author', name='name'",
+            "auto_2",
+            "<AlterField  model_name='author', name='name'",
+        ),
+    ),
+    "AutodetectorTests.test_add_blank_textfield_and_charfield": Difference(
+        "blank string fields without a default are added with db_default='' (what Django "
+        "fills existing rows with); post-deploy AlterFields drop it",
+        (
+            SPLIT.format(app="testapp"),
+            "auto_1",
+            "<AddField  model_name='author', name='biography'",
+            "<AddField  model_name='author', name='name'",
+            "auto_2",
+            "<AlterField  model_name='author', name='biography'",
+            "<AlterField  model_name='author', name='name'",
+        ),
+    ),
+    # -- an added NOT NULL field the database cannot fill: PhasingError ------
+    # Django's test questioner answers the one-off default question with None
+    # (or a MagicMock): no default the database can compute for the old
+    # release's inserts, so these refuse with what to do.
+    "AutodetectorTests.test_add_field": no_default(
+        "testapp.author.name", "NOT NULL CharField added, no one-off default: PhasingError"
+    ),
+    "AutodetectorTests.test_add_field_before_generated_field": no_default(
+        "testapp.author.surname", "NOT NULL CharField added, no one-off default: PhasingError"
+    ),
+    "AutodetectorTests.test_add_field_and_unique_together": no_default(
+        "otherapp.book.newfield", "NOT NULL field added, no one-off default: PhasingError"
+    ),
+    "AutodetectorTests.test_add_alter_order_with_respect_to": no_default(
+        "testapp.author.book", "NOT NULL FK added, no one-off default: PhasingError"
+    ),
+    "AutodetectorTests.test_add_constraints_with_new_model": no_default(
+        "otherapp.book.pony",
+        "NOT NULL FK (to a new model) added to an existing model, no one-off default: PhasingError",
+    ),
+    "AutodetectorTests.test_add_index_with_new_model": no_default(
+        "otherapp.book.pony",
+        "NOT NULL FK (to a new model) added to an existing model, no one-off default: PhasingError",
+    ),
+    "AutodetectorTests.test_add_fk_before_generated_field": no_default(
+        "testapp.author.publisher",
+        "NOT NULL FK (to a new model) added, no one-off default: PhasingError",
+    ),
+    "AutodetectorTests.test_create_model_and_unique_together": no_default(
+        "otherapp.book.author",
+        "NOT NULL FK (to a new model) added to an existing model, no one-off default: PhasingError",
+    ),
+    "AutodetectorTests.test_fk_dependency_other_app": no_default(
+        "testapp.author.book", "NOT NULL FK to another app added, no one-off default: PhasingError"
+    ),
+    "AutodetectorTests.test_replace_string_with_foreignkey": no_default(
+        "testapp.author.publisher",
+        "CharField replaced by a NOT NULL FK without a one-off default: PhasingError "
+        "(before the removal's ordering is even considered)",
+    ),
+    "AutodetectorTests.test_many_to_many_changed_to_concrete_field": no_default(
+        "testapp.author.publishers",
+        "an M2M turned into a NOT NULL CharField without a default: PhasingError (it would "
+        "also need the through table dropped first)",
+    ),
+    "AutodetectorTests.test_add_date_fields_with_auto_now_not_asking_for_default": no_default(
+        "testapp.author.date_of_birth",
+        "DateField(auto_now=True) added: only DateTimeField gets db_default=Now(), a date "
+        "column has no portable database default: PhasingError",
+    ),
+    "AutodetectorTests.test_add_date_fields_with_auto_now_add_not_asking_for_null_addition": (
+        no_default(
+            "testapp.author.date_of_birth",
+            "DateField(auto_now_add=True) added, Django's questioner gives no one-off "
+            "default and a date column has no portable database default: PhasingError",
+        )
+    ),
+    "AutodetectorTests.test_add_date_fields_with_auto_now_add_asking_for_default": Difference(
+        "DateField(auto_now_add=True) added with a MagicMock one-off default the database "
+        "cannot compute: PhasingError",
+        (
+            PHASING,
+            UNCOMPUTABLE.format(
+                field="testapp.author.date_of_birth",
+                default="<MagicMock name='ask_auto_now_add_addition()'",
+            ),
+            "cannot be computed by the database",
+        ),
+    ),
+    "AutodetectorTests.test_add_non_blank_textfield_and_charfield": Difference(
+        "non-blank TextField added with a MagicMock one-off default the database cannot "
+        "compute: PhasingError",
+        (
+            PHASING,
+            UNCOMPUTABLE.format(
+                field="testapp.author.biography",
+                default="<MagicMock name='ask_not_null_addition()'",
+            ),
+            "cannot be computed by the database",
+        ),
     ),
     # -- primary key and _order changes ----------------------------------------
     "AutodetectorTests.test_remove_composite_pk": Difference(
