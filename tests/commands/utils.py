@@ -55,12 +55,13 @@ class MigrationModule:
 
 
 @contextmanager
-def migration_module(*fixtures: str) -> Iterator[MigrationModule]:
+def migration_module(*fixtures: str, app_label: str = APP_LABEL) -> Iterator[MigrationModule]:
     """Use a temporary copy of the fixtures' migrations as the test app's migrations.
 
     The migration files of each fixture package under tests/commands/migrations/
     are copied, in order, into one temporary package (so a removal fixture's
-    0002 migration sits on top of the shared ``initial`` 0001).
+    0002 migration sits on top of the shared ``initial`` 0001). ``app_label``
+    names another app whose migrations they are.
     """
     with tempfile.TemporaryDirectory() as temp_dir:
         package = Path(tempfile.mkdtemp(dir=temp_dir))
@@ -72,7 +73,7 @@ def migration_module(*fixtures: str) -> Iterator[MigrationModule]:
             for source in sorted((FIXTURES / fixture).glob("[0-9]*.py")):
                 shutil.copy(source, target / source.name)
         module = f"{package.name}.migrations"
-        with extend_sys_path(temp_dir), override_settings(MIGRATION_MODULES={APP_LABEL: module}):
+        with extend_sys_path(temp_dir), override_settings(MIGRATION_MODULES={app_label: module}):
             yield MigrationModule(target, module)
 
 
