@@ -294,6 +294,10 @@ class Schema:
         """Return column name -> nullable, for table."""
         return self.tables[table]["columns"]
 
+    def defaults(self, table: str) -> dict[str, str | None]:
+        """Return column name -> text of its database default (None: no default), for table."""
+        return self.tables[table]["defaults"]
+
     def constrained_columns(self, table: str) -> set[str]:
         """Return the columns of the table's constraints and indexes."""
         return {
@@ -713,7 +717,7 @@ def _exercise(
 
 
 def run_introspect(arguments: argparse.Namespace) -> int:
-    """Print every table's columns (name -> nullable), constraints and applied migrations."""
+    """Print every table's columns (nullable, default), constraints and applied migrations."""
     _setup_django(arguments.project)
     from django.db import connection
 
@@ -724,6 +728,7 @@ def run_introspect(arguments: argparse.Namespace) -> int:
             constraints = connection.introspection.get_constraints(cursor, table)
             tables[table] = {
                 "columns": {column.name: bool(column.null_ok) for column in description},
+                "defaults": {column.name: _default_text(column) for column in description},
                 "constraints": {
                     name: {
                         key: info.get(key)
@@ -737,6 +742,17 @@ def run_introspect(arguments: argparse.Namespace) -> int:
     applied = sorted(MigrationRecorder(connection).applied_migrations())
     print(json.dumps({"tables": tables, "applied": applied}, default=str))
     return 0
+
+
+def _default_text(column: Any) -> str | None:
+    """Return the text of a column's database default, None if it has none."""
+    from django.db import connection
+
+    default = getattr(column, "default", None)
+    # MariaDB reports a nullable column without a default as the text NULL.
+    if default is None or (connection.vendor == "mysql" and default == "NULL"):
+        return None
+    return str(default)
 
 
 def main(argv: list[str] | None = None) -> int:

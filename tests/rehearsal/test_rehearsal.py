@@ -142,6 +142,7 @@ N_MODELS = {
     "CustomTableRemoved",
     "Gone",
     "Referrer",
+    "FieldsAdded",
 }
 N1_MODELS = N_MODELS - {"Gone"}
 
@@ -162,6 +163,10 @@ DROPPED_COLUMNS = {
     "shop_referrer": {"gone_id": True},
 }
 DROPPED_TABLES = {"shop_gone", "shop_manytomanyremoved_tags"}
+# NOT NULL columns release N+1 adds: pre-deploy gives them a database default
+# (release N's inserts omit them), post-deploy drops it.
+ADDED_TABLE = "shop_fieldsadded"
+ADDED_COLUMNS = {"quantity", "created", "token", "note", "target_id"}
 # What release N+1 keeps: every table, with exactly these NOT NULL columns.
 FINAL_TABLES = {
     table: {"id": False, "kept": False}
@@ -179,11 +184,14 @@ FINAL_TABLES = {
         "shop_custom_table",
         "shop_referrer",
     ]
-} | {"shop_target": {"id": False, "name": False}}
+} | {
+    "shop_target": {"id": False, "name": False},
+    ADDED_TABLE: {"id": False, "kept": False} | dict.fromkeys(ADDED_COLUMNS, False),
+}
 
 
-def test_removals_roll_out_without_failed_queries(cases: ReleasePair) -> None:
-    """Every kind of removal, deployed in two stages while both releases run."""
+def test_removals_and_additions_roll_out_without_failed_queries(cases: ReleasePair) -> None:
+    """Every kind of removal, and NOT NULL additions, in two stages while both releases run."""
     n, n1 = cases.n, cases.n1
     new = n1.migration_names()[len(n.migration_names()) :]
     assert len(new) == 2, new
@@ -223,9 +231,14 @@ def test_removals_roll_out_without_failed_queries(cases: ReleasePair) -> None:
     assert "rank" not in prepared.constrained_columns("shop_indexedremoved")
     assert "slot" not in prepared.constrained_columns("shop_uniquetogetherremoved")
     assert not {"serial", "quantity"} & prepared.constrained_columns("shop_constraintsremoved")
+    # The added columns are NOT NULL from the start, with database defaults.
+    assert prepared.columns(ADDED_TABLE) == FINAL_TABLES[ADDED_TABLE]
+    defaults = prepared.defaults(ADDED_TABLE)
+    assert {column for column, default in defaults.items() if default} == ADDED_COLUMNS
 
     final = n1.schema()
     assert app_tables(final) == FINAL_TABLES
+    assert set(final.defaults(ADDED_TABLE).values()) == {None}
     assert not DROPPED_TABLES & set(final.tables)
     check = n1.manage("makemigrations", "--check", "--dry-run", check=False)
     assert check.returncode == 0, check.stdout + check.stderr
@@ -360,7 +373,8 @@ def test_control_stock_removal_fails_queries_of_release_n(
     """The same rehearsal with `makemigrations --stock` and `migrate` sees failed queries.
 
     Proves the workers detect an unsafe deploy: Django drops the NOT NULL
-    column while release N still inserts and reads it.
+    column while release N still inserts and reads it, and adds a NOT NULL
+    column whose default it drops at once, so release N's inserts fail.
     """
     pair = build_pair(
         tmp_path_factory.mktemp("stock"),
@@ -382,6 +396,9 @@ def test_control_stock_removal_fails_queries_of_release_n(
     baseline_failures = sum(c["failures"] for c in result.counts["baseline"].values())
     assert baseline_failures == 0, result.failure_report()
     assert result.counts["migrate"]["Ticket"]["failures"] > 0, result.summary()
+    assert result.counts["migrate"]["Meter"]["failures"] > 0, result.summary()
+    assert all("[migrate] insert" in text for text in result.errors["Meter"]), result.errors
+    assert all("reading" in text for text in result.errors["Meter"]), result.errors
     print(result.failure_report())
 
 

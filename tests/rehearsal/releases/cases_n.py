@@ -1,5 +1,7 @@
 """Release N of the removal cases: one model per case, every field still here.
 
+FieldsAdded is the other way round: release N+1 adds NOT NULL fields to it.
+
 Copied as ``shop/models.py`` into a temporary project; never imported by pytest.
 """
 
@@ -97,3 +99,9 @@ class Referrer(models.Model):
 
     kept = models.CharField(max_length=40)
     gone = models.ForeignKey(Gone, models.CASCADE, related_name="referrers")
+
+
+class FieldsAdded(models.Model):
+    """Gains NOT NULL fields in release N+1; this release's inserts omit them."""
+
+    kept = models.CharField(max_length=40)

@@ -9,3 +9,7 @@ from django.db import models
 class Ticket(models.Model):
     title = models.CharField(max_length=40)
     code = models.IntegerField()
+
+
+class Meter(models.Model):
+    name = models.CharField(max_length=40)

@@ -1,4 +1,7 @@
-"""Release N+1 of the control rehearsal: the NOT NULL field is removed.
+"""Release N+1 of the control rehearsal: a NOT NULL field removed, one added.
+
+Django adds Meter.reading with a default that it drops in the same
+migration, so release N's inserts, which omit the column, fail.
 
 Copied as ``shop/models.py``; never imported by pytest.
 """
@@ -8,3 +11,8 @@ from django.db import models
 
 class Ticket(models.Model):
     title = models.CharField(max_length=40)
+
+
+class Meter(models.Model):
+    name = models.CharField(max_length=40)
+    reading = models.IntegerField(default=0)
