@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.db.migrations import Migration, operations
@@ -10,7 +12,9 @@ from django.db.migrations.graph import MigrationGraph
 from django.db.migrations.operations.base import Operation
 from django.db.migrations.questioner import MigrationQuestioner
 from django.db.migrations.state import ProjectState
+from django.db.models import CheckConstraint
 
+from . import operations as green_operations
 from . import rules
 from .constants import Stage
 from .exceptions import PhasingError
@@ -170,6 +174,44 @@ class GreenMigrationAutodetector(MigrationAutodetector):
         new_field = operation.field
         return bool(old_field.null and not new_field.null and not new_field.many_to_many)
 
+    def generate_added_indexes(self) -> None:
+        """Build new indexes of existing tables without blocking writes."""
+        with self._replacing_new_operations(operations.AddIndex, _add_index_concurrently):
+            super().generate_added_indexes()
+
+    def generate_removed_indexes(self) -> None:
+        """Drop indexes of kept tables without blocking writes."""
+        with self._replacing_new_operations(operations.RemoveIndex, _remove_index_concurrently):
+            super().generate_removed_indexes()
+
+    def generate_added_constraints(self) -> None:
+        """Validate new check constraints of existing tables without blocking writes."""
+        with self._replacing_new_operations(operations.AddConstraint, _add_check_not_valid):
+            super().generate_added_constraints()
+
+    @contextmanager
+    def _replacing_new_operations(
+        self,
+        kind: type[Operation],
+        replace: Callable[[Any], Operation | None],
+    ) -> Iterator[None]:
+        """Swap the operations of kind that the block generates for replace()'s result.
+
+        Django's generate_* methods add the operations; this keeps their
+        dependencies and order and only changes the operation's class.
+        """
+        already = {app: len(ops) for app, ops in self.generated_operations.items()}
+        yield
+        for app_label, app_operations in self.generated_operations.items():
+            for position in range(already.get(app_label, 0), len(app_operations)):
+                operation = app_operations[position]
+                if type(operation) is not kind:
+                    continue
+                replacement = replace(operation)
+                if replacement is not None:
+                    replacement._auto_deps = operation._auto_deps  # type: ignore[attr-defined]
+                    app_operations[position] = replacement
+
     # -- migrations -------------------------------------------------------
 
     def _build_migration_list(self, graph: MigrationGraph | None = None) -> None:
@@ -208,6 +250,10 @@ class GreenMigrationAutodetector(MigrationAutodetector):
             for migrations in self.migrations.values():
                 for migration in migrations:
                     mark_stage(migration, stage)
+                    # CREATE INDEX CONCURRENTLY and friends cannot run in a
+                    # transaction: neither can the migration holding them.
+                    if any(op.atomic is False for op in migration.operations):
+                        migration.atomic = False  # type: ignore[misc]
         self.migrations = self._join_stages(built[Stage.PRE_DEPLOY], built[Stage.POST_DEPLOY])
 
     def _check_phasable(
@@ -446,3 +492,19 @@ def _rename(changes: Changes, app_label: str, migration: Migration, new_name: st
             other.dependencies = [  # type: ignore[misc]
                 (app_label, new_name) if tuple(dep) == old else dep for dep in other.dependencies
             ]
+
+
+def _add_index_concurrently(operation: operations.AddIndex) -> Operation:
+    return green_operations.AddIndexConcurrently(operation.model_name, operation.index)
+
+
+def _remove_index_concurrently(operation: operations.RemoveIndex) -> Operation:
+    return green_operations.RemoveIndexConcurrently(operation.model_name, operation.name)
+
+
+def _add_check_not_valid(operation: operations.AddConstraint) -> Operation | None:
+    if not isinstance(operation.constraint, CheckConstraint):
+        return None
+    return green_operations.AddCheckConstraintNotValid(
+        operation.model_name, operation.constraint
+    )

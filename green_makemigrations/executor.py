@@ -129,7 +129,7 @@ class StagedMigrationExecutor(MigrationExecutor):
 
     @contextmanager
     def _resumable(self, migration: Migration, fake: bool) -> Iterator[None]:
-        if fake or self.connection.features.can_rollback_ddl:
+        if fake or (self.connection.features.can_rollback_ddl and migration.atomic):
             yield
             return
         wrapped = [ResumableOperation(operation) for operation in migration.operations]

@@ -35,6 +35,13 @@ class StagedMigrationWriter(MigrationWriter):
         stage = self.stage
         block = "".join(f"    # {line}\n" for line in STAGE_COMMENTS[stage].splitlines())
         block += f"    stage = Stage.{stage.name}\n"
+        if self.migration.atomic is False:
+            block += (
+                "    # Not atomic: on PostgreSQL, CREATE INDEX CONCURRENTLY and VALIDATE\n"
+                "    # CONSTRAINT must run outside a transaction. A re-run finishes a\n"
+                "    # failed run.\n"
+                "    atomic = False\n"
+            )
         if CLASS_LINE not in text:  # pragma: no cover - Django changed its template
             return text
         text = text.replace(CLASS_LINE, CLASS_LINE + block, 1)
