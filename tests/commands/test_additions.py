@@ -22,7 +22,7 @@ from django.apps import apps
 from django.apps.registry import Apps
 from django.conf import settings
 from django.core.management.base import CommandError
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 from django.test.utils import override_settings
@@ -78,10 +78,10 @@ def applied() -> set[str]:
     return {name for app_label, name in recorder.applied_migrations() if app_label == APP}
 
 
-def previous_release() -> Apps:
+def previous_release(last_migration: str = INITIAL) -> Apps:
     """Return the models of the previous release (Gadget with only its name)."""
     loader = MigrationLoader(None, ignore_no_migrations=True)
-    return loader.project_state((APP, INITIAL), at_end=True).apps
+    return loader.project_state((APP, last_migration), at_end=True).apps
 
 
 def old_insert(old_apps: Apps, name: str) -> None:
@@ -271,3 +271,32 @@ def test_added_field_with_a_default_the_database_cannot_compute_is_refused(
         assert "make_serial" in message and "cannot be computed by the database" in message
         assert "null=True" in message
         assert module.files() == [INITIAL, "0002_remove_widget_serial"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=IntegrityError,
+    reason=(
+        "BUG: setting order_with_respect_to adds a NOT NULL _order column "
+        "(AlterOrderWithRespectTo, pre-deploy) without a database default: Django "
+        "adds it with DEFAULT 0 and drops the default at once, so the previous "
+        "release's inserts, which omit _order, fail after the pre-deploy stage"
+    ),
+)
+def test_order_with_respect_to_added_keeps_previous_release_inserting(
+    additions_app: None,
+) -> None:
+    with migration_module("additions", "order_wrt_added", app_label=APP):
+        run("migrate", APP, verbosity=0)
+        execute("INSERT INTO green_add_maker (id, name) VALUES (1, 'first')")
+        old_apps = previous_release("0002_alter_part_order_with_respect_to")
+        gadget = old_apps.get_model(APP, "Gadget").objects.create(name="old")
+        part_model = old_apps.get_model(APP, "Part")
+        part_model.objects.create(gadget=gadget, name="before")
+
+        run("makemigrations", APP, interactive=False, verbosity=0)
+        run("migrate", APP, stage="pre-deploy", verbosity=0)
+        assert "_order" in columns("green_add_part")
+        # The previous release, which does not know _order, still inserts parts.
+        part_model.objects.create(gadget=gadget, name="during")
+        assert part_model.objects.count() == 2

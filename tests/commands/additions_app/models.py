@@ -41,3 +41,13 @@ class Gadget(models.Model):
 class Widget(models.Model):
     name = models.CharField(max_length=50)
     serial = models.CharField(max_length=12, default=make_serial)
+
+
+class Part(models.Model):
+    """Ordered within its gadget: the table has a NOT NULL ``_order`` column."""
+
+    gadget = models.ForeignKey(Gadget, models.CASCADE, related_name="parts")
+    name = models.CharField(max_length=50)
+
+    class Meta:
+        order_with_respect_to = "gadget"

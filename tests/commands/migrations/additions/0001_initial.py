@@ -1,3 +1,4 @@
+import django.db.models.deletion
 from django.db import migrations, models
 
 import tests.commands.additions_app.models
@@ -37,5 +38,14 @@ class Migration(migrations.Migration):
                     ),
                 ),
             ],
+        ),
+        migrations.CreateModel(
+            name="Part",
+            fields=[
+                ("id", models.AutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=50)),
+                ("gadget", models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name="parts", to="green_add.gadget")),
+            ],
+            options={"order_with_respect_to": "gadget"},
         ),
     ]
