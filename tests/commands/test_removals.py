@@ -176,6 +176,15 @@ CASES = [
         after_rollback="restored",
     ),
     Removal(
+        "remove_uuid",
+        "0002_book_token",
+        "testapp_book",
+        "token",
+        "db_default",  # RandomUUID(): a new UUID per row, NOT NULL and unique kept
+        lambda apps, title: book(apps, title),
+        field="token",
+    ),
+    Removal(
         "remove_constraint",
         "0002_book_price",
         "testapp_book",
