@@ -148,17 +148,28 @@ class GreenMigrationAutodetector(MigrationAutodetector):
     def generate_altered_fields(self) -> None:
         """Defer making a field NOT NULL until the previous release is gone.
 
-        That release may still write NULL: the AlterField (with Django's
-        backfill of existing NULLs from the default) is post-deploy.
+        That release may still write NULL: the change is post-deploy, as a
+        SetNotNull that fills the NULLs from the default in batches and, on
+        PostgreSQL, sets NOT NULL without a long lock.
         """
         already = {app: len(ops) for app, ops in self.generated_operations.items()}
         super().generate_altered_fields()
         for app_label, app_operations in self.generated_operations.items():
-            for operation in app_operations[already.get(app_label, 0) :]:
+            for position in range(already.get(app_label, 0), len(app_operations)):
+                operation = app_operations[position]
                 if isinstance(operation, operations.AlterField) and self._makes_not_null(
                     app_label, operation
                 ):
-                    self.deferred_operations.append(operation)
+                    # Backfill in batches; on PostgreSQL validate before SET NOT NULL.
+                    replacement = green_operations.SetNotNull(
+                        operation.model_name,
+                        operation.name,
+                        operation.field,
+                        operation.preserve_default,
+                    )
+                    replacement._auto_deps = operation._auto_deps  # type: ignore[attr-defined]
+                    app_operations[position] = replacement
+                    self.deferred_operations.append(replacement)
 
     def _makes_not_null(self, app_label: str, operation: operations.AlterField) -> bool:
         """Return whether an AlterField turns a nullable column NOT NULL."""

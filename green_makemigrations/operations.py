@@ -14,6 +14,7 @@ migration holding them is written with ``atomic = False``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import NotSupportedError, models
@@ -224,3 +225,117 @@ class AddCheckConstraintNotValid(operations.AddConstraint):
             schema_editor.execute(
                 f"ALTER TABLE {schema_editor.quote_name(table)} VALIDATE CONSTRAINT {name}"
             )
+
+
+class SetNotNull(operations.AlterField):
+    """Make a nullable column NOT NULL without holding a lock during a scan.
+
+    First the NULLs are filled with the field's default in batches of
+    ``batch_size`` rows, each batch in its own transaction. On PostgreSQL a
+    ``CHECK (column IS NOT NULL) NOT VALID`` constraint is then added and
+    validated (which lets reads and writes go on), so that ``SET NOT NULL``
+    needs no scan of its own; the helper constraint is dropped at the end.
+    Elsewhere Django's AlterField finishes the job.
+    """
+
+    atomic = False
+
+    def __init__(
+        self,
+        model_name: str,
+        name: str,
+        field: models.Field[Any, Any],
+        preserve_default: bool = True,
+        batch_size: int = 1000,
+    ) -> None:
+        super().__init__(model_name, name, field, preserve_default)
+        self.batch_size = batch_size
+
+    def deconstruct(self) -> tuple[str, Sequence[Any], dict[str, Any]]:
+        """Return the arguments the migration writer writes."""
+        name, args, kwargs = super().deconstruct()
+        if self.batch_size != 1000:
+            kwargs["batch_size"] = self.batch_size
+        return name, args, kwargs
+
+    def describe(self) -> str:
+        """Describe the operation for makemigrations and migrate --plan."""
+        return (
+            f"Fill NULLs of {self.model_name}.{self.name} in batches and make it "
+            "NOT NULL without blocking writes"
+        )
+
+    def database_forwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        """Backfill in batches, then set NOT NULL (validated first on PostgreSQL)."""
+        to_model = to_state.apps.get_model(app_label, self.model_name)
+        from_model = from_state.apps.get_model(app_label, self.model_name)
+        old_field = from_model._meta.get_field(self.name)
+        new_field = to_model._meta.get_field(self.name)
+        tightening = getattr(old_field, "null", False) and not getattr(new_field, "null", True)
+        if not tightening or not self.allow_migrate_model(
+            schema_editor.connection.alias, to_model
+        ):
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+            return
+        if _is_postgresql(schema_editor):
+            _ensure_not_in_transaction(self, schema_editor)
+        default = self.field.default if not self.preserve_default else None
+        if default is None:
+            default = new_field.get_default() if new_field.has_default() else None
+        column = str(new_field.column)
+        table = to_model._meta.db_table
+        if default is not None:
+            self._backfill(schema_editor, to_model, column, new_field, default)
+        check = None
+        if _is_postgresql(schema_editor):
+            check = schema_editor.quote_name(f"{table}_{column}_not_null_tmp"[:63])
+            quoted_table = schema_editor.quote_name(table)
+            quoted_column = schema_editor.quote_name(column)
+            schema_editor.execute(f"ALTER TABLE {quoted_table} DROP CONSTRAINT IF EXISTS {check}")
+            schema_editor.execute(
+                f"ALTER TABLE {quoted_table} ADD CONSTRAINT {check} "
+                f"CHECK ({quoted_column} IS NOT NULL) NOT VALID"
+            )
+            schema_editor.execute(f"ALTER TABLE {quoted_table} VALIDATE CONSTRAINT {check}")
+        super().database_forwards(app_label, schema_editor, from_state, to_state)
+        if check is not None:
+            schema_editor.execute(
+                f"ALTER TABLE {schema_editor.quote_name(table)} DROP CONSTRAINT IF EXISTS {check}"
+            )
+
+    def _backfill(
+        self,
+        schema_editor: BaseDatabaseSchemaEditor,
+        model: type[models.Model],
+        column: str,
+        field: Any,
+        default: Any,
+    ) -> None:
+        """Fill NULLs with default, batch_size rows per statement and transaction."""
+        connection = schema_editor.connection
+        value = field.get_db_prep_save(default, connection)
+        table = schema_editor.quote_name(model._meta.db_table)
+        quoted_column = schema_editor.quote_name(column)
+        pk = schema_editor.quote_name(str(model._meta.pk.column))
+        if connection.vendor == "mysql":
+            sql = (
+                f"UPDATE {table} SET {quoted_column} = %s "
+                f"WHERE {quoted_column} IS NULL LIMIT {int(self.batch_size)}"
+            )
+        else:
+            sql = (
+                f"UPDATE {table} SET {quoted_column} = %s WHERE {pk} IN ("
+                f"SELECT {pk} FROM {table} WHERE {quoted_column} IS NULL "
+                f"LIMIT {int(self.batch_size)})"
+            )
+        while True:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, [value])
+                if cursor.rowcount < self.batch_size:
+                    break
