@@ -365,7 +365,9 @@ def test_remove_indexed_field_removes_index_before_deploy() -> None:
         options={"indexes": [models.Index(fields=["title"], name="book_title_idx")]},
     )
     changes = detect([before], [book()])
-    assert_split(changes, "testapp", pre=["RemoveIndex", "AlterField"], post=["RemoveField"])
+    assert_split(
+        changes, "testapp", pre=["RemoveIndexConcurrently", "AlterField"], post=["RemoveField"]
+    )
     pre, post = changes["testapp"]
     assert pre.operations[0].name == "book_title_idx"
     assert prep_field(pre, "title").null is True
@@ -528,7 +530,7 @@ def test_several_removals_make_one_migration_per_stage() -> None:
     changes = detect([before], [book()])
     pre, post = changes["testapp"]
     assert (pre.stage, post.stage) == (PRE, POST), describe_changes(changes)
-    assert sorted(op_types(pre)) == ["AlterField"] * 4 + ["RemoveIndex"]
+    assert sorted(op_types(pre)) == ["AlterField"] * 4 + ["RemoveIndexConcurrently"]
     assert sorted(op.name for op in pre.operations) == ["a", "b", "book_a_idx", "d", "e"]
     assert op_types(post) == ["RemoveField"] * 5
     assert sorted(op.name for op in post.operations) == ["a", "b", "c", "d", "e"]

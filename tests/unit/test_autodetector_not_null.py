@@ -43,7 +43,7 @@ def test_making_a_field_not_null_with_a_default_is_post_deploy() -> None:
         [book(isbn=models.CharField(max_length=20, null=True))],
         [book(isbn=models.CharField(max_length=20, default="unknown"))],
     )
-    assert summary(changes) == [(Stage.POST_DEPLOY, ["AlterField"])], describe_changes(changes)
+    assert summary(changes) == [(Stage.POST_DEPLOY, ["SetNotNull"])], describe_changes(changes)
     [operation] = changes["testapp"][0].operations
     assert operation.field.null is False
     assert operation.field.default == "unknown"
@@ -55,7 +55,7 @@ def test_making_a_field_not_null_without_a_default_is_post_deploy() -> None:
         [book(pages=models.IntegerField(null=True))],
         [book(pages=models.IntegerField())],
     )
-    assert summary(changes) == [(Stage.POST_DEPLOY, ["AlterField"])]
+    assert summary(changes) == [(Stage.POST_DEPLOY, ["SetNotNull"])]
     assert changes["testapp"][0].operations[0].preserve_default is False
 
 
@@ -86,5 +86,38 @@ def test_not_null_alongside_an_addition_splits_into_two_migrations() -> None:
     )
     assert summary(changes) == [
         (Stage.PRE_DEPLOY, ["AddField"]),
-        (Stage.POST_DEPLOY, ["AlterField"]),
+        (Stage.POST_DEPLOY, ["SetNotNull"]),
     ]
+
+
+def test_set_not_null_round_trips_through_a_migration_file(tmp_path: Any) -> None:
+    import importlib.util
+
+    from green_makemigrations.operations import SetNotNull
+    from green_makemigrations.writer import StagedMigrationWriter
+
+    operation = SetNotNull(
+        "book", "pages", models.IntegerField(default=0), preserve_default=False, batch_size=50
+    )
+    migration = Migration("0002_pages_not_null", "testapp")
+    migration.operations = [operation]
+    migration.stage = Stage.POST_DEPLOY  # type: ignore[attr-defined]
+    migration.atomic = False  # type: ignore[misc]
+    text = StagedMigrationWriter(migration).as_string()
+    assert "green_makemigrations.operations.SetNotNull(" in text
+    assert "    atomic = False\n" in text
+    path = tmp_path / "0002_pages_not_null.py"
+    path.write_text(text)
+    spec = importlib.util.spec_from_file_location("written_migration", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    [loaded] = module.Migration.operations
+    name, args, kwargs = loaded.deconstruct()
+    expected_name, expected_args, expected_kwargs = operation.deconstruct()
+    assert (name, args) == (expected_name, expected_args)
+    assert kwargs.pop("field").deconstruct()[1:] == expected_kwargs.pop("field").deconstruct()[1:]
+    assert kwargs == expected_kwargs
+    assert loaded.batch_size == 50
+    assert module.Migration.atomic is False
+    assert module.Migration.stage is Stage.POST_DEPLOY
