@@ -1040,3 +1040,26 @@ def test_phased_addition_beside_pending_drop_joins_the_branches() -> None:
         ),
     ]
     assert ("ask_pending_deployed", ("testapp", "0003_remove_book_old")) in questioner.asked
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: autodetector._build_migration_list marks a migration atomic = False when "
+        "any(op.atomic is False for op in migration.operations), but Django's Operation "
+        "has atomic = False by default, so every generated migration is written "
+        "non-atomic (no transactional DDL on PostgreSQL/SQLite; SQLite table remakes "
+        "become visible half-way)"
+    ),
+)
+def test_migrations_of_ordinary_operations_stay_atomic() -> None:
+    graph = make_graph([initial_migration()])
+    after = book(
+        ("title", models.CharField(max_length=200)), ("pages", models.IntegerField(default=7))
+    )
+    migrations = graph_changes(graph, [after])["testapp"]
+    assert [op_types(m) for m in migrations] == [
+        ["AlterField", "AddField"],
+        ["RemoveField", "AlterField"],
+    ], describe_changes({"testapp": migrations})
+    assert [m.atomic for m in migrations] == [True, True]
