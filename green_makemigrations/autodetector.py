@@ -263,7 +263,10 @@ class GreenMigrationAutodetector(MigrationAutodetector):
                     mark_stage(migration, stage)
                     # CREATE INDEX CONCURRENTLY and friends cannot run in a
                     # transaction: neither can the migration holding them.
-                    if any(op.atomic is False for op in migration.operations):
+                    if any(
+                        green_operations.runs_outside_transaction(op)
+                        for op in migration.operations
+                    ):
                         migration.atomic = False  # type: ignore[misc]
         self.migrations = self._join_stages(built[Stage.PRE_DEPLOY], built[Stage.POST_DEPLOY])
 

@@ -8,8 +8,9 @@ re-run after a failure (an interrupted ``CREATE INDEX CONCURRENTLY`` leaves an
 INVALID index behind, which the re-run drops first). Their import path is
 permanent once it appears in migration files.
 
-Operations that must run outside a transaction set ``atomic = False``; the
-migration holding them is written with ``atomic = False``.
+Operations that must run outside a transaction on PostgreSQL say so with
+``outside_transaction = True``; the migration holding them is written with
+``atomic = False``.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ def _drop_index(
 class AddIndexConcurrently(operations.AddIndex):
     """Add an index; on PostgreSQL with ``CREATE INDEX CONCURRENTLY``."""
 
-    atomic = False
+    outside_transaction = True
 
     def __init__(self, model_name: str, index: models.Index) -> None:
         super().__init__(model_name, index)
@@ -128,7 +129,7 @@ class AddIndexConcurrently(operations.AddIndex):
 class RemoveIndexConcurrently(operations.RemoveIndex):
     """Remove an index; on PostgreSQL with ``DROP INDEX CONCURRENTLY``."""
 
-    atomic = False
+    outside_transaction = True
 
     def __init__(self, model_name: str, name: str) -> None:
         super().__init__(model_name, name)
@@ -179,7 +180,7 @@ class AddCheckConstraintNotValid(operations.AddConstraint):
     lock is not held during the scan.
     """
 
-    atomic = False
+    outside_transaction = True
 
     def __init__(self, model_name: str, constraint: models.CheckConstraint) -> None:
         super().__init__(model_name, constraint)
@@ -238,7 +239,7 @@ class SetNotNull(operations.AlterField):
     Elsewhere Django's AlterField finishes the job.
     """
 
-    atomic = False
+    outside_transaction = True
 
     def __init__(
         self,
@@ -339,3 +340,8 @@ class SetNotNull(operations.AlterField):
                 cursor.execute(sql, [value])
                 if cursor.rowcount < self.batch_size:
                     break
+
+
+def runs_outside_transaction(operation: object) -> bool:
+    """Return whether operation needs a non-atomic migration (on PostgreSQL)."""
+    return getattr(operation, "outside_transaction", False) is True

@@ -1042,16 +1042,6 @@ def test_phased_addition_beside_pending_drop_joins_the_branches() -> None:
     assert ("ask_pending_deployed", ("testapp", "0003_remove_book_old")) in questioner.asked
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: autodetector._build_migration_list marks a migration atomic = False when "
-        "any(op.atomic is False for op in migration.operations), but Django's Operation "
-        "has atomic = False by default, so every generated migration is written "
-        "non-atomic (no transactional DDL on PostgreSQL/SQLite; SQLite table remakes "
-        "become visible half-way)"
-    ),
-)
 def test_migrations_of_ordinary_operations_stay_atomic() -> None:
     graph = make_graph([initial_migration()])
     after = book(
