@@ -185,6 +185,50 @@ class GreenMigrationAutodetector(MigrationAutodetector):
         new_field = operation.field
         return bool(old_field.null and not new_field.null and not new_field.many_to_many)
 
+    def generate_renamed_models(self) -> None:
+        """Tell the user when a model rename renames its table (it breaks a release)."""
+        already = {app: len(ops) for app, ops in self.generated_operations.items()}
+        super().generate_renamed_models()
+        for app_label, app_operations in self.generated_operations.items():
+            for operation in app_operations[already.get(app_label, 0) :]:
+                if not isinstance(operation, operations.RenameModel):
+                    continue
+                old_table = _table_name(self.from_state.models[app_label, operation.old_name_lower])
+                new_table = _table_name(self.to_state.models[app_label, operation.new_name_lower])
+                if old_table != new_table:
+                    self._inform(
+                        f"Renaming {app_label}.{operation.old_name} to {operation.new_name} "
+                        f"renames table {old_table} to {new_table}, which breaks the release "
+                        f"that uses the old name: keep db_table='{old_table}' to rename "
+                        "without touching the database."
+                    )
+
+    def generate_renamed_fields(self) -> None:
+        """Tell the user when a field rename renames its column (it breaks a release)."""
+        already = {app: len(ops) for app, ops in self.generated_operations.items()}
+        super().generate_renamed_fields()
+        for app_label, app_operations in self.generated_operations.items():
+            for operation in app_operations[already.get(app_label, 0) :]:
+                if not isinstance(operation, operations.RenameField):
+                    continue
+                model_name = operation.model_name_lower
+                old_model_name = self.renamed_models.get((app_label, model_name), model_name)
+                old_field = self.from_state.models[app_label, old_model_name].get_field(
+                    operation.old_name
+                )
+                new_field = self.to_state.models[app_label, model_name].get_field(
+                    operation.new_name
+                )
+                old_column = _column_name(old_field, operation.old_name)
+                new_column = _column_name(new_field, operation.new_name)
+                if old_column != new_column:
+                    self._inform(
+                        f"Renaming {app_label}.{model_name}.{operation.old_name} to "
+                        f"{operation.new_name} renames column {old_column} to {new_column}, "
+                        "which breaks the release that uses the old name: keep "
+                        f"db_column='{old_column}' to rename without touching the database."
+                    )
+
     def generate_added_indexes(self) -> None:
         """Build new indexes of existing tables without blocking writes."""
         with self._replacing_new_operations(operations.AddIndex, _add_index_concurrently):
@@ -521,4 +565,18 @@ def _add_check_not_valid(operation: operations.AddConstraint) -> Operation | Non
         return None
     return green_operations.AddCheckConstraintNotValid(
         operation.model_name, operation.constraint
+    )
+
+
+def _column_name(field: Any, name: str) -> str | None:
+    """Return the column a field of a model state has under name."""
+    column_field = field.clone()
+    column_field.set_attributes_from_name(name)
+    return column_field.column  # type: ignore[no-any-return]
+
+
+def _table_name(model_state: Any) -> str:
+    """Return the table of a model state, before any truncation to the backend's limit."""
+    return str(
+        model_state.options.get("db_table") or f"{model_state.app_label}_{model_state.name_lower}"
     )
