@@ -21,6 +21,8 @@ ALL_VERSIONS = ("5.2", "6.0", "6.1")
 
 SPLIT = "Incorrect number of migrations (2) for {app} (expected 1)"
 PHASING = "green_makemigrations.exceptions.PhasingError"
+# Django's assertOperationTypes, when an operation is ours instead of Django's.
+MISMATCH = "Operation type mismatch for {app}.auto_1 (expected {expected})"
 # An added NOT NULL field the database cannot fill for the old release's inserts.
 NO_DEFAULT = "Adding {field}: it is NOT NULL and it has no default"
 UNCOMPUTABLE = "Adding {field}: it is NOT NULL and its default {default}"
@@ -287,6 +289,73 @@ EXPECTED_DIFFERENCES: dict[str, Difference] = {
             ),
             "cannot be computed by the database",
         ),
+    ),
+    # -- indexes and check constraints of existing tables, built online -------
+    # Django's tests assert AddIndex / RemoveIndex / AddConstraint; for tables
+    # that already exist ours are their subclasses that do not block writes.
+    "AutodetectorTests.test_add_indexes": Difference(
+        "index added to an existing table is built CONCURRENTLY on PostgreSQL: "
+        "AddIndexConcurrently",
+        (
+            MISMATCH.format(app="otherapp", expected="['AddIndex']"),
+            "<AddIndexConcurrently 'book', <Index: fields=['author', 'title'] "
+            "name='book_title_author_idx'>>",
+        ),
+    ),
+    "AutodetectorTests.test_remove_indexes": Difference(
+        "index removed from a kept table is dropped CONCURRENTLY on PostgreSQL: "
+        "RemoveIndexConcurrently",
+        (
+            MISMATCH.format(app="otherapp", expected="['RemoveIndex']"),
+            "<RemoveIndexConcurrently 'book', 'book_title_author_idx'>",
+        ),
+    ),
+    "AutodetectorTests.test_order_fields_indexes": Difference(
+        "an index whose fields are reordered is dropped and built again CONCURRENTLY on "
+        "PostgreSQL: RemoveIndexConcurrently, AddIndexConcurrently",
+        (
+            MISMATCH.format(app="otherapp", expected="['RemoveIndex', 'AddIndex']"),
+            "<RemoveIndexConcurrently 'book', 'book_title_author_idx'>",
+            "<AddIndexConcurrently 'book', <Index: fields=['title', 'author'] "
+            "name='book_author_title_idx'>>",
+        ),
+    ),
+    "AutodetectorTests.test_add_constraints": Difference(
+        "check constraint added to an existing table is added NOT VALID, then validated "
+        "on PostgreSQL: AddCheckConstraintNotValid",
+        (
+            MISMATCH.format(app="testapp", expected="['AddConstraint']"),
+            "<AddCheckConstraintNotValid 'author', <CheckConstraint: "
+            "condition=(AND: ('name__contains', 'Bob')) name='name_contains_bob'>>",
+        ),
+    ),
+    "AutodetectorTests.test_constraint_dropped_and_recreated": Difference(
+        "a changed check constraint is dropped (Django's RemoveConstraint) and added "
+        "again NOT VALID, then validated on PostgreSQL: AddCheckConstraintNotValid",
+        (
+            MISMATCH.format(app="testapp", expected="['RemoveConstraint', 'AddConstraint']"),
+            "<RemoveConstraint  model_name='author', name='name_contains_bob'>",
+            "<AddCheckConstraintNotValid 'author', <CheckConstraint: "
+            "condition=(AND: ('name__contains', 'bob')) name='name_contains_bob'>>",
+        ),
+    ),
+    "AutodetectorTests.test_set_alter_order_with_respect_to_index_constraint_unique_together": (
+        Difference(
+            "the existing table gets _order, an index on it built CONCURRENTLY "
+            "(AddIndexConcurrently) and a check on it added NOT VALID, then validated "
+            "(AddCheckConstraintNotValid), on PostgreSQL; two subtests fail",
+            (
+                MISMATCH.format(app="testapp", expected="['AlterOrderWithRespectTo', 'AddIndex']"),
+                "<AlterOrderWithRespectTo  name='author', order_with_respect_to='book'>",
+                "<AddIndexConcurrently 'author', <Index: fields=['_order'] name='book_order_idx'>>",
+                MISMATCH.format(
+                    app="testapp", expected="['AlterOrderWithRespectTo', 'AddConstraint']"
+                ),
+                "<AlterOrderWithRespectTo  name='author', order_with_respect_to='book'>",
+                "<AddCheckConstraintNotValid 'author', <CheckConstraint: "
+                "condition=(AND: ('_order__gt', 1)) name='book_order_gt_1'>>",
+            ),
+        )
     ),
     # -- primary key and _order changes ----------------------------------------
     "AutodetectorTests.test_remove_composite_pk": Difference(
