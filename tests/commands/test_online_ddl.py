@@ -258,6 +258,65 @@ def test_new_index_and_check_only(online_ddl_app: None) -> None:
         assert applied() == {INITIAL}
 
 
+def assert_shows_forwards_sql(sql: str) -> None:
+    """Assert sqlmigrate's output holds the statements of the three operations."""
+    lines = sql.splitlines()
+    assert "(no-op)" not in sql, sql
+    assert any(line.startswith("DROP INDEX") and AMOUNT_INDEX in line for line in lines), sql
+    assert any(line.startswith("CREATE INDEX") and ACCOUNT_INDEX in line for line in lines), sql
+    assert any("CHECK" in line and AMOUNT_CHECK in line for line in lines), sql
+
+
+@pytest.mark.xfail(
+    connection.vendor != "postgresql",
+    strict=True,
+    reason=(
+        "BUG: the operations look at the database to skip work even when sqlmigrate "
+        "only collects SQL: with the table not created yet, SQLite prints "
+        "RemoveIndexConcurrently as (no-op) and MariaDB raises ProgrammingError "
+        "(1146, table doesn't exist) from get_constraints()"
+    ),
+)
+def test_sqlmigrate_on_a_fresh_database_shows_every_statement(online_ddl_app: None) -> None:
+    with migration_module(*ALL_FIXTURES, app_label=APP) as module:
+        name = make_online_migration(module, DROPPED)
+        output = run("sqlmigrate", APP, name)
+        assert_shows_forwards_sql(output.stdout)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: the operations look at the database to skip work even when sqlmigrate "
+        "only collects SQL: once the migration is applied, sqlmigrate prints "
+        "(no-op) or nothing for the index and the check that already exist"
+    ),
+)
+def test_sqlmigrate_of_an_applied_migration_shows_its_sql(online_ddl_app: None) -> None:
+    """Django's sqlmigrate prints a migration's SQL whatever the database holds."""
+    with migration_module(*ALL_FIXTURES, app_label=APP) as module:
+        name = make_online_migration(module, DROPPED)
+        run("migrate", APP, verbosity=0)
+        output = run("sqlmigrate", APP, name)
+        assert_shows_forwards_sql(output.stdout)
+
+
+def test_sqlmigrate_before_the_migration_shows_every_statement(online_ddl_app: None) -> None:
+    """The usual review: the previous release is migrated, the new migration is not."""
+    with migration_module(*ALL_FIXTURES, app_label=APP) as module:
+        name = make_online_migration(module, DROPPED)
+        run("migrate", APP, DROPPED, verbosity=0)
+        output = run("sqlmigrate", APP, name)
+        assert_shows_forwards_sql(output.stdout)
+        if connection.vendor == "postgresql":
+            assert "CREATE INDEX CONCURRENTLY" in output.stdout
+            assert "DROP INDEX CONCURRENTLY IF EXISTS" in output.stdout
+            assert 'CHECK ("amount" >= 0) NOT VALID;' in output.stdout
+            assert f'VALIDATE CONSTRAINT "{AMOUNT_CHECK}"' in output.stdout
+        assert applied() == {INITIAL, DROPPED}
+        assert_previous_release_schema(with_amount_index=True)
+
+
 # -- PostgreSQL ------------------------------------------------------------------
 
 
