@@ -445,9 +445,10 @@ class Session:
         self.raw = connection.get_new_connection(connection.get_connection_params())
         self.raw.autocommit = True
 
-    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> None:
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self.raw.cursor() as cursor:
             cursor.execute(sql, params)
+            return list(cursor.fetchall()) if cursor.description else []
 
 
 class Background(threading.Thread):
@@ -493,19 +494,27 @@ def sessions() -> Iterator[Callable[[], Session]]:
             session.raw.close()
 
 
-def wait_for_lock_wait(query_prefix: str, timeout: float = 20.0) -> None:
-    """Wait until a backend runs a statement starting with query_prefix and waits on a lock."""
+def wait_for_activity(
+    query_prefix: str, waiting: bool = True, session: Session | None = None, timeout: float = 20.0
+) -> None:
+    """Wait until a backend runs a statement starting with query_prefix.
+
+    With ``waiting``, until it waits on a lock. ``session`` is the connection
+    to look from (the test thread's Django connection by default).
+    """
+    sql = (
+        "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() "
+        "AND query LIKE %s AND pid <> pg_backend_pid()"
+    )
+    if waiting:
+        sql += " AND wait_event_type = 'Lock'"
+    params = (f"{query_prefix}%",)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        rows = select(
-            "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() "
-            "AND wait_event_type = 'Lock' AND query LIKE %s",
-            (f"{query_prefix}%",),
-        )
-        if rows:
+        if session.execute(sql, params) if session else select(sql, params):
             return
         time.sleep(0.02)
-    raise AssertionError(f"no backend waits on a lock running {query_prefix!r}")
+    raise AssertionError(f"no backend {'waits on a lock ' if waiting else ''}in {query_prefix!r}")
 
 
 def timed_insert(session: Session, account: str) -> float:
@@ -548,7 +557,7 @@ def test_writes_go_on_while_the_index_is_built(online_ddl_app: None) -> None:
         )
         migrate.start()
         try:
-            wait_for_lock_wait("CREATE INDEX CONCURRENTLY")
+            wait_for_activity("CREATE INDEX CONCURRENTLY")
             durations = [timed_insert(writer, f"during-{n}") for n in range(5)]
             # The build was still under way during those inserts.
             assert index_flags(ACCOUNT_INDEX) == (False, False)
@@ -568,7 +577,7 @@ def test_writes_go_on_while_the_index_is_built(online_ddl_app: None) -> None:
         )
         plain.start()
         try:
-            wait_for_lock_wait("CREATE INDEX green_ddl_plain_idx")
+            wait_for_activity("CREATE INDEX green_ddl_plain_idx")
             writer.execute("SET lock_timeout = '300ms'")
             with pytest.raises(connection.Database.Error) as error:
                 timed_insert(writer, "blocked")
@@ -584,19 +593,29 @@ def test_lock_timeouts_are_retried_and_leftovers_cleaned(online_ddl_app: None) -
     """With the stage's short lock timeout, an open transaction makes the build give up.
 
     The timed-out CREATE INDEX CONCURRENTLY leaves an INVALID index; the
-    retry drops it and builds again, and succeeds once the transaction ends.
+    retry drops it (DROP INDEX CONCURRENTLY, which waits too) and builds
+    again, and succeeds once the transaction ends. The transaction ends as
+    soon as the retry's DROP INDEX is seen, so the first attempt always times
+    out, however slowly migrate starts.
     """
     with migration_module("online_ddl", app_label=APP) as module, sessions() as session:
         run("migrate", APP, verbosity=0)
         name = make_online_migration(module, INITIAL)
-        old = session()
+        old, watcher = session(), session()
         hold_write_transaction(old, "old")
-        timer = threading.Timer(1.2, lambda: old.execute("COMMIT"))
-        timer.start()
+
+        def end_old_transaction_at_the_retry() -> None:
+            try:
+                wait_for_activity("DROP INDEX CONCURRENTLY", waiting=False, session=watcher)
+            finally:
+                old.execute("COMMIT")
+
+        ender = Background(end_old_transaction_at_the_retry)
+        ender.start()
         try:
             output = run("migrate", APP, stage="pre-deploy", lock_timeout=0.2, lock_retries=8)
         finally:
-            timer.join()
+            ender.finish()
         assert f"{APP}.{name}: could not get a lock within 0.2 s" in output.stdout
         assert "retry 1 of 8" in output.stdout
         assert applied() == {INITIAL, name}
