@@ -149,18 +149,24 @@ def test_deconstruct(operation: Operation, expected: tuple[str, list[Any], dict[
 
 
 @pytest.mark.parametrize("operation_class", GREEN_OPERATIONS)
-def test_operations_are_django_subclasses_marked_non_atomic(
+def test_operations_are_django_subclasses_run_outside_transactions(
     operation_class: type[Operation],
 ) -> None:
-    """Django's optimizer and state code treat them as the operation they replace."""
+    """Django's optimizer and state code treat them as the operation they replace.
+
+    They say they need a non-atomic migration with outside_transaction, not
+    with Django's ``atomic`` (which is False on every operation and means
+    "force a transaction").
+    """
     base = {
         AddIndexConcurrently: operations.AddIndex,
         RemoveIndexConcurrently: operations.RemoveIndex,
         AddCheckConstraintNotValid: operations.AddConstraint,
     }[operation_class]
     assert issubclass(operation_class, base)
-    assert operation_class.atomic is False
     assert operation_class.reversible is True
+    assert green_operations.runs_outside_transaction(operation_class)
+    assert not green_operations.runs_outside_transaction(base)
 
 
 def test_describe() -> None:
@@ -333,6 +339,7 @@ def test_unique_constraint_stays_django_s_add_constraint() -> None:
     migration = only_migration(detect([book()], [book(constraints=[unique])]))
     assert op_types(migration) == [operations.AddConstraint]
     assert migration.operations[0].constraint == unique
+    assert migration.atomic is True
 
 
 def test_unique_and_check_constraints_together() -> None:
@@ -362,28 +369,11 @@ def test_new_model_keeps_django_s_operations() -> None:
     assert migration.stage is PRE
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: GreenMigrationAutodetector._build_migration_list marks a migration "
-        "atomic = False when any operation has `atomic is False`, but Django's "
-        "Operation.atomic defaults to False (it means 'force atomic'), so every "
-        "generated migration is written non-atomic"
-    ),
-)
 def test_new_model_migration_stays_atomic() -> None:
     migration = only_migration(detect([book()], [book(), shelf()]))
     assert migration.atomic is True
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: every generated migration is marked atomic = False (Django's "
-        "Operation.atomic defaults to False), not only those holding the "
-        "concurrent operations"
-    ),
-)
 def test_migration_without_concurrent_operations_stays_atomic() -> None:
     migration = only_migration(
         detect([book()], [book(None, None, ("isbn", models.CharField(max_length=13, null=True)))])
@@ -422,6 +412,7 @@ def test_removing_indexed_field_drops_index_before_deploy_and_field_after() -> N
     assert RemoveIndexConcurrently in op_types(pre)
     assert pre.atomic is False
     assert op_types(post) == [operations.RemoveField]
+    assert post.atomic is True
 
 
 def test_green_operations_module_is_the_import_path() -> None:
