@@ -247,12 +247,16 @@ def addition_prep(field: models.Field[Any, Any]) -> AdditionPrep | None:
             db_default = ""  # what Django fills existing rows with
     if db_default is NOT_PROVIDED:
         default = field.default if field.has_default() else None
-        return AdditionPrep(
-            None,
-            f"its default {default!r} cannot be computed by the database"
-            if default is not None
-            else "it has no default",
-        )
+        if default is not None:
+            reason = f"its default {default!r} cannot be computed by the database"
+        elif getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            reason = (
+                f"auto_now/auto_now_add on a {type(field).__name__} has no database "
+                "equivalent on every backend (only DateTimeField gets Now())"
+            )
+        else:
+            reason = "it has no default"
+        return AdditionPrep(None, reason)
     return AdditionPrep(
         _rebuild(field, db_default=db_default),
         f"database default {db_default!r} until post-deploy",

@@ -26,6 +26,7 @@ MISMATCH = "Operation type mismatch for {app}.auto_1 (expected {expected})"
 # An added NOT NULL field the database cannot fill for the old release's inserts.
 NO_DEFAULT = "Adding {field}: it is NOT NULL and it has no default"
 UNCOMPUTABLE = "Adding {field}: it is NOT NULL and its default {default}"
+DATE_AUTO_NOW = "Adding {field}: it is NOT NULL and auto_now/auto_now_add on a DateField"
 
 
 @dataclass(frozen=True)
@@ -254,16 +255,16 @@ EXPECTED_DIFFERENCES: dict[str, Difference] = {
         "an M2M turned into a NOT NULL CharField without a default: PhasingError (it would "
         "also need the through table dropped first)",
     ),
-    "AutodetectorTests.test_add_date_fields_with_auto_now_not_asking_for_default": no_default(
-        "testapp.author.date_of_birth",
+    "AutodetectorTests.test_add_date_fields_with_auto_now_not_asking_for_default": Difference(
         "DateField(auto_now=True) added: only DateTimeField gets db_default=Now(), a date "
         "column has no portable database default: PhasingError",
+        (PHASING, DATE_AUTO_NOW.format(field="testapp.author.date_of_birth")),
     ),
     "AutodetectorTests.test_add_date_fields_with_auto_now_add_not_asking_for_null_addition": (
-        no_default(
-            "testapp.author.date_of_birth",
+        Difference(
             "DateField(auto_now_add=True) added, Django's questioner gives no one-off "
             "default and a date column has no portable database default: PhasingError",
+            (PHASING, DATE_AUTO_NOW.format(field="testapp.author.date_of_birth")),
         )
     ),
     "AutodetectorTests.test_add_date_fields_with_auto_now_add_asking_for_default": Difference(
@@ -357,6 +358,18 @@ EXPECTED_DIFFERENCES: dict[str, Difference] = {
             ),
         )
     ),
+    # -- making a field NOT NULL is post-deploy, as SetNotNull --------------------
+    **{
+        f"AutodetectorTests.test_alter_field_to_not_null_{case}": Difference(
+            "nullable -> NOT NULL is post-deploy, as SetNotNull (an AlterField that "
+            "backfills in batches and, on PostgreSQL, validates before SET NOT NULL)",
+            (
+                "Operation type mismatch for testapp.auto_1 (expected ['AlterField'])",
+                "<SetNotNull 'author', 'name'",
+            ),
+        )
+        for case in ("oneoff_default", "with_db_default", "with_default", "without_default")
+    },
     # -- primary key and _order changes ----------------------------------------
     "AutodetectorTests.test_remove_composite_pk": Difference(
         "the new primary key (AlterField id) is pre-deploy; removing the "

@@ -325,7 +325,7 @@ def test_addition_prep_needs_nothing(field: models.Field[Any, Any]) -> None:
         (models.CharField(max_length=10), "it has no default"),
         (models.CharField(max_length=10, blank=True, default=make_code), "make_code"),
         (models.IntegerField(default=None), "it has no default"),  # Django's one-off None
-        (models.DateField(auto_now_add=True), "it has no default"),
+        (models.DateField(auto_now_add=True), "auto_now/auto_now_add on a DateField"),
         (models.DateField(default=datetime.date.today), "today"),
         (models.UUIDField(default=uuid.uuid1), "uuid1"),
         (models.JSONField(default=dict), "dict"),
