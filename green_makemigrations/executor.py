@@ -12,10 +12,12 @@ from django.db import DatabaseError
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations import Migration
 from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.operations import RunPython, RunSQL
 from django.db.migrations.state import ProjectState
 
 from .constants import Stage
 from .locks import LockPolicy, is_lock_error, lock_timeout
+from .operations import runs_outside_transaction
 from .patching import swap_attribute
 from .plan import StagePlan, checked_split, graph_stages
 from .resumable import ResumableOperation
@@ -129,12 +131,36 @@ class StagedMigrationExecutor(MigrationExecutor):
 
     @contextmanager
     def _resumable(self, migration: Migration, fake: bool) -> Iterator[None]:
+        if self._atomic_elsewhere(migration):
+            # atomic = False is for PostgreSQL's CONCURRENTLY; on SQLite a
+            # table rebuild outside a transaction is visible half-done.
+            with swap_attribute(migration, "atomic", True):
+                yield
+            return
         if fake or (self.connection.features.can_rollback_ddl and migration.atomic):
             yield
             return
         wrapped = [ResumableOperation(operation) for operation in migration.operations]
         with swap_attribute(migration, "operations", wrapped):
             yield
+
+    def _atomic_elsewhere(self, migration: Migration) -> bool:
+        """Return whether a migration is non-atomic only for PostgreSQL's sake.
+
+        That is a migration written non-atomic because it holds operations
+        that must run outside a transaction on PostgreSQL, and nothing that
+        asked for no transaction itself (RunPython or RunSQL with
+        ``atomic=False``), run on another database that can roll DDL back.
+        """
+        if migration.atomic or self.connection.vendor == "postgresql":
+            return False
+        if not self.connection.features.can_rollback_ddl:
+            return False
+        operations = migration.operations
+        explicit = any(
+            isinstance(op, (RunPython, RunSQL)) and op.atomic is False for op in operations
+        )
+        return not explicit and any(runs_outside_transaction(op) for op in operations)
 
 
 @contextmanager

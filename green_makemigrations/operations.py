@@ -57,10 +57,21 @@ def _constraint_names(schema_editor: BaseDatabaseSchemaEditor, table: str) -> se
         return set(connection.introspection.get_constraints(cursor, table))
 
 
+def _collecting(schema_editor: BaseDatabaseSchemaEditor) -> bool:
+    """Return whether the editor only collects SQL (sqlmigrate): nothing to look at."""
+    return bool(schema_editor.collect_sql)
+
+
 def _create_index(
     schema_editor: BaseDatabaseSchemaEditor, model: type[models.Model], index: models.Index
 ) -> None:
     """Create index; on PostgreSQL concurrently, replacing an INVALID leftover."""
+    if _collecting(schema_editor):
+        if _is_postgresql(schema_editor):
+            schema_editor.add_index(model, index, concurrently=True)  # type: ignore[call-arg]
+        else:
+            schema_editor.add_index(model, index)
+        return
     if _is_postgresql(schema_editor):
         state = _index_state(schema_editor, str(index.name))
         if state is True:
@@ -79,7 +90,9 @@ def _drop_index(
     """Drop index if it exists; on PostgreSQL concurrently."""
     if _is_postgresql(schema_editor):
         schema_editor.remove_index(model, index, concurrently=True)  # type: ignore[call-arg]
-    elif index.name in _constraint_names(schema_editor, model._meta.db_table):
+    elif _collecting(schema_editor) or index.name in _constraint_names(
+        schema_editor, model._meta.db_table
+    ):
         schema_editor.remove_index(model, index)
 
 
@@ -204,12 +217,21 @@ class AddCheckConstraintNotValid(operations.AddConstraint):
         if not self.allow_migrate_model(schema_editor.connection.alias, model):
             return
         if not _is_postgresql(schema_editor):
-            if self.constraint.name not in _constraint_names(schema_editor, model._meta.db_table):
+            if _collecting(schema_editor) or self.constraint.name not in _constraint_names(
+                schema_editor, model._meta.db_table
+            ):
                 schema_editor.add_constraint(model, self.constraint)
             return
         _ensure_not_in_transaction(self, schema_editor)
         table = model._meta.db_table
         name = schema_editor.quote_name(self.constraint.name)
+        if _collecting(schema_editor):
+            statement = self.constraint.create_sql(model, schema_editor)
+            schema_editor.execute(f"{statement} NOT VALID")
+            schema_editor.execute(
+                f"ALTER TABLE {schema_editor.quote_name(table)} VALIDATE CONSTRAINT {name}"
+            )
+            return
         with schema_editor.connection.cursor() as cursor:
             cursor.execute(
                 "SELECT convalidated FROM pg_constraint c "
@@ -226,6 +248,21 @@ class AddCheckConstraintNotValid(operations.AddConstraint):
             schema_editor.execute(
                 f"ALTER TABLE {schema_editor.quote_name(table)} VALIDATE CONSTRAINT {name}"
             )
+
+
+    def database_backwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        """Drop the constraint unless an earlier run already did."""
+        model = to_state.apps.get_model(app_label, self.model_name)
+        if _collecting(schema_editor) or self.constraint.name in _constraint_names(
+            schema_editor, model._meta.db_table
+        ):
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
 
 
 class SetNotNull(operations.AlterField):
@@ -335,6 +372,10 @@ class SetNotNull(operations.AlterField):
                 f"SELECT {pk} FROM {table} WHERE {quoted_column} IS NULL "
                 f"LIMIT {int(self.batch_size)})"
             )
+        if _collecting(schema_editor):
+            # sqlmigrate: show the batch statement once (it repeats until done).
+            schema_editor.execute(sql, [value])
+            return
         while True:
             with connection.cursor() as cursor:
                 cursor.execute(sql, [value])

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, NotSupportedError, connection, transaction
+from django.db import IntegrityError, NotSupportedError, connection, transaction
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.operations.base import Operation
 from django.db.migrations.recorder import MigrationRecorder
@@ -211,17 +211,6 @@ def test_forwards_finish_a_half_done_run(online_ddl_app: None) -> None:
         assert_new_release_schema()
 
 
-@pytest.mark.xfail(
-    connection.vendor == "postgresql",
-    strict=True,
-    raises=DatabaseError,
-    reason=(
-        "BUG: AddCheckConstraintNotValid.database_backwards is Django's "
-        "AddConstraint.database_backwards: on PostgreSQL (and MySQL) it runs DROP "
-        "CONSTRAINT without IF EXISTS, so a rollback that failed after dropping the "
-        "check (non-atomic migration, e.g. a lock-timeout retry) cannot be re-run"
-    ),
-)
 def test_backwards_finish_a_half_done_rollback(online_ddl_app: None) -> None:
     """A failed rollback dropped the check already: the re-run completes.
 
@@ -263,16 +252,6 @@ def test_new_index_and_check_only(online_ddl_app: None) -> None:
     reason="SQLite behaviour: it alters a table by rebuilding it (new table, copy, drop, "
     "rename), which only a transaction hides from other connections",
 )
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: the migration is written atomic = False for PostgreSQL's sake, and "
-        "on SQLite that runs every table rebuild of the migration (here the check "
-        "constraint's; in a removal, the prep AlterFields') statement by statement "
-        "in autocommit: other connections can find the table missing between its "
-        "DROP and RENAME (seen as 'no such table' in the SQLite rehearsal)"
-    ),
-)
 def test_sqlite_table_rebuilds_stay_in_a_transaction(
     online_ddl_app: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -302,16 +281,6 @@ def assert_shows_forwards_sql(sql: str) -> None:
     assert any("CHECK" in line and AMOUNT_CHECK in line for line in lines), sql
 
 
-@pytest.mark.xfail(
-    connection.vendor != "postgresql",
-    strict=True,
-    reason=(
-        "BUG: the operations look at the database to skip work even when sqlmigrate "
-        "only collects SQL: with the table not created yet, SQLite prints "
-        "RemoveIndexConcurrently as (no-op) and MariaDB raises ProgrammingError "
-        "(1146, table doesn't exist) from get_constraints()"
-    ),
-)
 def test_sqlmigrate_on_a_fresh_database_shows_every_statement(online_ddl_app: None) -> None:
     with migration_module(*ALL_FIXTURES, app_label=APP) as module:
         name = make_online_migration(module, DROPPED)
@@ -319,14 +288,6 @@ def test_sqlmigrate_on_a_fresh_database_shows_every_statement(online_ddl_app: No
         assert_shows_forwards_sql(output.stdout)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: the operations look at the database to skip work even when sqlmigrate "
-        "only collects SQL: once the migration is applied, sqlmigrate prints "
-        "(no-op) or nothing for the index and the check that already exist"
-    ),
-)
 def test_sqlmigrate_of_an_applied_migration_shows_its_sql(online_ddl_app: None) -> None:
     """Django's sqlmigrate prints a migration's SQL whatever the database holds."""
     with migration_module(*ALL_FIXTURES, app_label=APP) as module:
