@@ -25,10 +25,12 @@ While each ``migrate`` runs, a separate process runs a bounded loop of
 single-row INSERTs and UPDATEs by primary key on the table (autocommit), as the
 application release that runs at that moment would: release N during stock's
 ``migrate`` and the pre-deploy stage, release N+1 during the post-deploy stage.
-It records the latency of every query. The stall of a stage is the longest
-latency of a query that overlapped the stage's window (``call_command("migrate")``
-in a process where Django is already set up); the failures are the queries that
-failed during the window or the second after it.
+It records the latency of every query (no release writes NULL into ``note``).
+The stall of a stage is the longest latency of a query that overlapped the
+stage's window (``call_command("migrate")`` in a process where Django is already
+set up); the failures are the queries that failed during the window or the
+second after it. A WaitSampler polls what the load's server process waits on,
+to tell a lock from a busy disk. Results: see benchmarks/README.rst.
 """
 
 from __future__ import annotations
