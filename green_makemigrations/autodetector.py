@@ -1,4 +1,4 @@
-"""The phased autodetector: Django's, with removals split into deploy stages."""
+"""The phased autodetector: Django's, with incompatible changes split into deploy stages."""
 
 from __future__ import annotations
 
@@ -25,13 +25,17 @@ Changes = dict[str, list[Migration]]
 
 
 class GreenMigrationAutodetector(MigrationAutodetector):
-    """Split every removal into a pre-deploy prep step and a post-deploy drop.
+    """Split backwards-incompatible changes into pre-deploy and post-deploy steps.
 
-    Django generates the operations; this class adds the prep step of each
-    removed field, sorts the operations of each app into at most one
-    pre-deploy and one post-deploy migration, tags each migration with its
-    stage, and places new pre-deploy migrations beside post-deploy ones that
-    may still be pending, so one release can hold both.
+    Django generates the operations; the overridden hooks adjust them: a
+    removed field gets a pre-deploy prep step before its post-deploy drop, an
+    added NOT NULL field a database default until post-deploy, a field made
+    NOT NULL waits for post-deploy, and indexes and check constraints of
+    existing tables are built without blocking writes. The operations of each
+    app are then built into at most one pre-deploy and one post-deploy
+    migration, each tagged with its stage, and new pre-deploy migrations are
+    placed beside post-deploy ones that may still be pending, so one release
+    can hold both.
     """
 
     generated_operations: dict[str, list[Operation]]
