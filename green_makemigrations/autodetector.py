@@ -244,8 +244,8 @@ class GreenMigrationAutodetector(MigrationAutodetector):
             super().generate_removed_indexes()
 
     def generate_added_constraints(self) -> None:
-        """Validate new check constraints of existing tables without blocking writes."""
-        with self._replacing_new_operations(operations.AddConstraint, _add_check_not_valid):
+        """Add check and unique constraints to existing tables without blocking writes."""
+        with self._replacing_new_operations(operations.AddConstraint, _add_constraint_online):
             super().generate_added_constraints()
 
     @contextmanager
@@ -564,12 +564,16 @@ def _remove_index_concurrently(operation: operations.RemoveIndex) -> Operation:
     return green_operations.RemoveIndexConcurrently(operation.model_name, operation.name)
 
 
-def _add_check_not_valid(operation: operations.AddConstraint) -> Operation | None:
-    if not isinstance(operation.constraint, CheckConstraint):
-        return None
-    return green_operations.AddCheckConstraintNotValid(
-        operation.model_name, operation.constraint
-    )
+def _add_constraint_online(operation: operations.AddConstraint) -> Operation | None:
+    constraint = operation.constraint
+    if isinstance(constraint, CheckConstraint):
+        return green_operations.AddCheckConstraintNotValid(operation.model_name, constraint)
+    if green_operations.is_plain_unique(constraint):
+        return green_operations.AddUniqueConstraintConcurrently(
+            operation.model_name,
+            constraint,  # type: ignore[arg-type]
+        )
+    return None
 
 
 def _column_name(field: Any, name: str) -> str | None:

@@ -265,6 +265,103 @@ class AddCheckConstraintNotValid(operations.AddConstraint):
             super().database_backwards(app_label, schema_editor, from_state, to_state)
 
 
+class AddUniqueConstraintConcurrently(operations.AddConstraint):
+    """Add a unique constraint on plain fields; on PostgreSQL without a long lock.
+
+    ``ALTER TABLE … ADD CONSTRAINT … UNIQUE`` builds its index under a lock
+    that stops reads and writes. Instead the index is built with ``CREATE
+    UNIQUE INDEX CONCURRENTLY`` (an INVALID leftover of a failed run is
+    dropped first) and then attached with ``ADD CONSTRAINT … UNIQUE USING
+    INDEX``, which takes the lock only for an instant.
+    """
+
+    outside_transaction = True
+
+    def __init__(self, model_name: str, constraint: models.UniqueConstraint) -> None:
+        super().__init__(model_name, constraint)
+
+    def describe(self) -> str:
+        """Describe the operation for makemigrations and migrate --plan."""
+        return (
+            f"Create constraint {self.constraint.name} on model {self.model_name}, "
+            "its index built without blocking writes"
+        )
+
+    def database_forwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        """Build the unique index concurrently, then attach it (PostgreSQL)."""
+        model = to_state.apps.get_model(app_label, self.model_name)
+        if not self.allow_migrate_model(schema_editor.connection.alias, model):
+            return
+        table = model._meta.db_table
+        if not _is_postgresql(schema_editor):
+            if _collecting(schema_editor) or self.constraint.name not in _constraint_names(
+                schema_editor, table
+            ):
+                schema_editor.add_constraint(model, self.constraint)
+            return
+        _ensure_not_in_transaction(self, schema_editor)
+        quote = schema_editor.quote_name
+        name = quote(self.constraint.name)
+        columns = ", ".join(
+            quote(str(model._meta.get_field(field).column))
+            for field in self.constraint.fields  # type: ignore[attr-defined]
+        )
+        create = f"CREATE UNIQUE INDEX CONCURRENTLY {name} ON {quote(table)} ({columns})"
+        attach = f"ALTER TABLE {quote(table)} ADD CONSTRAINT {name} UNIQUE USING INDEX {name}"
+        if _collecting(schema_editor):
+            schema_editor.execute(create)
+            schema_editor.execute(attach)
+            return
+        with schema_editor.connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT 1 FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid "
+                "WHERE c.conname = %s AND t.relname = %s",
+                [self.constraint.name, table],
+            )
+            if cursor.fetchone() is not None:
+                return  # attached by an earlier run
+        state = _index_state(schema_editor, self.constraint.name)
+        if state is False:
+            schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+        if state is not True:
+            schema_editor.execute(create)
+        schema_editor.execute(attach)
+
+    def database_backwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        """Drop the constraint (and its index) unless an earlier run already did."""
+        model = to_state.apps.get_model(app_label, self.model_name)
+        if _collecting(schema_editor) or self.constraint.name in _constraint_names(
+            schema_editor, model._meta.db_table
+        ):
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
+
+
+def is_plain_unique(constraint: object) -> bool:
+    """Return whether a constraint is a UniqueConstraint on plain fields only."""
+    return (
+        isinstance(constraint, models.UniqueConstraint)
+        and bool(constraint.fields)
+        and not constraint.condition
+        and not constraint.expressions
+        and not getattr(constraint, "include", None)
+        and not getattr(constraint, "opclasses", None)
+        and constraint.deferrable is None
+        and getattr(constraint, "nulls_distinct", None) is None
+    )
+
+
 class SetNotNull(operations.AlterField):
     """Make a nullable column NOT NULL without holding a lock during a scan.
 

@@ -340,6 +340,31 @@ EXPECTED_DIFFERENCES: dict[str, Difference] = {
             "condition=(AND: ('name__contains', 'bob')) name='name_contains_bob'>>",
         ),
     ),
+    "AutodetectorTests.test_rename_field_preserve_db_column_recreate_constraint": Difference(
+        "a unique constraint on plain fields added to an existing table gets its index "
+        "built CONCURRENTLY, then attached, on PostgreSQL: AddUniqueConstraintConcurrently",
+        (
+            MISMATCH.format(
+                app="app",
+                expected="['RemoveConstraint', 'RenameField', 'RenameField', 'AddConstraint']",
+            ),
+            "<AddUniqueConstraintConcurrently 'foo', <UniqueConstraint: "
+            "fields=('renamed_field1',) name='unique_fields'>>",
+        ),
+        versions=("6.0", "6.1"),
+    ),
+    "AutodetectorTests.test_rename_field_without_db_column_recreate_constraint": Difference(
+        "a unique constraint on plain fields added to an existing table gets its index "
+        "built CONCURRENTLY, then attached, on PostgreSQL: AddUniqueConstraintConcurrently",
+        (
+            MISMATCH.format(
+                app="app", expected="['RemoveConstraint', 'RenameField', 'AddConstraint']"
+            ),
+            "<AddUniqueConstraintConcurrently 'foo', <UniqueConstraint: "
+            "fields=('full_field1_name',) name='unique_field'>>",
+        ),
+        versions=("6.0", "6.1"),
+    ),
     "AutodetectorTests.test_set_alter_order_with_respect_to_index_constraint_unique_together": (
         Difference(
             "the existing table gets _order, an index on it built CONCURRENTLY "

@@ -29,6 +29,7 @@ from green_makemigrations.constants import Stage
 from green_makemigrations.operations import (
     AddCheckConstraintNotValid,
     AddIndexConcurrently,
+    AddUniqueConstraintConcurrently,
     RemoveIndexConcurrently,
 )
 from green_makemigrations.questioner import GreenQuestioner
@@ -334,11 +335,20 @@ def test_index_on_added_field_comes_after_the_field() -> None:
     assert migration.atomic is False
 
 
-def test_unique_constraint_stays_django_s_add_constraint() -> None:
+def test_plain_unique_constraint_gets_a_concurrent_index() -> None:
     unique = models.UniqueConstraint(fields=["title"], name="book_title_unique")
     migration = only_migration(detect([book()], [book(constraints=[unique])]))
-    assert op_types(migration) == [operations.AddConstraint]
+    assert op_types(migration) == [AddUniqueConstraintConcurrently]
     assert migration.operations[0].constraint == unique
+    assert migration.atomic is False
+
+
+def test_conditional_unique_constraint_stays_django_s_add_constraint() -> None:
+    unique = models.UniqueConstraint(
+        fields=["title"], condition=models.Q(pages__gt=0), name="book_title_unique"
+    )
+    migration = only_migration(detect([book()], [book(constraints=[unique])]))
+    assert op_types(migration) == [operations.AddConstraint]
     assert migration.atomic is True
 
 
@@ -347,10 +357,24 @@ def test_unique_and_check_constraints_together() -> None:
     migration = only_migration(detect([book()], [book(constraints=[unique, pages_check()])]))
     by_name = {op.constraint.name: type(op) for op in migration.operations}
     assert by_name == {
-        "book_title_unique": operations.AddConstraint,
+        "book_title_unique": AddUniqueConstraintConcurrently,
         "book_pages_gte_0": AddCheckConstraintNotValid,
     }
     assert migration.atomic is False
+
+
+def test_add_unique_constraint_concurrently_round_trips() -> None:
+    operation = AddUniqueConstraintConcurrently(
+        "book", models.UniqueConstraint(fields=["title"], name="book_title_unique")
+    )
+    name, args, kwargs = operation.deconstruct()
+    assert (name, args) == ("AddUniqueConstraintConcurrently", [])
+    rebuilt = AddUniqueConstraintConcurrently(**kwargs)
+    assert rebuilt.deconstruct() == operation.deconstruct()
+    assert rebuilt.describe() == (
+        "Create constraint book_title_unique on model book, its index built without "
+        "blocking writes"
+    )
 
 
 def test_new_model_keeps_django_s_operations() -> None:
