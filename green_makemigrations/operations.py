@@ -184,26 +184,14 @@ class RemoveIndexConcurrently(operations.RemoveIndex):
         _create_index(schema_editor, model, index)
 
 
-class AddCheckConstraintNotValid(operations.AddConstraint):
-    """Add a check constraint; on PostgreSQL ``NOT VALID``, then ``VALIDATE`` it.
+class _AddConstraintOnline(operations.AddConstraint):
+    """Add a constraint; on PostgreSQL in the subclass's way, elsewhere as Django does.
 
-    Adding it ``NOT VALID`` takes a brief lock and checks only new rows;
-    ``VALIDATE CONSTRAINT`` then scans the table under a lock that lets reads
-    and writes go on. The two run in separate transactions, so the brief
-    lock is not held during the scan.
+    Both directions can be re-run: a constraint already there is not added
+    again, one already gone is not dropped again.
     """
 
     outside_transaction = True
-
-    def __init__(self, model_name: str, constraint: models.CheckConstraint) -> None:
-        super().__init__(model_name, constraint)
-
-    def describe(self) -> str:
-        """Describe the operation for makemigrations and migrate --plan."""
-        return (
-            f"Create constraint {self.constraint.name} on model {self.model_name}, "
-            "validated without blocking writes"
-        )
 
     def database_forwards(
         self,
@@ -212,7 +200,7 @@ class AddCheckConstraintNotValid(operations.AddConstraint):
         from_state: ProjectState,
         to_state: ProjectState,
     ) -> None:
-        """Add the constraint NOT VALID, then validate it (PostgreSQL)."""
+        """Add the constraint (without blocking writes on PostgreSQL)."""
         model = to_state.apps.get_model(app_label, self.model_name)
         if not self.allow_migrate_model(schema_editor.connection.alias, model):
             return
@@ -223,32 +211,13 @@ class AddCheckConstraintNotValid(operations.AddConstraint):
                 schema_editor.add_constraint(model, self.constraint)
             return
         _ensure_not_in_transaction(self, schema_editor)
-        table = model._meta.db_table
-        name = schema_editor.quote_name(self.constraint.name)
-        if _collecting(schema_editor):
-            statement = self.constraint.create_sql(model, schema_editor)
-            schema_editor.execute(f"{statement} NOT VALID")
-            schema_editor.execute(
-                f"ALTER TABLE {schema_editor.quote_name(table)} VALIDATE CONSTRAINT {name}"
-            )
-            return
-        with schema_editor.connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT convalidated FROM pg_constraint c "
-                "JOIN pg_class t ON t.oid = c.conrelid "
-                "JOIN pg_namespace n ON n.oid = t.relnamespace "
-                "WHERE c.conname = %s AND t.relname = %s AND n.nspname = current_schema()",
-                [self.constraint.name, table],
-            )
-            row = cursor.fetchone()
-        if row is None:
-            statement = self.constraint.create_sql(model, schema_editor)
-            schema_editor.execute(f"{statement} NOT VALID")
-        if row is None or not row[0]:
-            schema_editor.execute(
-                f"ALTER TABLE {schema_editor.quote_name(table)} VALIDATE CONSTRAINT {name}"
-            )
+        self.add_on_postgresql(schema_editor, model)
 
+    def add_on_postgresql(
+        self, schema_editor: BaseDatabaseSchemaEditor, model: type[models.Model]
+    ) -> None:
+        """Add the constraint on PostgreSQL, outside a transaction."""
+        raise NotImplementedError  # pragma: no cover
 
     def database_backwards(
         self,
@@ -265,7 +234,52 @@ class AddCheckConstraintNotValid(operations.AddConstraint):
             super().database_backwards(app_label, schema_editor, from_state, to_state)
 
 
-class AddUniqueConstraintConcurrently(operations.AddConstraint):
+class AddCheckConstraintNotValid(_AddConstraintOnline):
+    """Add a check constraint; on PostgreSQL ``NOT VALID``, then ``VALIDATE`` it.
+
+    Adding it ``NOT VALID`` takes a brief lock and checks only new rows;
+    ``VALIDATE CONSTRAINT`` then scans the table under a lock that lets reads
+    and writes go on. The two run in separate transactions, so the brief
+    lock is not held during the scan.
+    """
+
+    def __init__(self, model_name: str, constraint: models.CheckConstraint) -> None:
+        super().__init__(model_name, constraint)
+
+    def describe(self) -> str:
+        """Describe the operation for makemigrations and migrate --plan."""
+        return (
+            f"Create constraint {self.constraint.name} on model {self.model_name}, "
+            "validated without blocking writes"
+        )
+
+    def add_on_postgresql(
+        self, schema_editor: BaseDatabaseSchemaEditor, model: type[models.Model]
+    ) -> None:
+        """Add the constraint NOT VALID, then validate it."""
+        table = model._meta.db_table
+        name = schema_editor.quote_name(self.constraint.name)
+        validate = f"ALTER TABLE {schema_editor.quote_name(table)} VALIDATE CONSTRAINT {name}"
+        if _collecting(schema_editor):
+            schema_editor.execute(f"{self.constraint.create_sql(model, schema_editor)} NOT VALID")
+            schema_editor.execute(validate)
+            return
+        with schema_editor.connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT convalidated FROM pg_constraint c "
+                "JOIN pg_class t ON t.oid = c.conrelid "
+                "JOIN pg_namespace n ON n.oid = t.relnamespace "
+                "WHERE c.conname = %s AND t.relname = %s AND n.nspname = current_schema()",
+                [self.constraint.name, table],
+            )
+            row = cursor.fetchone()
+        if row is None:
+            schema_editor.execute(f"{self.constraint.create_sql(model, schema_editor)} NOT VALID")
+        if row is None or not row[0]:
+            schema_editor.execute(validate)
+
+
+class AddUniqueConstraintConcurrently(_AddConstraintOnline):
     """Add a unique constraint on plain fields; on PostgreSQL without a long lock.
 
     ``ALTER TABLE … ADD CONSTRAINT … UNIQUE`` builds its index under a lock
@@ -274,8 +288,6 @@ class AddUniqueConstraintConcurrently(operations.AddConstraint):
     dropped first) and then attached with ``ADD CONSTRAINT … UNIQUE USING
     INDEX``, which takes the lock only for an instant.
     """
-
-    outside_transaction = True
 
     def __init__(self, model_name: str, constraint: models.UniqueConstraint) -> None:
         super().__init__(model_name, constraint)
@@ -287,30 +299,17 @@ class AddUniqueConstraintConcurrently(operations.AddConstraint):
             "its index built without blocking writes"
         )
 
-    def database_forwards(
-        self,
-        app_label: str,
-        schema_editor: BaseDatabaseSchemaEditor,
-        from_state: ProjectState,
-        to_state: ProjectState,
+    def add_on_postgresql(
+        self, schema_editor: BaseDatabaseSchemaEditor, model: type[models.Model]
     ) -> None:
-        """Build the unique index concurrently, then attach it (PostgreSQL)."""
-        model = to_state.apps.get_model(app_label, self.model_name)
-        if not self.allow_migrate_model(schema_editor.connection.alias, model):
-            return
+        """Build the unique index concurrently, then attach it."""
         table = model._meta.db_table
-        if not _is_postgresql(schema_editor):
-            if _collecting(schema_editor) or self.constraint.name not in _constraint_names(
-                schema_editor, table
-            ):
-                schema_editor.add_constraint(model, self.constraint)
-            return
-        _ensure_not_in_transaction(self, schema_editor)
         quote = schema_editor.quote_name
         name = quote(self.constraint.name)
+        fields = self.constraint.fields  # type: ignore[attr-defined]
         columns = ", ".join(
-            quote(str(model._meta.get_field(field).column))
-            for field in self.constraint.fields  # type: ignore[attr-defined]
+            quote(str(model._meta.get_field(f).column))  # type: ignore[union-attr]
+            for f in fields
         )
         create = f"CREATE UNIQUE INDEX CONCURRENTLY {name} ON {quote(table)} ({columns})"
         attach = f"ALTER TABLE {quote(table)} ADD CONSTRAINT {name} UNIQUE USING INDEX {name}"
@@ -332,20 +331,6 @@ class AddUniqueConstraintConcurrently(operations.AddConstraint):
         if state is not True:
             schema_editor.execute(create)
         schema_editor.execute(attach)
-
-    def database_backwards(
-        self,
-        app_label: str,
-        schema_editor: BaseDatabaseSchemaEditor,
-        from_state: ProjectState,
-        to_state: ProjectState,
-    ) -> None:
-        """Drop the constraint (and its index) unless an earlier run already did."""
-        model = to_state.apps.get_model(app_label, self.model_name)
-        if _collecting(schema_editor) or self.constraint.name in _constraint_names(
-            schema_editor, model._meta.db_table
-        ):
-            super().database_backwards(app_label, schema_editor, from_state, to_state)
 
 
 def is_plain_unique(constraint: object) -> bool:
