@@ -6,8 +6,6 @@ has it NOT NULL with a default.
 
 from __future__ import annotations
 
-import importlib
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,16 +14,13 @@ from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import (
     CaptureQueriesContext,
-    extend_sys_path,
-    modify_settings,
-    override_settings,
 )
 
-from .utils import columns, execute, select
+from .utils import app_with_history, columns, execute, select
 
 APP = "notnull_app"
 TABLE = "notnull_app_item"
-INITIAL = '''from django.db import migrations, models
+INITIAL = """from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
@@ -45,30 +40,14 @@ class Migration(migrations.Migration):
             ],
         ),
     ]
-'''
+"""
 
 
 @pytest.fixture
 def previous_release(tmp_path: Path, transactional_db: None) -> Iterator[Path]:
-    """Install notnull_app with a migrations package holding the previous release."""
-    # A new package name for each test: the import system caches modules.
-    package_name = f"notnull_history_{uuid.uuid4().hex}"
-    package = tmp_path / package_name
-    (package / "migrations").mkdir(parents=True)
-    (package / "__init__.py").touch()
-    (package / "migrations" / "__init__.py").touch()
-    (package / "migrations" / "0001_initial.py").write_text(INITIAL)
-    with (
-        extend_sys_path(str(tmp_path)),
-        modify_settings(INSTALLED_APPS={"append": f"tests.commands.{APP}"}),
-        override_settings(MIGRATION_MODULES={APP: f"{package_name}.migrations"}),
-    ):
-        importlib.invalidate_caches()
-        call_command("migrate", APP, verbosity=0)
-        try:
-            yield package / "migrations"
-        finally:
-            call_command("migrate", APP, "zero", verbosity=0)
+    """Install the app with a migrations package holding the previous release."""
+    with app_with_history(tmp_path, APP, INITIAL) as migrations:
+        yield migrations
 
 
 def app_applied() -> set[str]:

@@ -7,17 +7,14 @@ statement. The previous release of unique_app has no constraint.
 
 from __future__ import annotations
 
-import importlib
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.test.utils import extend_sys_path, modify_settings, override_settings
 
-from .utils import execute, select
+from .utils import app_with_history, execute, select
 
 APP = "unique_app"
 TABLE = "unique_app_item"
@@ -47,24 +44,9 @@ class Migration(migrations.Migration):
 
 @pytest.fixture
 def previous_release(tmp_path: Path, transactional_db: None) -> Iterator[Path]:
-    """Install unique_app with a migrations package holding the previous release."""
-    package_name = f"unique_history_{uuid.uuid4().hex}"
-    package = tmp_path / package_name
-    (package / "migrations").mkdir(parents=True)
-    (package / "__init__.py").touch()
-    (package / "migrations" / "__init__.py").touch()
-    (package / "migrations" / "0001_initial.py").write_text(INITIAL)
-    with (
-        extend_sys_path(str(tmp_path)),
-        modify_settings(INSTALLED_APPS={"append": f"tests.commands.{APP}"}),
-        override_settings(MIGRATION_MODULES={APP: f"{package_name}.migrations"}),
-    ):
-        importlib.invalidate_caches()
-        call_command("migrate", APP, verbosity=0)
-        try:
-            yield package / "migrations"
-        finally:
-            call_command("migrate", APP, "zero", verbosity=0)
+    """Install the app with a migrations package holding the previous release."""
+    with app_with_history(tmp_path, APP, INITIAL) as migrations:
+        yield migrations
 
 
 def unique_constraints() -> dict[str, list[str]]:

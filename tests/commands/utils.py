@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from django.db import connection
 from django.db.backends.base.introspection import FieldInfo
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
-from django.test.utils import extend_sys_path, override_settings
+from django.test.utils import extend_sys_path, modify_settings, override_settings
 
 APP_LABEL = "testapp"
 FIXTURES = Path(__file__).parent / "migrations"
@@ -165,3 +166,29 @@ def drop_testapp_schema() -> None:
         for table in names:
             cursor.execute(f"DROP TABLE IF EXISTS {quote(table)}{cascade}")
     MigrationRecorder(connection).migration_qs.filter(app=APP_LABEL).delete()
+
+
+@contextmanager
+def app_with_history(directory: Path, app_label: str, initial: str) -> Iterator[Path]:
+    """Install tests.commands.<app_label> with a history holding one initial migration.
+
+    Yields the migrations directory, where makemigrations writes. The package
+    gets a new name each time: the import system caches modules by name.
+    """
+    package_name = f"{app_label}_history_{uuid.uuid4().hex}"
+    package = directory / package_name
+    (package / "migrations").mkdir(parents=True)
+    (package / "__init__.py").touch()
+    (package / "migrations" / "__init__.py").touch()
+    (package / "migrations" / "0001_initial.py").write_text(initial)
+    with (
+        extend_sys_path(str(directory)),
+        modify_settings(INSTALLED_APPS={"append": f"tests.commands.{app_label}"}),
+        override_settings(MIGRATION_MODULES={app_label: f"{package_name}.migrations"}),
+    ):
+        importlib.invalidate_caches()
+        call_command("migrate", app_label, verbosity=0)
+        try:
+            yield package / "migrations"
+        finally:
+            call_command("migrate", app_label, "zero", verbosity=0)
