@@ -51,6 +51,22 @@ def _index_state(schema_editor: BaseDatabaseSchemaEditor, name: str) -> bool | N
     return None if row is None else bool(row[0])
 
 
+def _constraint_state(
+    schema_editor: BaseDatabaseSchemaEditor, name: str, table: str
+) -> bool | None:
+    """Return None if table has no constraint of this name, else whether it is validated."""
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.convalidated FROM pg_constraint c "
+            "JOIN pg_class t ON t.oid = c.conrelid "
+            "JOIN pg_namespace n ON n.oid = t.relnamespace "
+            "WHERE c.conname = %s AND t.relname = %s AND n.nspname = current_schema()",
+            [name, table],
+        )
+        row = cursor.fetchone()
+    return None if row is None else bool(row[0])
+
+
 def _constraint_names(schema_editor: BaseDatabaseSchemaEditor, table: str) -> set[str]:
     connection = schema_editor.connection
     with connection.cursor() as cursor:
@@ -264,18 +280,10 @@ class AddCheckConstraintNotValid(_AddConstraintOnline):
             schema_editor.execute(f"{self.constraint.create_sql(model, schema_editor)} NOT VALID")
             schema_editor.execute(validate)
             return
-        with schema_editor.connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT convalidated FROM pg_constraint c "
-                "JOIN pg_class t ON t.oid = c.conrelid "
-                "JOIN pg_namespace n ON n.oid = t.relnamespace "
-                "WHERE c.conname = %s AND t.relname = %s AND n.nspname = current_schema()",
-                [self.constraint.name, table],
-            )
-            row = cursor.fetchone()
-        if row is None:
+        validated = _constraint_state(schema_editor, self.constraint.name, table)
+        if validated is None:
             schema_editor.execute(f"{self.constraint.create_sql(model, schema_editor)} NOT VALID")
-        if row is None or not row[0]:
+        if not validated:
             schema_editor.execute(validate)
 
 
@@ -317,14 +325,8 @@ class AddUniqueConstraintConcurrently(_AddConstraintOnline):
             schema_editor.execute(create)
             schema_editor.execute(attach)
             return
-        with schema_editor.connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT 1 FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid "
-                "WHERE c.conname = %s AND t.relname = %s",
-                [self.constraint.name, table],
-            )
-            if cursor.fetchone() is not None:
-                return  # attached by an earlier run
+        if _constraint_state(schema_editor, self.constraint.name, table) is not None:
+            return  # attached by an earlier run
         state = _index_state(schema_editor, self.constraint.name)
         if state is False:
             schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
