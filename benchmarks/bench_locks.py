@@ -54,7 +54,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+
+from scratch_db import connect, execute, scratch_database
 
 POSTGRESQL_TARGET = 0.100  # seconds: the longest stall allowed on PostgreSQL.
 IDLE = 0.5  # seconds of load before each stage: the noise floor.
@@ -254,84 +255,11 @@ def _env(settings: str) -> dict[str, str]:
 # -- databases -------------------------------------------------------------------
 
 
-def _entry_from_url(url: Any, engine: str, name: str) -> dict[str, Any]:
-    return {
-        "ENGINE": engine,
-        "NAME": name,
-        "USER": unquote(url.username or ""),
-        "PASSWORD": unquote(url.password or ""),
-        "HOST": url.hostname or "127.0.0.1",
-        "PORT": str(url.port or ""),
-    }
-
-
-def connect(entry: dict[str, Any], database: str | None = None) -> Any:
-    """Return an autocommit DB-API connection to entry's database (or another one)."""
-    name = database or entry["NAME"]
-    if entry["ENGINE"].endswith("postgresql"):
-        import psycopg
-
-        return psycopg.connect(
-            dbname=name,
-            user=entry["USER"],
-            password=entry["PASSWORD"] or None,
-            host=entry["HOST"],
-            port=entry["PORT"] or None,
-            autocommit=True,
-        )
-    import MySQLdb  # type: ignore[import-untyped]
-
-    connection = MySQLdb.connect(
-        user=entry["USER"],
-        password=entry["PASSWORD"],
-        host=entry["HOST"],
-        port=int(entry["PORT"] or 3306),
-        database=name,
-        charset="utf8mb4",
-    )
-    connection.autocommit(True)
-    return connection
-
-
-def execute(connection: Any, sql: str, params: Any = None) -> Any:
-    cursor = connection.cursor()
-    cursor.execute(sql, params)
-    return cursor
-
-
 @contextmanager
 def database(backend: str) -> Iterator[dict[str, Any]]:
     """Yield a DATABASES entry for an empty database, dropped on exit."""
-    name = f"green_locks_{os.getpid()}"
-    if backend == "postgresql":
-        url = urlsplit(
-            os.environ.get("GREEN_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-        )
-        entry = _entry_from_url(url, "django.db.backends.postgresql", name)
-        admin_db = "postgres"
-        create = f'CREATE DATABASE "{name}"'
-        drop = f'DROP DATABASE IF EXISTS "{name}"'
-    else:
-        url = urlsplit(os.environ.get("GREEN_MYSQL_URL", "mysql://root@127.0.0.1:3306/mysql"))
-        entry = _entry_from_url(url, "django.db.backends.mysql", name)
-        entry["OPTIONS"] = {"charset": "utf8mb4"}
-        admin_db = "mysql"
-        create = f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-        drop = f"DROP DATABASE IF EXISTS `{name}`"
-
-    def admin(sql: str) -> None:
-        connection = connect(entry, admin_db)
-        try:
-            execute(connection, sql)
-        finally:
-            connection.close()
-
-    admin(drop)
-    admin(create)
-    try:
+    with scratch_database(backend, f"green_locks_{os.getpid()}") as entry:
         yield entry
-    finally:
-        admin(drop)
 
 
 def fill(entry: dict[str, Any], rows: int) -> None:

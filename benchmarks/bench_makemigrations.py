@@ -41,7 +41,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+
+from scratch_db import scratch_database
 
 TARGET = 1.10  # ours may take at most 10% longer than stock.
 
@@ -384,66 +385,8 @@ def database(backend: str, workdir: Path) -> Iterator[dict[str, Any]]:
     if backend == "sqlite":
         yield {"ENGINE": "django.db.backends.sqlite3", "NAME": str(workdir / "db.sqlite3")}
         return
-    name = f"green_bench_{os.getpid()}"
-    if backend == "postgresql":
-        url = urlsplit(
-            os.environ.get("GREEN_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-        )
-        entry = _entry_from_url(url, "django.db.backends.postgresql", name)
-        import psycopg
-
-        def admin(sql: str) -> None:
-            with psycopg.connect(
-                dbname="postgres",
-                user=entry["USER"],
-                password=entry["PASSWORD"] or None,
-                host=entry["HOST"],
-                port=entry["PORT"] or None,
-                autocommit=True,
-            ) as connection:
-                connection.execute(sql)
-
-        create = f'CREATE DATABASE "{name}"'
-        drop = f'DROP DATABASE IF EXISTS "{name}"'
-    elif backend == "mysql":
-        url = urlsplit(os.environ.get("GREEN_MYSQL_URL", "mysql://root@127.0.0.1:3306/mysql"))
-        entry = _entry_from_url(url, "django.db.backends.mysql", name)
-        entry["OPTIONS"] = {"charset": "utf8mb4"}
-        import MySQLdb
-
-        def admin(sql: str) -> None:
-            connection = MySQLdb.connect(
-                user=entry["USER"],
-                password=entry["PASSWORD"],
-                host=entry["HOST"],
-                port=int(entry["PORT"] or 3306),
-            )
-            try:
-                connection.cursor().execute(sql)
-            finally:
-                connection.close()
-
-        create = f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-        drop = f"DROP DATABASE IF EXISTS `{name}`"
-    else:
-        raise SystemExit(f"Unknown backend {backend!r}")
-    admin(drop)
-    admin(create)
-    try:
+    with scratch_database(backend, f"green_bench_{os.getpid()}") as entry:
         yield entry
-    finally:
-        admin(drop)
-
-
-def _entry_from_url(url: Any, engine: str, name: str) -> dict[str, Any]:
-    return {
-        "ENGINE": engine,
-        "NAME": name,
-        "USER": unquote(url.username or ""),
-        "PASSWORD": unquote(url.password or ""),
-        "HOST": url.hostname or "",
-        "PORT": str(url.port or ""),
-    }
 
 
 # -- running commands --------------------------------------------------------
