@@ -23,6 +23,8 @@ from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.migrations import operations
 from django.db.migrations.state import ProjectState
 
+from .backfill import update_in_batches
+
 
 def _is_postgresql(schema_editor: BaseDatabaseSchemaEditor) -> bool:
     return bool(schema_editor.connection.vendor == "postgresql")
@@ -439,32 +441,22 @@ class SetNotNull(operations.AlterField):
         field: Any,
         default: Any,
     ) -> None:
-        """Fill NULLs with default, batch_size rows per statement and transaction."""
-        connection = schema_editor.connection
-        value = field.get_db_prep_save(default, connection)
-        table = schema_editor.quote_name(model._meta.db_table)
+        """Fill NULLs with default, batch_size rows per statement and transaction.
+
+        update_in_batches walks ranges of an integer primary key (falling
+        back to LIMIT-ed updates for other keys); under sqlmigrate it shows
+        the statement once.
+        """
+        value = field.get_db_prep_save(default, schema_editor.connection)
         quoted_column = schema_editor.quote_name(column)
-        pk = schema_editor.quote_name(str(model._meta.pk.column))
-        if connection.vendor == "mysql":
-            sql = (
-                f"UPDATE {table} SET {quoted_column} = %s "
-                f"WHERE {quoted_column} IS NULL LIMIT {int(self.batch_size)}"
-            )
-        else:
-            sql = (
-                f"UPDATE {table} SET {quoted_column} = %s WHERE {pk} IN ("
-                f"SELECT {pk} FROM {table} WHERE {quoted_column} IS NULL "
-                f"LIMIT {int(self.batch_size)})"
-            )
-        if _collecting(schema_editor):
-            # sqlmigrate: show the batch statement once (it repeats until done).
-            schema_editor.execute(sql, [value])
-            return
-        while True:
-            with connection.cursor() as cursor:
-                cursor.execute(sql, [value])
-                if cursor.rowcount < self.batch_size:
-                    break
+        update_in_batches(
+            schema_editor,
+            model,
+            f"{quoted_column} = %s",
+            f"{quoted_column} IS NULL",
+            [value],
+            batch_size=self.batch_size,
+        )
 
 
 def runs_outside_transaction(operation: object) -> bool:
