@@ -1,0 +1,351 @@
+"""Foreign keys added to existing tables without a lock held during a table scan.
+
+Django adds a foreign key constraint with one ``ALTER TABLE``, which on
+PostgreSQL checks every row while it holds a lock that stops writes (and, when
+the column is added in the same statement, reads too). The operations here
+add the constraint ``NOT VALID`` (checked for new rows only, a brief lock),
+then ``VALIDATE CONSTRAINT`` in a separate statement, which scans the table
+under ``SHARE UPDATE EXCLUSIVE``: reads and writes go on. The column's index
+is built ``CONCURRENTLY``. Elsewhere (SQLite, MariaDB) they do what Django's
+AddField and AlterField do.
+
+Both operations can be re-run after a failure: a column already added, an
+index already built or a constraint already there is not added again, and a
+constraint left ``NOT VALID`` is validated. Their import path is permanent
+once it appears in migration files.
+
+The autodetector swaps Django's operations for them with online_add_field()
+and online_alter_field().
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.db import models, transaction
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.backends.ddl_references import Statement
+from django.db.migrations import operations
+from django.db.migrations.operations.base import Operation
+from django.db.migrations.state import ProjectState
+
+from .operations import (
+    AddUniqueConstraintConcurrently,
+    _collecting,
+    _constraint_state,
+    _ensure_not_in_transaction,
+    _index_state,
+    _is_postgresql,
+)
+
+# The suffix Django's add_field() and alter_field() give foreign key names.
+FK_SUFFIX = "_fk_%(to_table)s_%(to_column)s"
+
+
+def _has_fk_constraint(field: object) -> bool:
+    """Return whether field is a foreign key (or one-to-one) with a database constraint."""
+    return isinstance(field, models.ForeignKey) and bool(getattr(field, "db_constraint", False))
+
+
+def _unquote(schema_editor: BaseDatabaseSchemaEditor, quoted: str) -> str:
+    """Return the name inside a quote_name()'d identifier."""
+    if len(quoted) > 2 and schema_editor.quote_name(quoted[1:-1]) == quoted:
+        return quoted[1:-1]
+    return quoted
+
+
+def _columns(schema_editor: BaseDatabaseSchemaEditor, table: str) -> set[str]:
+    connection = schema_editor.connection
+    with connection.cursor() as cursor:
+        return {info.name for info in connection.introspection.get_table_description(cursor, table)}
+
+
+@contextmanager
+def _altered(field: Any, **attributes: Any) -> Iterator[None]:
+    """Set attributes of a (rendered) field for a while, as AddField does with default."""
+    saved = {name: field.__dict__[name] for name in attributes}
+    field.__dict__.update(attributes)
+    try:
+        yield
+    finally:
+        field.__dict__.update(saved)
+
+
+def _on_columns_only(field: Any, index_too: bool) -> dict[str, Any]:
+    """Return the attributes that leave only the column to Django's schema editor."""
+    attributes: dict[str, Any] = {"db_constraint": False}
+    if index_too:
+        attributes.update(db_index=False, _unique=False)
+    return attributes
+
+
+def _add_fk_not_valid(
+    schema_editor: BaseDatabaseSchemaEditor, model: type[models.Model], field: Any
+) -> None:
+    """Add Django's foreign key constraint of field NOT VALID, then validate it.
+
+    The name and SQL (``DEFERRABLE INITIALLY DEFERRED``, and ``ON DELETE`` on
+    Django 6.1+) are Django's own. Each statement commits on its own, so the
+    lock of the ``ADD`` is not held while ``VALIDATE`` scans the table.
+    """
+    statement = schema_editor._create_fk_sql(model, field, FK_SUFFIX)  # type: ignore[attr-defined]
+    name = _unquote(schema_editor, str(statement.parts["name"]))
+    table = model._meta.db_table
+    validate = (
+        f"ALTER TABLE {schema_editor.quote_name(table)} "
+        f"VALIDATE CONSTRAINT {schema_editor.quote_name(name)}"
+    )
+    validated = (
+        None if _collecting(schema_editor) else _constraint_state(schema_editor, name, table)
+    )
+    if validated is None:
+        schema_editor.execute(f"{statement} NOT VALID")
+    if not validated:
+        schema_editor.execute(validate)
+
+
+def _create_field_indexes(
+    schema_editor: BaseDatabaseSchemaEditor, model: type[models.Model], field: Any
+) -> None:
+    """Build the indexes Django gives field (db_index, unique) concurrently.
+
+    The statements are Django's (its names, the ``_like`` index of a varchar
+    column), run with ``CREATE INDEX CONCURRENTLY``; an INVALID leftover of a
+    failed build is dropped first. A unique field's index is attached as
+    Django's ``_uniq`` constraint.
+    """
+    if field.unique:
+        name = str(
+            schema_editor._unique_constraint_name(  # type: ignore[attr-defined]
+                model._meta.db_table, [field.column], quote=False
+            )
+        )
+        constraint = models.UniqueConstraint(fields=[field.name], name=name)
+        AddUniqueConstraintConcurrently(model._meta.model_name or "", constraint).add_on_postgresql(
+            schema_editor, model
+        )
+    statements: list[Statement] = schema_editor._field_indexes_sql(  # type: ignore[attr-defined]
+        model, field
+    )
+    for statement in statements:
+        statement.template = schema_editor.sql_create_index_concurrently  # type: ignore[attr-defined]
+        name = _unquote(schema_editor, str(statement.parts["name"]))
+        state = None if _collecting(schema_editor) else _index_state(schema_editor, name)
+        if state is True:
+            continue  # built by an earlier run
+        if state is False:
+            quoted = schema_editor.quote_name(name)
+            schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {quoted}")
+        schema_editor.execute(statement, params=None)
+
+
+class AddForeignKeyNotValid(operations.AddField):
+    """Add a foreign key to an existing model; on PostgreSQL without a long lock.
+
+    On PostgreSQL the column is added without its constraint and index, the
+    index is built ``CONCURRENTLY`` (a one-to-one's unique index too, then
+    attached as a constraint), and the constraint is added ``NOT VALID``
+    then validated, each step in its own transaction. The result is the
+    schema Django's AddField gives. Elsewhere it is Django's AddField.
+    """
+
+    outside_transaction = True
+
+    def __init__(
+        self,
+        model_name: str,
+        name: str,
+        field: models.Field[Any, Any],
+        preserve_default: bool = True,
+    ) -> None:
+        super().__init__(model_name, name, field, preserve_default)
+
+    def describe(self) -> str:
+        """Describe the operation for makemigrations and migrate --plan."""
+        return (
+            f"Add field {self.name} to {self.model_name}, its foreign key "
+            "validated without blocking writes"
+        )
+
+    def reduce(self, operation: Operation, app_label: str) -> Any:
+        """Reduce as AddField does, keeping this class for the field added."""
+        reduced = super().reduce(operation, app_label)
+        if isinstance(reduced, list):
+            return [
+                (online_add_field(op) or op) if type(op) is operations.AddField else op
+                for op in reduced
+            ]
+        return reduced
+
+    def database_forwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        """Add the column, its indexes, then its constraint NOT VALID and validate it."""
+        to_model = to_state.apps.get_model(app_label, self.model_name)
+        if not self.allow_migrate_model(schema_editor.connection.alias, to_model):
+            return
+        field: Any = to_model._meta.get_field(self.name)
+        collecting = _collecting(schema_editor)
+        if not collecting and field.column in _columns(schema_editor, to_model._meta.db_table):
+            added = True  # by an earlier run
+        else:
+            added = False
+        if not _is_postgresql(schema_editor):
+            if not added:
+                with _atomic_if_possible(schema_editor):
+                    super().database_forwards(app_label, schema_editor, from_state, to_state)
+            return
+        _ensure_not_in_transaction(self, schema_editor)
+        if not added:
+            with _altered(field, **_on_columns_only(field, index_too=True)):
+                super().database_forwards(app_label, schema_editor, from_state, to_state)
+        _create_field_indexes(schema_editor, to_model, field)
+        _add_fk_not_valid(schema_editor, to_model, field)
+
+    def database_backwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        """Drop the column (with its constraint and indexes) unless already gone."""
+        from_model = from_state.apps.get_model(app_label, self.model_name)
+        if not self.allow_migrate_model(schema_editor.connection.alias, from_model):
+            return
+        field: Any = from_model._meta.get_field(self.name)
+        if _collecting(schema_editor) or field.column in _columns(
+            schema_editor, from_model._meta.db_table
+        ):
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
+
+
+class AlterFieldForeignKeyNotValid(operations.AlterField):
+    """Give an existing column a foreign key constraint; on PostgreSQL without a long lock.
+
+    For an AlterField from a column without a constraint (an IntegerField, a
+    ForeignKey with ``db_constraint=False``) to a ForeignKey with one. On
+    PostgreSQL Django's alter_field() applies every other difference, the
+    new index is built ``CONCURRENTLY``, and the constraint is added ``NOT
+    VALID`` then validated in a separate transaction. Elsewhere it is
+    Django's AlterField.
+    """
+
+    outside_transaction = True
+
+    def __init__(
+        self,
+        model_name: str,
+        name: str,
+        field: models.Field[Any, Any],
+        preserve_default: bool = True,
+    ) -> None:
+        super().__init__(model_name, name, field, preserve_default)
+
+    def describe(self) -> str:
+        """Describe the operation for makemigrations and migrate --plan."""
+        return (
+            f"Alter field {self.name} on {self.model_name}, its foreign key "
+            "validated without blocking writes"
+        )
+
+    def database_forwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        """Alter the column as Django does, then add the constraint NOT VALID and validate it."""
+        to_model = to_state.apps.get_model(app_label, self.model_name)
+        if not _is_postgresql(schema_editor) or not self.allow_migrate_model(
+            schema_editor.connection.alias, to_model
+        ):
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+            return
+        _ensure_not_in_transaction(self, schema_editor)
+        from_model = from_state.apps.get_model(app_label, self.model_name)
+        old_field: Any = from_model._meta.get_field(self.name)
+        new_field: Any = to_model._meta.get_field(self.name)
+        # A new plain index is built concurrently below, not by alter_field().
+        index_too = not (old_field.db_index or old_field.unique) and not new_field.unique
+        if not self._altered_by_earlier_run(schema_editor, to_model, old_field, new_field):
+            attributes = _on_columns_only(new_field, index_too=False)
+            if index_too:
+                attributes["db_index"] = False
+            with _altered(new_field, **attributes):
+                super().database_forwards(app_label, schema_editor, from_state, to_state)
+        if index_too:
+            _create_field_indexes(schema_editor, to_model, new_field)
+        _add_fk_not_valid(schema_editor, to_model, new_field)
+
+    def _altered_by_earlier_run(
+        self,
+        schema_editor: BaseDatabaseSchemaEditor,
+        model: type[models.Model],
+        old_field: Any,
+        new_field: Any,
+    ) -> bool:
+        """Return whether an earlier run already altered the column (renamed or constrained)."""
+        if _collecting(schema_editor):
+            return False
+        table = model._meta.db_table
+        statement = schema_editor._create_fk_sql(model, new_field, FK_SUFFIX)  # type: ignore[attr-defined]
+        name = _unquote(schema_editor, str(statement.parts["name"]))
+        if _constraint_state(schema_editor, name, table) is not None:
+            return True
+        if old_field.column != new_field.column:
+            columns = _columns(schema_editor, table)
+            return old_field.column not in columns and new_field.column in columns
+        return False
+
+
+@contextmanager
+def _atomic_if_possible(schema_editor: BaseDatabaseSchemaEditor) -> Iterator[None]:
+    """Run Django's steps in one transaction where DDL can be rolled back (SQLite).
+
+    The migration is non-atomic for PostgreSQL's sake; on SQLite a table
+    rebuild in autocommit would let other connections see it half done.
+    """
+    connection = schema_editor.connection
+    if connection.features.can_rollback_ddl and not connection.in_atomic_block:
+        with transaction.atomic(using=connection.alias):
+            yield
+    else:
+        yield
+
+
+def online_add_field(operation: operations.AddField) -> Operation | None:
+    """Return the operation replacing Django's AddField of a foreign key, or None.
+
+    Only for a ForeignKey or OneToOneField with a database constraint (not
+    a many-to-many, which adds a table) added to an existing model.
+    """
+    if type(operation) is not operations.AddField or not _has_fk_constraint(operation.field):
+        return None
+    return AddForeignKeyNotValid(
+        operation.model_name, operation.name, operation.field, operation.preserve_default
+    )
+
+
+def online_alter_field(
+    operation: operations.AlterField, old_field: models.Field[Any, Any]
+) -> Operation | None:
+    """Return the operation replacing Django's AlterField that adds a foreign key, or None.
+
+    Only when old_field had no foreign key constraint and the new field has
+    one (IntegerField or ForeignKey(db_constraint=False) to ForeignKey).
+    """
+    if type(operation) is not operations.AlterField:
+        return None
+    if not _has_fk_constraint(operation.field) or _has_fk_constraint(old_field):
+        return None
+    return AlterFieldForeignKeyNotValid(
+        operation.model_name, operation.name, operation.field, operation.preserve_default
+    )
