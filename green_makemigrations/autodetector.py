@@ -15,7 +15,8 @@ from django.db.migrations.state import ProjectState
 from django.db.models import CheckConstraint
 
 from . import operations as green_operations
-from . import rules
+from . import rules, sync
+from . import views as views_module
 from .constants import Stage
 from .exceptions import PhasingError
 from .plan import MigrationKey, StageInfo, graph_stages, mark_stage, written_stage
@@ -190,48 +191,179 @@ class GreenMigrationAutodetector(MigrationAutodetector):
         return bool(old_field.null and not new_field.null and not new_field.many_to_many)
 
     def generate_renamed_models(self) -> None:
-        """Tell the user when a model rename renames its table (it breaks a release)."""
+        """Keep a renamed table's old name as a view until post-deploy.
+
+        RenameModel renames the table (and the tables of its many-to-many
+        fields) in pre-deploy; a view under each old name lets the old release
+        go on reading and writing; post-deploy drops the views.
+        """
         already = {app: len(ops) for app, ops in self.generated_operations.items()}
         super().generate_renamed_models()
-        for app_label, app_operations in self.generated_operations.items():
+        for app_label, app_operations in list(self.generated_operations.items()):
             for operation in app_operations[already.get(app_label, 0) :]:
-                if not isinstance(operation, operations.RenameModel):
-                    continue
-                old_table = _table_name(self.from_state.models[app_label, operation.old_name_lower])
-                new_table = _table_name(self.to_state.models[app_label, operation.new_name_lower])
-                if old_table != new_table:
-                    self._inform(
-                        f"Renaming {app_label}.{operation.old_name} to {operation.new_name} "
-                        f"renames table {old_table} to {new_table}, which breaks the release "
-                        f"that uses the old name: keep db_table='{old_table}' to rename "
-                        "without touching the database."
-                    )
+                if isinstance(operation, operations.RenameModel):
+                    self._phase_renamed_model(app_label, operation)
+
+    def _phase_renamed_model(self, app_label: str, rename: operations.RenameModel) -> None:
+        old_state = self.from_state.models[app_label, rename.old_name_lower]
+        new_state = self.to_state.models[app_label, rename.new_name_lower]
+        old_table, new_table = _table_name(old_state), _table_name(new_state)
+        label = f"{app_label}.{rename.old_name}"
+        keep = f"Keep db_table='{old_table}' to rename without touching the database."
+        if old_state.options.get("proxy") or not old_state.options.get("managed", True):
+            return
+        if old_table == new_table:
+            return
+        old_model = self.from_state.apps.get_model(app_label, rename.old_name)
+        new_model = self.to_state.apps.get_model(app_label, rename.new_name)
+        for related in new_model._meta.related_objects:
+            through = getattr(related, "through", None)
+            if related.many_to_many and through is not None and through._meta.auto_created:
+                if related.related_model is new_model:
+                    continue  # its own field: a view below
+                raise PhasingError(
+                    f"Renaming {label} to {rename.new_name} renames column "
+                    f"{rename.old_name_lower}_id of table {through._meta.db_table} "
+                    f"({related.related_model._meta.label}.{related.field.name}), which "
+                    "the running release uses, and a view cannot stand in for a table "
+                    f"that keeps its name. {keep}"
+                )
+        self._inform(
+            f"Renaming {label} to {rename.new_name} renames table {old_table} to "
+            f"{new_table}: phased (a view named {old_table} serves the running release "
+            f"until post-deploy). {keep}"
+        )
+        views = [views_module.CreateView(old_table, rename.new_name)]
+        for old_field in old_model._meta.local_many_to_many:
+            old_through = old_field.remote_field.through._meta
+            new_field = new_model._meta.get_field(old_field.name)
+            new_through = new_field.remote_field.through._meta
+            if not new_through.auto_created or old_through.db_table == new_through.db_table:
+                continue
+            renamed = {
+                str(old.column): str(new.column)
+                for old, new in zip(
+                    old_through.local_concrete_fields,
+                    new_through.local_concrete_fields,
+                    strict=True,
+                )
+                if old.column != new.column
+            }
+            views.append(
+                views_module.CreateView(
+                    old_through.db_table, rename.new_name, old_field.name, renamed
+                )
+            )
+        for view in views:
+            self.add_operation(app_label, view)
+        for view in views:
+            drop = views_module.DropView(*view.deconstruct()[2].values())
+            self.add_operation(app_label, drop)
+            self.deferred_operations.append(drop)
 
     def generate_renamed_fields(self) -> None:
-        """Tell the user when a field rename renames its column (it breaks a release)."""
+        """Phase a field rename that changes the column; keep one that does not.
+
+        The old release uses the old column, the new release the new one: in
+        pre-deploy the new column is added, triggers copy every write between
+        the two and the existing values are copied in batches; post-deploy
+        stops the sync, drops the old column and makes the new one NOT NULL
+        (or gives it its default) as the model declares.
+        """
         already = {app: len(ops) for app, ops in self.generated_operations.items()}
         super().generate_renamed_fields()
         for app_label, app_operations in self.generated_operations.items():
-            for operation in app_operations[already.get(app_label, 0) :]:
-                if not isinstance(operation, operations.RenameField):
-                    continue
-                model_name = operation.model_name_lower
-                old_model_name = self.renamed_models.get((app_label, model_name), model_name)
-                old_field = self.from_state.models[app_label, old_model_name].get_field(
-                    operation.old_name
+            position = already.get(app_label, 0)
+            while position < len(app_operations):
+                operation = app_operations[position]
+                if isinstance(operation, operations.RenameField):
+                    phased = self._phase_renamed_field(app_label, app_operations, position)
+                    position += phased
+                position += 1
+
+    def _phase_renamed_field(
+        self, app_label: str, app_operations: list[Operation], position: int
+    ) -> int:
+        """Replace the RenameField at position (and Django's AlterField before it).
+
+        Returns how many operations were added to the list.
+        """
+        rename: operations.RenameField = app_operations[position]  # type: ignore[assignment]
+        model_name = rename.model_name_lower
+        old_model_name = self.renamed_models.get((app_label, model_name), model_name)
+        old_field = self.from_state.models[app_label, old_model_name].get_field(rename.old_name)
+        new_field = self.to_state.models[app_label, model_name].get_field(rename.new_name)
+        old_column = _column_name(old_field, rename.old_name)
+        new_column = _column_name(new_field, rename.new_name)
+        old_table = _table_name(self.from_state.models[app_label, old_model_name])
+        new_table = _table_name(self.to_state.models[app_label, model_name])
+        label = f"{app_label}.{model_name}.{rename.old_name}"
+        if new_field.many_to_many:
+            old_through = old_field.db_table or f"{old_table}_{rename.old_name}"
+            if new_field.remote_field.through or old_through == (
+                new_field.db_table or f"{new_table}_{rename.new_name}"
+            ):
+                return 0
+            raise PhasingError(
+                f"Renaming {label} to {rename.new_name} renames its table {old_through}, "
+                "which breaks the release that uses the old name. Keep "
+                f"db_table='{old_through}' on the field to rename without touching "
+                "the database."
+            )
+        if old_column == new_column:
+            return 0
+        keep = f"db_column='{old_column}'"
+        prep = rules.rename_prep(old_field, new_field)
+        if prep.refusal is not None or prep.new_field is None:
+            raise PhasingError(
+                f"Renaming {label} to {rename.new_name} changes its database name, and "
+                f"this rename cannot be phased: {prep.refusal}. Keep the database name "
+                f"({keep}) to rename without touching the database."
+            )
+        self._inform(
+            f"Renaming {label} to {rename.new_name} renames column {old_column} to "
+            f"{new_column}: phased (new column kept in sync by triggers until "
+            f"post-deploy). Keep {keep} to rename without touching the database."
+        )
+        start = position
+        if start > 0:
+            before = app_operations[start - 1]
+            if (
+                isinstance(before, operations.AlterField)
+                and before.model_name_lower == model_name
+                and before.name_lower == rename.old_name_lower
+            ):
+                start -= 1  # Django's no-op AlterField that carries db_column over.
+        pre: list[Operation] = []
+        if prep.old_field is not None:
+            pre.append(
+                operations.AlterField(
+                    model_name=model_name, name=rename.old_name, field=prep.old_field
                 )
-                new_field = self.to_state.models[app_label, model_name].get_field(
-                    operation.new_name
-                )
-                old_column = _column_name(old_field, operation.old_name)
-                new_column = _column_name(new_field, operation.new_name)
-                if old_column != new_column:
-                    self._inform(
-                        f"Renaming {app_label}.{model_name}.{operation.old_name} to "
-                        f"{operation.new_name} renames column {old_column} to {new_column}, "
-                        "which breaks the release that uses the old name: keep "
-                        f"db_column='{old_column}' to rename without touching the database."
+            )
+        pre.append(
+            operations.AddField(model_name=model_name, name=rename.new_name, field=prep.new_field)
+        )
+        pre.append(sync.SyncRenamedColumns(model_name, rename.old_name, rename.new_name))
+        post: list[Operation] = [
+            sync.StopSyncRenamedColumns(model_name, rename.old_name, rename.new_name),
+            operations.RemoveField(model_name=model_name, name=rename.old_name),
+        ]
+        if self.deep_deconstruct(prep.new_field) != self.deep_deconstruct(new_field):
+            if not new_field.null:
+                post.append(green_operations.SetNotNull(model_name, rename.new_name, new_field))
+            else:
+                post.append(
+                    operations.AlterField(
+                        model_name=model_name, name=rename.new_name, field=new_field
                     )
+                )
+        dependencies = list(getattr(rename, "_auto_deps", []))
+        for operation in (*pre, *post):
+            operation._auto_deps = list(dependencies)  # type: ignore[attr-defined]
+        self.deferred_operations.extend(post)
+        app_operations[start : position + 1] = [*pre, *post]
+        return len(pre) + len(post) - (position + 1 - start)
 
     def generate_added_indexes(self) -> None:
         """Build new indexes of existing tables without blocking writes."""
@@ -300,6 +432,14 @@ class GreenMigrationAutodetector(MigrationAutodetector):
                     stage = Stage.POST_DEPLOY
                 by_stage[stage].setdefault(app_label, []).append(operation)
         self._check_phasable(by_stage[Stage.PRE_DEPLOY], by_stage[Stage.POST_DEPLOY])
+        # SQLite rebuilds a table to alter it, dropping its triggers: the syncs
+        # start after every other change of the stage, and stop before them.
+        starting = (sync.SyncRenamedColumns, views_module.CreateView)
+        stopping = (sync.StopSyncRenamedColumns, views_module.DropView)
+        for app_operations in by_stage[Stage.PRE_DEPLOY].values():
+            app_operations.sort(key=lambda op: isinstance(op, starting))
+        for app_operations in by_stage[Stage.POST_DEPLOY].values():
+            app_operations.sort(key=lambda op: not isinstance(op, stopping))
 
         built: dict[Stage, Changes] = {}
         for stage in Stage:
@@ -312,8 +452,7 @@ class GreenMigrationAutodetector(MigrationAutodetector):
                     # CREATE INDEX CONCURRENTLY and friends cannot run in a
                     # transaction: neither can the migration holding them.
                     if any(
-                        green_operations.runs_outside_transaction(op)
-                        for op in migration.operations
+                        green_operations.runs_outside_transaction(op) for op in migration.operations
                     ):
                         migration.atomic = False  # type: ignore[misc]
         self.migrations = self._join_stages(built[Stage.PRE_DEPLOY], built[Stage.POST_DEPLOY])
@@ -349,8 +488,7 @@ class GreenMigrationAutodetector(MigrationAutodetector):
                 "must wait until the old release is gone."
             ]
             lines += [
-                f"  - {app}: {operation.describe()} needs {other_app}: "
-                f"{other.describe()} first."
+                f"  - {app}: {operation.describe()} needs {other_app}: {other.describe()} first."
                 for app, operation, other_app, other in problems
             ]
             lines.append(

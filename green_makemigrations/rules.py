@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from .constants import Stage
 from .expressions import RandomUUID
+from .sync import SyncOperation
 
 # Operations that destroy data: the deferred (post-deploy) half of a removal.
 DROP_OPERATIONS: tuple[type[Operation], ...] = (operations.RemoveField, operations.DeleteModel)
@@ -241,8 +242,10 @@ def addition_prep(field: models.Field[Any, Any]) -> AdditionPrep | None:
         return None
     db_default = database_default_for(field)
     if db_default is NOT_PROVIDED and not field.has_default():
-        if field.blank and field.empty_strings_allowed and not isinstance(
-            field, NO_LITERAL_DEFAULT_FIELDS
+        if (
+            field.blank
+            and field.empty_strings_allowed
+            and not isinstance(field, NO_LITERAL_DEFAULT_FIELDS)
         ):
             db_default = ""  # what Django fills existing rows with
     if db_default is NOT_PROVIDED:
@@ -261,6 +264,45 @@ def addition_prep(field: models.Field[Any, Any]) -> AdditionPrep | None:
         _rebuild(field, db_default=db_default),
         f"database default {db_default!r} until post-deploy",
     )
+
+
+@dataclass(frozen=True)
+class RenamePrep:
+    """The fields of a phased column rename while both releases run.
+
+    ``old_field`` is the old column made nullable (None if it already is), so
+    that the new release's inserts, which omit it, work before the sync
+    trigger fills it; ``new_field`` is the new column as added in pre-deploy:
+    nullable and without any default, so that the rows of the old release
+    arrive NULL and the trigger and the backfill copy the old value into it.
+    ``refusal`` says why the rename cannot be phased (then both are None).
+    """
+
+    old_field: models.Field[Any, Any] | None
+    new_field: models.Field[Any, Any] | None
+    refusal: str | None = None
+
+
+# Constructor arguments that would make Django fill existing rows of an added
+# column: the phased rename copies the old column's values instead.
+FILLING_ARGUMENTS = ("default", "db_default", "auto_now", "auto_now_add")
+
+
+def rename_prep(old_field: models.Field[Any, Any], new_field: models.Field[Any, Any]) -> RenamePrep:
+    """Return the pre-deploy fields of a rename that changes a field's column."""
+    if old_field.primary_key or new_field.primary_key:
+        return RenamePrep(None, None, "it is the primary key, which other tables point at")
+    if new_field.many_to_many:
+        return RenamePrep(None, None, "many-to-many: its table would be renamed")
+    if isinstance(new_field, models.GeneratedField):
+        return RenamePrep(None, None, "generated columns cannot be written by a trigger")
+    _name, _path, args, kwargs = new_field.deconstruct()
+    for argument in FILLING_ARGUMENTS:
+        kwargs.pop(argument, None)
+    kwargs["null"] = True
+    added = new_field.__class__(*args, **kwargs)
+    kept = None if old_field.null else _rebuild(old_field, null=True)
+    return RenamePrep(kept, added)
 
 
 # ---------------------------------------------------------------------------
@@ -295,6 +337,12 @@ def touched_keys(operation: Operation, app_label: str) -> set[Key]:
     everything.
     """
     keys: set[Key] = set()
+    if isinstance(operation, SyncOperation):
+        model_key = operation.model_name_lower
+        return {
+            (app_label, model_key, operation.old_name.lower()),
+            (app_label, model_key, operation.new_name.lower()),
+        }
     if isinstance(operation, FIELD_OPERATIONS):
         model: str = getattr(operation, "model_name_lower")  # noqa: B009 - one of four classes
         keys.add((app_label, model, getattr(operation, "name_lower")))  # noqa: B009

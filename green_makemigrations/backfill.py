@@ -1,0 +1,86 @@
+"""Update many rows of a live table in small batches, each its own transaction.
+
+One ``UPDATE`` of every row holds the row locks of the whole table until it
+commits, and a release that writes those rows waits that long. Here the rows
+are updated ``batch_size`` at a time: walking ranges of an integer primary
+key (each batch finds its rows through the primary key index, however many
+rows are already done), or, for other primary keys, repeating a ``LIMIT``-ed
+update until it changes fewer rows than the limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import models
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+
+INTEGER_KEY_TYPES = (
+    "AutoField",
+    "BigAutoField",
+    "SmallAutoField",
+    "IntegerField",
+    "BigIntegerField",
+    "SmallIntegerField",
+    "PositiveIntegerField",
+    "PositiveBigIntegerField",
+    "PositiveSmallIntegerField",
+)
+
+
+def update_in_batches(
+    schema_editor: BaseDatabaseSchemaEditor,
+    model: type[models.Model],
+    assignments: str,
+    condition: str,
+    params: Sequence[Any] = (),
+    batch_size: int = 1000,
+) -> int:
+    """Run ``UPDATE table SET assignments WHERE condition`` in batches; return rows changed.
+
+    assignments and condition are SQL with quoted column names and %s
+    placeholders for params (used by assignments first, then condition). The
+    condition must become false for an updated row, or the ``LIMIT`` walk of
+    a non-integer primary key would not end. Under ``sqlmigrate`` the
+    statement is shown once, without batching.
+    """
+    connection = schema_editor.connection
+    quote = schema_editor.quote_name
+    table = quote(model._meta.db_table)
+    pk = model._meta.pk
+    assert pk is not None  # concrete models have one
+    pk_column = quote(str(pk.column))
+    if schema_editor.collect_sql:
+        schema_editor.execute(f"UPDATE {table} SET {assignments} WHERE {condition}", params)
+        return 0
+    changed = 0
+    if pk.get_internal_type() in INTEGER_KEY_TYPES:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT MIN({pk_column}), MAX({pk_column}) FROM {table}")
+            low, high = cursor.fetchone() or (None, None)
+        if low is None or high is None:
+            return 0
+        sql = (
+            f"UPDATE {table} SET {assignments} WHERE {pk_column} >= %s AND "
+            f"{pk_column} < %s AND ({condition})"
+        )
+        for start in range(int(low), int(high) + 1, batch_size):
+            with connection.cursor() as cursor:
+                cursor.execute(sql, [*params, start, start + batch_size])
+                changed += max(cursor.rowcount, 0)
+        return changed
+    if connection.vendor == "mysql":
+        sql = f"UPDATE {table} SET {assignments} WHERE {condition} LIMIT {int(batch_size)}"
+    else:
+        sql = (
+            f"UPDATE {table} SET {assignments} WHERE {pk_column} IN ("
+            f"SELECT {pk_column} FROM {table} WHERE {condition} LIMIT {int(batch_size)})"
+        )
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, list(params))
+            rowcount = int(cursor.rowcount)
+        changed += max(rowcount, 0)
+        if rowcount < batch_size:
+            return changed

@@ -1,0 +1,299 @@
+"""Keep two columns of one table equal while two releases each use one of them.
+
+A phased rename adds the new column beside the old one. Until the old
+release is gone, it reads and writes the old column and the new release the
+new one: triggers copy each write to the other column, and the rows that
+existed before are copied in batches. On PostgreSQL one ``BEFORE INSERT OR
+UPDATE`` trigger function does it, on MariaDB/MySQL two ``BEFORE`` triggers;
+on SQLite, whose triggers cannot change the row being written, ``AFTER``
+triggers update it again by primary key.
+
+On insert, a value in the new column wins (the new release wrote it);
+otherwise the new column gets the old one's. On update, the column that
+changed is copied to the other one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.migrations.operations.base import Operation
+from django.db.migrations.state import ProjectState
+
+from .backfill import update_in_batches
+
+
+class _ColumnSync:
+    """The triggers keeping column target equal to column source, for one backend."""
+
+    def __init__(
+        self,
+        schema_editor: BaseDatabaseSchemaEditor,
+        model: type[models.Model],
+        source: str,
+        target: str,
+    ) -> None:
+        self.editor = schema_editor
+        self.vendor = schema_editor.connection.vendor
+        self.table = model._meta.db_table
+        meta_pk = model._meta.pk
+        assert meta_pk is not None  # concrete models have one
+        quote = schema_editor.quote_name
+        self.q_table = quote(self.table)
+        self.pk = quote(str(meta_pk.column))
+        self.source = quote(source)
+        self.target = quote(target)
+        # The backend's index naming gives a short, stable, unique name.
+        self.name = schema_editor._create_index_name(  # type: ignore[attr-defined]
+            self.table, [source, target], suffix="_sync"
+        )
+
+    def _names(self) -> list[str]:
+        if self.vendor == "postgresql":
+            return [self.name]
+        if self.vendor == "mysql":
+            return [f"{self.name}_i", f"{self.name}_u"]
+        return [f"{self.name}_i", f"{self.name}_t", f"{self.name}_s"]
+
+    def create(self) -> None:
+        """Create the triggers, replacing any left by an earlier run."""
+        self.drop()
+        for statement in getattr(self, f"_create_{self.vendor}", self._create_sqlite)():
+            self.editor.execute(statement, None)
+
+    def drop(self) -> None:
+        """Drop the triggers if they exist."""
+        quote = self.editor.quote_name
+        for name in self._names():
+            if self.vendor == "postgresql":
+                self.editor.execute(f"DROP TRIGGER IF EXISTS {quote(name)} ON {self.q_table}")
+                self.editor.execute(f"DROP FUNCTION IF EXISTS {quote(name)}()")
+            else:
+                self.editor.execute(f"DROP TRIGGER IF EXISTS {quote(name)}")
+
+    def _create_postgresql(self) -> list[str]:
+        name = self.editor.quote_name(self.name)
+        s, t = self.source, self.target
+        function = (
+            f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $green$\n"
+            "BEGIN\n"
+            "  IF TG_OP = 'INSERT' THEN\n"
+            f"    IF NEW.{t} IS NULL THEN NEW.{t} := NEW.{s}; ELSE NEW.{s} := NEW.{t}; END IF;\n"
+            f"  ELSIF NEW.{t} IS DISTINCT FROM OLD.{t} THEN NEW.{s} := NEW.{t};\n"
+            f"  ELSIF NEW.{s} IS DISTINCT FROM OLD.{s} THEN NEW.{t} := NEW.{s};\n"
+            "  END IF;\n"
+            "  RETURN NEW;\n"
+            "END\n"
+            "$green$"
+        )
+        trigger = (
+            f"CREATE TRIGGER {name} BEFORE INSERT OR UPDATE ON {self.q_table} "
+            f"FOR EACH ROW EXECUTE FUNCTION {name}()"
+        )
+        return [function, trigger]
+
+    def _create_mysql(self) -> list[str]:
+        quote = self.editor.quote_name
+        insert, update = (quote(n) for n in self._names())
+        s, t = self.source, self.target
+        return [
+            f"CREATE TRIGGER {insert} BEFORE INSERT ON {self.q_table} FOR EACH ROW "
+            f"BEGIN IF NEW.{t} IS NULL THEN SET NEW.{t} = NEW.{s}; "
+            f"ELSE SET NEW.{s} = NEW.{t}; END IF; END",
+            f"CREATE TRIGGER {update} BEFORE UPDATE ON {self.q_table} FOR EACH ROW "
+            f"BEGIN IF NOT (NEW.{t} <=> OLD.{t}) THEN SET NEW.{s} = NEW.{t}; "
+            f"ELSEIF NOT (NEW.{s} <=> OLD.{s}) THEN SET NEW.{t} = NEW.{s}; END IF; END",
+        ]
+
+    def _create_sqlite(self) -> list[str]:
+        quote = self.editor.quote_name
+        insert, target_changed, source_changed = (quote(n) for n in self._names())
+        s, t, pk, table = self.source, self.target, self.pk, self.q_table
+        return [
+            f"CREATE TRIGGER {insert} AFTER INSERT ON {table} FOR EACH ROW BEGIN "
+            f"UPDATE {table} SET {t} = COALESCE(NEW.{t}, NEW.{s}), "
+            f"{s} = COALESCE(NEW.{t}, NEW.{s}) WHERE {pk} = NEW.{pk}; END",
+            f"CREATE TRIGGER {target_changed} AFTER UPDATE OF {t} ON {table} FOR EACH ROW "
+            f"WHEN NEW.{t} IS NOT OLD.{t} BEGIN "
+            f"UPDATE {table} SET {s} = NEW.{t} WHERE {pk} = NEW.{pk}; END",
+            f"CREATE TRIGGER {source_changed} AFTER UPDATE OF {s} ON {table} FOR EACH ROW "
+            f"WHEN NEW.{s} IS NOT OLD.{s} AND NEW.{t} IS OLD.{t} BEGIN "
+            f"UPDATE {table} SET {t} = NEW.{s} WHERE {pk} = NEW.{pk}; END",
+        ]
+
+    def backfill(self, model: type[models.Model], batch_size: int, *, reverse: bool) -> None:
+        """Copy the column that holds the truth into the other one where they differ.
+
+        Forwards the old (source) column holds it; ``reverse`` (re-starting the
+        sync when the old column was re-added) the new one.
+        """
+        to, frm = (self.source, self.target) if reverse else (self.target, self.source)
+        update_in_batches(
+            self.editor, model, f"{to} = {frm}", self._differ(to, frm), batch_size=batch_size
+        )
+
+    def _differ(self, first: str, second: str) -> str:
+        """Return SQL that is true when two columns differ, NULL counting as a value."""
+        if self.vendor == "postgresql":
+            return f"{first} IS DISTINCT FROM {second}"
+        if self.vendor == "mysql":
+            return f"NOT ({first} <=> {second})"
+        return f"{first} IS NOT {second}"
+
+
+class SyncOperation(Operation):
+    """Base of the sync operations: the two fields, starting and stopping the sync."""
+
+    reduces_to_sql = True
+    reversible = True
+    # Each batch of the backfill commits on its own.
+    outside_transaction = True
+
+    def __init__(
+        self, model_name: str, old_name: str, new_name: str, batch_size: int = 1000
+    ) -> None:
+        self.model_name = model_name
+        self.old_name = old_name
+        self.new_name = new_name
+        self.batch_size = batch_size
+
+    @property
+    def model_name_lower(self) -> str:
+        """The model name in lower case, as Django's model operations have it."""
+        return self.model_name.lower()
+
+    def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
+        """Return the arguments the migration writer writes."""
+        kwargs: dict[str, Any] = {
+            "model_name": self.model_name,
+            "old_name": self.old_name,
+            "new_name": self.new_name,
+        }
+        if self.batch_size != 1000:
+            kwargs["batch_size"] = self.batch_size
+        return self.__class__.__qualname__, [], kwargs
+
+    def state_forwards(self, app_label: str, state: ProjectState) -> None:
+        """Change nothing: both fields are in the state while the columns are synced."""
+
+    def references_model(self, name: str, app_label: str) -> bool:
+        """Return whether the operation works on the model called name."""
+        return name.lower() == self.model_name_lower
+
+    def references_field(self, model_name: str, name: str, app_label: str) -> bool:
+        """Return whether the operation reads or writes the field called name."""
+        return self.references_model(model_name, app_label) and name.lower() in {
+            self.old_name.lower(),
+            self.new_name.lower(),
+        }
+
+    def _start(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        state: ProjectState,
+        *,
+        reverse: bool,
+    ) -> None:
+        sync = self._sync(app_label, schema_editor, state)
+        if sync is not None:
+            sync[0].create()
+            sync[0].backfill(sync[1], self.batch_size, reverse=reverse)
+
+    def _stop(
+        self, app_label: str, schema_editor: BaseDatabaseSchemaEditor, state: ProjectState
+    ) -> None:
+        sync = self._sync(app_label, schema_editor, state)
+        if sync is not None:
+            sync[0].drop()
+
+    def _sync(
+        self, app_label: str, schema_editor: BaseDatabaseSchemaEditor, state: ProjectState
+    ) -> tuple[_ColumnSync, type[models.Model]] | None:
+        model = state.apps.get_model(app_label, self.model_name)
+        if not self.allow_migrate_model(schema_editor.connection.alias, model):
+            return None
+        source = model._meta.get_field(self.old_name).column
+        target = model._meta.get_field(self.new_name).column
+        return _ColumnSync(schema_editor, model, str(source), str(target)), model
+
+
+class SyncRenamedColumns(SyncOperation):
+    """Start copying writes between a renamed field's old and new columns, and backfill.
+
+    Pre-deploy step of a rename that changes the column: the old release
+    uses ``old_name``'s column, the new release ``new_name``'s. Re-running it
+    replaces the triggers and finishes the backfill.
+    """
+
+    def describe(self) -> str:
+        """Describe the operation for makemigrations and migrate --plan."""
+        return (
+            f"Sync {self.model_name}.{self.old_name} and {self.new_name} with triggers "
+            "and copy existing values in batches"
+        )
+
+    @property
+    def migration_name_fragment(self) -> str:
+        """Name fragment for migrations made of this operation."""
+        return f"sync_{self.model_name_lower}_{self.new_name.lower()}"
+
+    def database_forwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        """Create the triggers, then copy the existing values."""
+        self._start(app_label, schema_editor, to_state, reverse=False)
+
+    def database_backwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        """Drop the triggers."""
+        self._stop(app_label, schema_editor, from_state)
+
+
+class StopSyncRenamedColumns(SyncOperation):
+    """Stop copying writes between a renamed field's old and new columns.
+
+    Post-deploy step of a rename, before the old column is dropped. Going
+    backwards it starts the sync again and fills the old column (re-added
+    empty by the reversed drop) from the new one.
+    """
+
+    def describe(self) -> str:
+        """Describe the operation for makemigrations and migrate --plan."""
+        return f"Stop syncing {self.model_name}.{self.old_name} and {self.new_name}"
+
+    @property
+    def migration_name_fragment(self) -> str:
+        """Name fragment for migrations made of this operation."""
+        return f"unsync_{self.model_name_lower}_{self.old_name.lower()}"
+
+    def database_forwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        """Drop the triggers."""
+        self._stop(app_label, schema_editor, from_state)
+
+    def database_backwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        """Create the triggers again and copy the new column into the re-added old one."""
+        self._start(app_label, schema_editor, to_state, reverse=True)

@@ -1,0 +1,188 @@
+"""A view under a renamed table's old name, for the release that still uses it.
+
+A phased model rename renames the table in pre-deploy and creates a view with
+the old name, selecting every column of the renamed table (with the old names
+of columns the rename changed, in a many-to-many table). PostgreSQL and
+MariaDB/MySQL can write through such a view; SQLite gets ``INSTEAD OF``
+triggers that pass writes on to the table, but cannot return the primary key
+of a row inserted through a view. The view is dropped in post-deploy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.migrations.operations.base import Operation
+from django.db.migrations.state import ProjectState
+
+
+class ViewOperation(Operation):
+    """Base of CreateView and DropView: which view, of which table."""
+
+    reduces_to_sql = True
+    reversible = True
+
+    def __init__(
+        self,
+        name: str,
+        model_name: str,
+        field_name: str | None = None,
+        renamed_columns: dict[str, str] | None = None,
+    ) -> None:
+        self.name = name
+        self.model_name = model_name
+        self.field_name = field_name
+        self.renamed_columns = dict(renamed_columns or {})
+
+    @property
+    def model_name_lower(self) -> str:
+        """The model name in lower case, as Django's model operations have it."""
+        return self.model_name.lower()
+
+    def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
+        """Return the arguments the migration writer writes."""
+        kwargs: dict[str, Any] = {"name": self.name, "model_name": self.model_name}
+        if self.field_name is not None:
+            kwargs["field_name"] = self.field_name
+        if self.renamed_columns:
+            kwargs["renamed_columns"] = self.renamed_columns
+        return self.__class__.__qualname__, [], kwargs
+
+    def state_forwards(self, app_label: str, state: ProjectState) -> None:
+        """Change nothing: a view is not a model."""
+
+    def references_model(self, name: str, app_label: str) -> bool:
+        """Return whether the view is over the model called name's table."""
+        return name.lower() == self.model_name_lower
+
+    def _table(self, app_label: str, state: ProjectState) -> type[models.Model] | None:
+        """Return the model whose table the view shows (a many-to-many table's model)."""
+        model = state.apps.get_model(app_label, self.model_name)
+        if self.field_name is not None:
+            field = model._meta.get_field(self.field_name)
+            model = field.remote_field.through
+        return model
+
+    def create(
+        self, app_label: str, schema_editor: BaseDatabaseSchemaEditor, state: ProjectState
+    ) -> None:
+        """Create the view (and, on SQLite, its triggers), replacing an earlier run's."""
+        model = self._table(app_label, state)
+        if model is None or not self.allow_migrate_model(schema_editor.connection.alias, model):
+            return
+        self.drop(app_label, schema_editor, state)
+        quote = schema_editor.quote_name
+        table = quote(model._meta.db_table)
+        view = quote(self.name)
+        to_view = {column: alias for alias, column in self.renamed_columns.items()}
+        pairs = [
+            (str(f.column), to_view.get(str(f.column), str(f.column)))
+            for f in model._meta.local_concrete_fields
+        ]
+        select = ", ".join(
+            quote(column) if column == alias else f"{quote(column)} AS {quote(alias)}"
+            for column, alias in pairs
+        )
+        schema_editor.execute(f"CREATE VIEW {view} AS SELECT {select} FROM {table}")
+        if schema_editor.connection.vendor != "sqlite":
+            return
+        pk = model._meta.pk
+        assert pk is not None
+        pk_column = str(pk.column)
+        pk_alias = to_view.get(pk_column, pk_column)
+        targets = ", ".join(quote(column) for column, _alias in pairs)
+        values = ", ".join(f"NEW.{quote(alias)}" for _column, alias in pairs)
+        assignments = ", ".join(f"{quote(column)} = NEW.{quote(alias)}" for column, alias in pairs)
+        where = f"{quote(pk_column)} = OLD.{quote(pk_alias)}"
+        for suffix, event, body in (
+            ("i", "INSERT", f"INSERT INTO {table} ({targets}) VALUES ({values})"),
+            ("u", "UPDATE", f"UPDATE {table} SET {assignments} WHERE {where}"),
+            ("d", "DELETE", f"DELETE FROM {table} WHERE {where}"),
+        ):
+            schema_editor.execute(
+                f"CREATE TRIGGER {quote(f'{self.name}_{suffix}')} INSTEAD OF {event} ON {view} "
+                f"FOR EACH ROW BEGIN {body}; END"
+            )
+
+    def drop(
+        self, app_label: str, schema_editor: BaseDatabaseSchemaEditor, state: ProjectState
+    ) -> None:
+        """Drop the view if it exists (its SQLite triggers go with it)."""
+        model = self._table(app_label, state)
+        if model is None or not self.allow_migrate_model(schema_editor.connection.alias, model):
+            return
+        schema_editor.execute(f"DROP VIEW IF EXISTS {schema_editor.quote_name(self.name)}")
+
+
+class CreateView(ViewOperation):
+    """Create a view named after a renamed table's old name (pre-deploy).
+
+    ``model_name`` is the renamed model; ``field_name`` a many-to-many field of
+    it when the view stands for that field's table; ``renamed_columns`` maps
+    view columns to the table's columns where the rename changed their name.
+    """
+
+    def describe(self) -> str:
+        """Describe the operation for makemigrations and migrate --plan."""
+        table = f"{self.model_name}.{self.field_name}" if self.field_name else self.model_name
+        return f"Create view {self.name} on the table of {table} for the running release"
+
+    @property
+    def migration_name_fragment(self) -> str:
+        """Name fragment for migrations made of this operation."""
+        return f"view_{self.name}"[:50]
+
+    def database_forwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        """Create the view."""
+        self.create(app_label, schema_editor, to_state)
+
+    def database_backwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        """Drop the view."""
+        self.drop(app_label, schema_editor, from_state)
+
+
+class DropView(ViewOperation):
+    """Drop a view that CreateView made, once no release uses the old name (post-deploy)."""
+
+    def describe(self) -> str:
+        """Describe the operation for makemigrations and migrate --plan."""
+        return f"Drop view {self.name}"
+
+    @property
+    def migration_name_fragment(self) -> str:
+        """Name fragment for migrations made of this operation."""
+        return f"drop_view_{self.name}"[:50]
+
+    def database_forwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        """Drop the view."""
+        self.drop(app_label, schema_editor, from_state)
+
+    def database_backwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        """Create the view again."""
+        self.create(app_label, schema_editor, to_state)
