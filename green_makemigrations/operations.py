@@ -15,13 +15,17 @@ Operations that must run outside a transaction on PostgreSQL say so with
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from typing import Any
 
 from django.db import NotSupportedError, models
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.backends.ddl_references import Statement
 from django.db.migrations import operations
+from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ProjectState
+from django.db.models.fields import NOT_PROVIDED
 
 from .backfill import update_in_batches
 
@@ -289,14 +293,72 @@ class AddCheckConstraintNotValid(_AddConstraintOnline):
             schema_editor.execute(validate)
 
 
-class AddUniqueConstraintConcurrently(_AddConstraintOnline):
-    """Add a unique constraint on plain fields; on PostgreSQL without a long lock.
+def _unique_index_steps(
+    schema_editor: BaseDatabaseSchemaEditor, statement: Statement
+) -> tuple[str, str | None]:
+    """Split Django's unique statement into steps that take no long lock (PostgreSQL).
 
-    ``ALTER TABLE … ADD CONSTRAINT … UNIQUE`` builds its index under a lock
-    that stops reads and writes. Instead the index is built with ``CREATE
-    UNIQUE INDEX CONCURRENTLY`` (an INVALID leftover of a failed run is
-    dropped first) and then attached with ``ADD CONSTRAINT … UNIQUE USING
-    INDEX``, which takes the lock only for an instant.
+    Return the ``CREATE UNIQUE INDEX CONCURRENTLY`` building the same index
+    (Django's own parts: name, columns or expressions, opclasses, INCLUDE,
+    NULLS [NOT] DISTINCT, WHERE), and the ``ADD CONSTRAINT … UNIQUE USING
+    INDEX`` attaching it, or None when Django makes a bare unique index.
+    """
+    template = schema_editor.sql_create_unique_index.replace(
+        "CREATE UNIQUE INDEX", "CREATE UNIQUE INDEX CONCURRENTLY", 1
+    )
+    create = str(Statement(template, **statement.parts))
+    if statement.template == schema_editor.sql_create_unique_index:
+        return create, None
+    table, name = statement.parts["table"], statement.parts["name"]
+    attach = (
+        f"ALTER TABLE {table} ADD CONSTRAINT {name} UNIQUE USING INDEX {name}"
+        f"{statement.parts.get('deferrable', '')}"
+    )
+    return create, attach
+
+
+def _add_unique_online(
+    schema_editor: BaseDatabaseSchemaEditor, table: str, name: str, statement: Statement
+) -> None:
+    """Build the unique index of Django's statement concurrently; attach it if a constraint.
+
+    Re-runnable: a constraint or valid index already there is kept, an
+    INVALID leftover of an interrupted build is dropped and built again.
+    """
+    create, attach = _unique_index_steps(schema_editor, statement)
+    if _collecting(schema_editor):
+        schema_editor.execute(create)
+        if attach is not None:
+            schema_editor.execute(attach)
+        return
+    if attach is not None and _constraint_state(schema_editor, name, table) is not None:
+        return  # attached by an earlier run
+    state = _index_state(schema_editor, name)
+    if state is False:
+        schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {schema_editor.quote_name(name)}")
+    if state is not True:
+        schema_editor.execute(create)
+    if attach is not None:
+        schema_editor.execute(attach)
+
+
+def _is_bare_index(schema_editor: BaseDatabaseSchemaEditor, statement: Statement | None) -> bool:
+    """Return whether Django makes this unique constraint a unique index, not a constraint."""
+    return statement is not None and statement.template == schema_editor.sql_create_unique_index
+
+
+class AddUniqueConstraintConcurrently(_AddConstraintOnline):
+    """Add a unique constraint to an existing table; on PostgreSQL without a long lock.
+
+    ``ALTER TABLE … ADD CONSTRAINT … UNIQUE`` and ``CREATE UNIQUE INDEX``
+    build their index under a lock that stops writes. Instead the index
+    Django would make is built with ``CREATE UNIQUE INDEX CONCURRENTLY`` (an
+    INVALID leftover of a failed run is dropped first). A constraint on
+    plain fields (also ``deferrable`` or ``nulls_distinct``) is then attached
+    with ``ADD CONSTRAINT … UNIQUE USING INDEX``, which takes the lock only
+    for an instant; one with a ``condition``, ``expressions``, ``include`` or
+    ``opclasses`` is a unique index in Django, and stays one. Undoing drops
+    such an index ``CONCURRENTLY``. Elsewhere Django's statement.
     """
 
     def __init__(self, model_name: str, constraint: models.UniqueConstraint) -> None:
@@ -312,43 +374,214 @@ class AddUniqueConstraintConcurrently(_AddConstraintOnline):
     def add_on_postgresql(
         self, schema_editor: BaseDatabaseSchemaEditor, model: type[models.Model]
     ) -> None:
-        """Build the unique index concurrently, then attach it."""
-        table = model._meta.db_table
-        quote = schema_editor.quote_name
-        name = quote(self.constraint.name)
-        fields = self.constraint.fields  # type: ignore[attr-defined]
-        columns = ", ".join(
-            quote(str(model._meta.get_field(f).column))  # type: ignore[union-attr]
-            for f in fields
-        )
-        create = f"CREATE UNIQUE INDEX CONCURRENTLY {name} ON {quote(table)} ({columns})"
-        attach = f"ALTER TABLE {quote(table)} ADD CONSTRAINT {name} UNIQUE USING INDEX {name}"
-        if _collecting(schema_editor):
-            schema_editor.execute(create)
-            schema_editor.execute(attach)
+        """Build the unique index concurrently, then attach it unless it is a bare index."""
+        statement: Statement | None = self.constraint.create_sql(model, schema_editor)  # type: ignore[assignment]
+        if statement is None:  # pragma: no cover - PostgreSQL supports every option
             return
-        if _constraint_state(schema_editor, self.constraint.name, table) is not None:
-            return  # attached by an earlier run
-        state = _index_state(schema_editor, self.constraint.name)
+        _add_unique_online(schema_editor, model._meta.db_table, self.constraint.name, statement)
+
+    def database_backwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        """Drop the constraint; on PostgreSQL a bare unique index concurrently."""
+        model = to_state.apps.get_model(app_label, self.model_name)
+        if _is_postgresql(schema_editor) and self.allow_migrate_model(
+            schema_editor.connection.alias, model
+        ):
+            statement: Statement | None = self.constraint.create_sql(model, schema_editor)  # type: ignore[assignment]
+            if _is_bare_index(schema_editor, statement):
+                _ensure_not_in_transaction(self, schema_editor)
+                name = schema_editor.quote_name(self.constraint.name)
+                schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+                return
+        super().database_backwards(app_label, schema_editor, from_state, to_state)
+
+
+class AlterFieldUniqueConcurrently(operations.AlterField):
+    """Make an existing field ``unique=True``; on PostgreSQL without a long lock.
+
+    Django adds ``ALTER TABLE … ADD CONSTRAINT <table>_<column>_<hash>_uniq
+    UNIQUE``, which builds the index under a lock that stops writes (and, for
+    ``varchar``/``text`` columns, a ``_like`` index with a plain ``CREATE
+    INDEX``). Here, on PostgreSQL, the unique index is built ``CONCURRENTLY``
+    under the name Django gives the constraint and attached with ``ADD
+    CONSTRAINT … UNIQUE USING INDEX``, so a later AlterField dropping
+    ``unique`` finds it; the ``_like`` index is built concurrently too, and a
+    ``db_index`` index the unique one replaces is dropped concurrently. Any
+    other difference of the field is then left to Django's ``alter_field``,
+    from the old field as if it were already unique. Re-runnable. When the
+    column is renamed in the same step, and on other databases, this is
+    Django's AlterField; undoing it always is.
+    """
+
+    outside_transaction = True
+
+    def __init__(
+        self,
+        model_name: str,
+        name: str,
+        field: models.Field[Any, Any],
+        preserve_default: bool = True,
+    ) -> None:
+        super().__init__(model_name, name, field, preserve_default)
+
+    def describe(self) -> str:
+        """Describe the operation for makemigrations and migrate --plan."""
+        return (
+            f"Alter field {self.name} on {self.model_name}, its unique index built "
+            "without blocking writes"
+        )
+
+    def database_forwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        """Build the unique index concurrently and attach it, then alter the rest."""
+        to_model = to_state.apps.get_model(app_label, self.model_name)
+        from_model = from_state.apps.get_model(app_label, self.model_name)
+        if not _is_postgresql(schema_editor) or not self.allow_migrate_model(
+            schema_editor.connection.alias, to_model
+        ):
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+            return
+        old_field: Any = from_model._meta.get_field(self.name)
+        new_field: Any = to_model._meta.get_field(self.name)
+        if (
+            old_field.unique
+            or not new_field.unique
+            or new_field.primary_key
+            or old_field.column != new_field.column
+        ):
+            # Undoing it, or not a column becoming unique: Django's way.
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+            return
+        _ensure_not_in_transaction(self, schema_editor)
+        editor: Any = schema_editor  # Django's private helpers, not in the stubs
+        table = from_model._meta.db_table
+        column = str(old_field.column)
+        name = editor._create_index_name(table, [column], suffix="_uniq")
+        statement = editor._create_unique_sql(from_model, [old_field], name)
+        _add_unique_online(schema_editor, table, name, statement)
+        self._add_like_index(schema_editor, from_model, new_field)
+        if old_field.db_index:
+            self._drop_replaced_indexes(schema_editor, from_model, column)
+        already_unique = copy.copy(old_field)
+        already_unique._unique = True
+        vars(already_unique).pop("unique", None)  # a cached_property
+        if not self.preserve_default:
+            new_field.default = self.field.default
+        try:
+            schema_editor.alter_field(from_model, already_unique, new_field)
+        finally:
+            if not self.preserve_default:
+                new_field.default = NOT_PROVIDED
+
+    @staticmethod
+    def _add_like_index(
+        schema_editor: BaseDatabaseSchemaEditor, model: type[models.Model], field: Any
+    ) -> None:
+        """Build the ``_like`` index Django adds for a unique varchar/text column, concurrently."""
+        editor: Any = schema_editor  # PostgreSQL's editor; private helpers
+        like: Statement | None = editor._create_like_index_sql(model, field)
+        if like is None:
+            return
+        concurrently = str(Statement(editor.sql_create_index_concurrently, **like.parts))
+        if _collecting(schema_editor):
+            schema_editor.execute(concurrently)
+            return
+        name = editor._create_index_name(model._meta.db_table, [str(field.column)], suffix="_like")
+        state = _index_state(schema_editor, name)
         if state is False:
-            schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+            schema_editor.execute(
+                f"DROP INDEX CONCURRENTLY IF EXISTS {schema_editor.quote_name(name)}"
+            )
         if state is not True:
-            schema_editor.execute(create)
-        schema_editor.execute(attach)
+            schema_editor.execute(concurrently)
+
+    @staticmethod
+    def _drop_replaced_indexes(
+        schema_editor: BaseDatabaseSchemaEditor, model: type[models.Model], column: str
+    ) -> None:
+        """Drop the ``db_index`` index the unique one replaces, concurrently, as Django does."""
+        editor: Any = schema_editor  # Django's private helpers, not in the stubs
+        table = model._meta.db_table
+        like = editor._create_index_name(table, [column], suffix="_like")
+        names: list[str]
+        if _collecting(schema_editor):
+            names = [editor._create_index_name(table, [column])]
+        else:
+            keep = {str(index.name) for index in model._meta.indexes} | {like}
+            names = editor._constraint_names(
+                model, [column], index=True, type_=models.Index.suffix, exclude=keep
+            )
+        for name in names:
+            schema_editor.execute(
+                f"DROP INDEX CONCURRENTLY IF EXISTS {schema_editor.quote_name(name)}"
+            )
 
 
-def is_plain_unique(constraint: object) -> bool:
-    """Return whether a constraint is a UniqueConstraint on plain fields only."""
-    return (
-        isinstance(constraint, models.UniqueConstraint)
-        and bool(constraint.fields)
-        and not constraint.condition
-        and not constraint.expressions
-        and not getattr(constraint, "include", None)
-        and not getattr(constraint, "opclasses", None)
-        and constraint.deferrable is None
-        and getattr(constraint, "nulls_distinct", None) is None
-    )
+class AlterUniqueTogetherConcurrently(operations.AlterUniqueTogether):
+    """Change ``unique_together`` of an existing model; on PostgreSQL without a long lock.
+
+    Each added field set's unique index is built ``CONCURRENTLY`` under the
+    name Django gives it (``<table>_<columns>_<hash>_uniq``) and attached with
+    ``ADD CONSTRAINT … UNIQUE USING INDEX``; removed sets are dropped by
+    Django. Undoing it works the same way in the other direction. Re-runnable.
+    Elsewhere Django's AlterUniqueTogether.
+    """
+
+    outside_transaction = True
+
+    def __init__(self, name: str, unique_together: Any) -> None:
+        super().__init__(name, unique_together)
+
+    def describe(self) -> str:
+        """Describe the operation for makemigrations and migrate --plan."""
+        return (
+            f"Alter unique_together for {self.name} ({len(self.option_value or '')} "
+            "constraint(s)), unique indexes built without blocking writes"
+        )
+
+    def database_forwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        """Build added sets' unique indexes concurrently and attach them; Django drops."""
+        model = to_state.apps.get_model(app_label, self.name)
+        if not _is_postgresql(schema_editor) or not self.allow_migrate_model(
+            schema_editor.connection.alias, model
+        ):
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+            return
+        olds = _together(from_state, app_label, self.name_lower)
+        news = _together(to_state, app_label, self.name_lower)
+        if news - olds:
+            _ensure_not_in_transaction(self, schema_editor)
+        editor: Any = schema_editor  # Django's private helpers, not in the stubs
+        table = model._meta.db_table
+        for field_names in sorted(news - olds):
+            fields: list[Any] = [model._meta.get_field(name) for name in field_names]
+            columns = [str(field.column) for field in fields]
+            name = editor._create_index_name(table, columns, suffix="_uniq")
+            statement = editor._create_unique_sql(model, fields, name)
+            _add_unique_online(schema_editor, table, name, statement)
+        # Only removals are left to Django: every added set counts as there.
+        editor.alter_unique_together(model, olds | news, news)
+
+
+def _together(state: ProjectState, app_label: str, model_name: str) -> set[tuple[str, ...]]:
+    option = state.models[app_label, model_name].options.get("unique_together") or ()
+    return {tuple(fields) for fields in option}
 
 
 class SetNotNull(operations.AlterField):
@@ -402,9 +635,7 @@ class SetNotNull(operations.AlterField):
         old_field = from_model._meta.get_field(self.name)
         new_field = to_model._meta.get_field(self.name)
         tightening = getattr(old_field, "null", False) and not getattr(new_field, "null", True)
-        if not tightening or not self.allow_migrate_model(
-            schema_editor.connection.alias, to_model
-        ):
+        if not tightening or not self.allow_migrate_model(schema_editor.connection.alias, to_model):
             super().database_forwards(app_label, schema_editor, from_state, to_state)
             return
         if _is_postgresql(schema_editor):
@@ -462,3 +693,84 @@ class SetNotNull(operations.AlterField):
 def runs_outside_transaction(operation: object) -> bool:
     """Return whether operation needs a non-atomic migration (on PostgreSQL)."""
     return getattr(operation, "outside_transaction", False) is True
+
+
+def is_plain_unique(constraint: object) -> bool:
+    """Return whether a constraint is a UniqueConstraint on plain fields only."""
+    return (
+        isinstance(constraint, models.UniqueConstraint)
+        and bool(constraint.fields)
+        and not constraint.condition
+        and not constraint.expressions
+        and not getattr(constraint, "include", None)
+        and not getattr(constraint, "opclasses", None)
+        and constraint.deferrable is None
+        and getattr(constraint, "nulls_distinct", None) is None
+    )
+
+
+# -- replacements of Django's operations, for the autodetector -----------------------
+
+
+def online_add_constraint(operation: operations.AddConstraint) -> Operation | None:
+    """Return the online replacement of an AddConstraint on an existing table, or None.
+
+    A CheckConstraint becomes AddCheckConstraintNotValid; every
+    UniqueConstraint (plain fields, or with condition, expressions, include,
+    opclasses, deferrable, nulls_distinct) becomes
+    AddUniqueConstraintConcurrently. Other constraints (an ExclusionConstraint,
+    say) stay Django's: None.
+    """
+    constraint = operation.constraint
+    if isinstance(constraint, models.CheckConstraint):
+        return AddCheckConstraintNotValid(operation.model_name, constraint)
+    if isinstance(constraint, models.UniqueConstraint):
+        return AddUniqueConstraintConcurrently(operation.model_name, constraint)
+    return None
+
+
+def online_alter_field(
+    operation: operations.AlterField, old_field: models.Field[Any, Any]
+) -> Operation | None:
+    """Return AlterFieldUniqueConcurrently if operation makes old_field unique, else None.
+
+    old_field is the field before the change (from the autodetector's
+    from_state). None as well for a field that also becomes NOT NULL (that is
+    SetNotNull's job, post-deploy), for a primary key, and for an operation
+    that is already a replacement (a subclass of AlterField).
+    """
+    new_field = operation.field
+    if (
+        type(operation) is not operations.AlterField
+        or old_field.unique
+        or not new_field.unique
+        or new_field.primary_key
+        or new_field.many_to_many
+        or (old_field.null and not new_field.null)
+    ):
+        return None
+    return AlterFieldUniqueConcurrently(
+        operation.model_name, operation.name, new_field, operation.preserve_default
+    )
+
+
+def online_unique_together(
+    operation: operations.AlterUniqueTogether,
+    old_unique_together: Any = None,
+) -> Operation | None:
+    """Return AlterUniqueTogetherConcurrently if operation adds a field set, else None.
+
+    With old_unique_together (the model's value before the change), only an
+    operation that adds a set not in it is replaced; without it, every
+    operation with a non-empty unique_together (replacing one that only
+    removes is harmless: it does what Django does, outside a transaction).
+    Use it for existing models only: a new model's unique_together is built
+    with its table.
+    """
+    if type(operation) is not operations.AlterUniqueTogether:
+        return None
+    news = {tuple(fields) for fields in operation.option_value or ()}
+    olds = {tuple(fields) for fields in old_unique_together or ()}
+    if not news - olds:
+        return None
+    return AlterUniqueTogetherConcurrently(operation.name, operation.option_value)

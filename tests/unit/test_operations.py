@@ -22,6 +22,7 @@ from django.db import models
 from django.db.migrations import Migration, operations
 from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ModelState, ProjectState
+from django.db.models.functions import Lower
 
 from green_makemigrations import operations as green_operations
 from green_makemigrations.autodetector import Changes, GreenMigrationAutodetector
@@ -30,6 +31,8 @@ from green_makemigrations.operations import (
     AddCheckConstraintNotValid,
     AddIndexConcurrently,
     AddUniqueConstraintConcurrently,
+    AlterFieldUniqueConcurrently,
+    AlterUniqueTogetherConcurrently,
     RemoveIndexConcurrently,
 )
 from green_makemigrations.questioner import GreenQuestioner
@@ -372,8 +375,7 @@ def test_add_unique_constraint_concurrently_round_trips() -> None:
     rebuilt = AddUniqueConstraintConcurrently(**kwargs)
     assert rebuilt.deconstruct() == operation.deconstruct()
     assert rebuilt.describe() == (
-        "Create constraint book_title_unique on model book, its index built without "
-        "blocking writes"
+        "Create constraint book_title_unique on model book, its index built without blocking writes"
     )
 
 
@@ -444,3 +446,176 @@ def test_green_operations_module_is_the_import_path() -> None:
     for cls in GREEN_OPERATIONS:
         assert cls.__module__ == "green_makemigrations.operations"
         assert getattr(green_operations, cls.__name__) is cls
+
+
+# -- unique constraints beyond plain fields, unique=True, unique_together ------------
+
+
+def partial_unique() -> models.UniqueConstraint:
+    return models.UniqueConstraint(
+        fields=["title"], condition=models.Q(pages__gt=0), name="book_title_partial"
+    )
+
+
+def unique_title() -> models.CharField[Any, Any]:
+    return models.CharField(max_length=200, unique=True)
+
+
+UNIQUE_OPERATIONS = [
+    (AddUniqueConstraintConcurrently("book", partial_unique()), operations.AddConstraint),
+    (AlterFieldUniqueConcurrently("book", "title", unique_title()), operations.AlterField),
+    (
+        AlterFieldUniqueConcurrently("book", "title", unique_title(), preserve_default=False),
+        operations.AlterField,
+    ),
+    (AlterUniqueTogetherConcurrently("book", {("title", "pages")}), operations.AlterUniqueTogether),
+]
+
+
+@pytest.mark.parametrize(
+    ("operation_class", "parameters"),
+    [
+        (AlterFieldUniqueConcurrently, ["self", "model_name", "name", "field", "preserve_default"]),
+        (AlterUniqueTogetherConcurrently, ["self", "name", "unique_together"]),
+        (AddUniqueConstraintConcurrently, ["self", "model_name", "constraint"]),
+    ],
+)
+def test_unique_operations_init_signature_is_explicit(
+    operation_class: type[Operation], parameters: list[str]
+) -> None:
+    assert list(inspect.signature(operation_class.__init__).parameters) == parameters
+
+
+@pytest.mark.parametrize(("operation", "base"), UNIQUE_OPERATIONS)
+def test_unique_operations_deconstruct_and_run_outside_transactions(
+    operation: Operation, base: type[Operation]
+) -> None:
+    name, args, kwargs = operation.deconstruct()
+    assert name == type(operation).__name__
+    rebuilt = type(operation)(*args, **kwargs)
+    assert rebuilt.deconstruct() == operation.deconstruct()
+    assert isinstance(operation, base)
+    assert green_operations.runs_outside_transaction(operation)
+    assert operation.reversible is True
+    assert "without blocking writes" in operation.describe()
+    # The state change is Django's.
+    ours = make_project_state([book()])
+    theirs = ours.clone()
+    operation.state_forwards("testapp", ours)
+    stock = base(*args, **kwargs)
+    stock.state_forwards("testapp", theirs)
+    assert ours.models["testapp", "book"].options == theirs.models["testapp", "book"].options
+    assert [
+        (field_name, field.deconstruct()[1:])
+        for field_name, field in ours.models["testapp", "book"].fields.items()
+    ] == [
+        (field_name, field.deconstruct()[1:])
+        for field_name, field in theirs.models["testapp", "book"].fields.items()
+    ]
+
+
+def test_unique_operations_written_and_reloaded(migrations_package: Path) -> None:
+    """MigrationWriter writes them with their import path; the file rebuilds them."""
+    migration = make_migration(
+        "testapp", "0002_unique", [operation for operation, _ in UNIQUE_OPERATIONS], stage=PRE
+    )
+    migration.atomic = False
+    text = StagedMigrationWriter(migration, include_header=False).as_string()
+    path = migrations_package / "0002_unique.py"
+    path.write_text(text)
+    for cls in (
+        AddUniqueConstraintConcurrently,
+        AlterFieldUniqueConcurrently,
+        AlterUniqueTogetherConcurrently,
+    ):
+        assert f"green_makemigrations.operations.{cls.__name__}(" in text
+    assert "preserve_default=False" in text
+    loaded = load(path).Migration
+    assert loaded.atomic is False
+    assert [type(op) for op in loaded.operations] == op_types(migration)
+    assert [comparable(op) for op in loaded.operations] == [
+        comparable(op) for op in migration.operations
+    ]
+
+
+def comparable(operation: Operation) -> tuple[Any, ...]:
+    """Return operation's deconstruction, fields by their own deconstruction."""
+    name, args, kwargs = operation.deconstruct()
+    return (
+        name,
+        list(args),
+        {
+            key: value.deconstruct()[1:] if isinstance(value, models.Field) else value
+            for key, value in kwargs.items()
+        },
+    )
+
+
+# -- the replacements the autodetector wires in -----------------------------------
+
+
+def test_online_add_constraint() -> None:
+    check = green_operations.online_add_constraint(operations.AddConstraint("book", pages_check()))
+    assert type(check) is AddCheckConstraintNotValid
+    for constraint in (
+        models.UniqueConstraint(fields=["title"], name="plain"),
+        partial_unique(),
+        models.UniqueConstraint(Lower("title"), name="lower_title"),
+        models.UniqueConstraint(fields=["title"], include=["pages"], name="covering"),
+        models.UniqueConstraint(
+            fields=["title"], deferrable=models.Deferrable.DEFERRED, name="deferred"
+        ),
+    ):
+        replacement = green_operations.online_add_constraint(
+            operations.AddConstraint("book", constraint)
+        )
+        assert type(replacement) is AddUniqueConstraintConcurrently
+        assert replacement.constraint is constraint  # type: ignore[attr-defined]
+        assert replacement.model_name == "book"  # type: ignore[attr-defined]
+
+
+def test_online_alter_field() -> None:
+    old = models.CharField(max_length=200)
+    replacement = green_operations.online_alter_field(
+        operations.AlterField("book", "title", unique_title(), preserve_default=False), old
+    )
+    assert type(replacement) is AlterFieldUniqueConcurrently
+    assert replacement.deconstruct() == (  # type: ignore[union-attr]
+        "AlterFieldUniqueConcurrently",
+        [],
+        {
+            "model_name": "book",
+            "name": "title",
+            "field": replacement.field,  # type: ignore[union-attr]
+            "preserve_default": False,
+        },
+    )
+    alter = green_operations.online_alter_field
+    # Not becoming unique, already unique, or also becoming NOT NULL (SetNotNull's job).
+    assert (
+        alter(operations.AlterField("book", "title", models.CharField(max_length=9)), old) is None
+    )
+    assert alter(operations.AlterField("book", "title", unique_title()), unique_title()) is None
+    assert (
+        alter(
+            operations.AlterField("book", "title", unique_title()),
+            models.CharField(max_length=200, null=True),
+        )
+        is None
+    )
+    assert alter(replacement, old) is None  # type: ignore[arg-type]
+
+
+def test_online_unique_together() -> None:
+    added = operations.AlterUniqueTogether("book", {("title", "pages")})
+    replacement = green_operations.online_unique_together(added)
+    assert type(replacement) is AlterUniqueTogetherConcurrently
+    assert replacement.option_value == {("title", "pages")}  # type: ignore[attr-defined]
+    assert green_operations.online_unique_together(added, [("title", "pages")]) is None
+    assert type(green_operations.online_unique_together(added, [("title",)])) is (
+        AlterUniqueTogetherConcurrently
+    )
+    assert (
+        green_operations.online_unique_together(operations.AlterUniqueTogether("book", set()))
+        is None
+    )
