@@ -64,20 +64,30 @@ def _columns(schema_editor: BaseDatabaseSchemaEditor, table: str) -> set[str]:
 
 @contextmanager
 def _altered(field: Any, **attributes: Any) -> Iterator[None]:
-    """Set attributes of a (rendered) field for a while, as AddField does with default."""
-    saved = {name: field.__dict__[name] for name in attributes}
+    """Set attributes of a (rendered) field for a while, as AddField does with default.
+
+    Attributes the field did not have (a cached_property not computed yet)
+    are removed again.
+    """
+    missing = object()
+    saved = {name: field.__dict__.get(name, missing) for name in attributes}
     field.__dict__.update(attributes)
     try:
         yield
     finally:
-        field.__dict__.update(saved)
+        for name, value in saved.items():
+            if value is missing:
+                del field.__dict__[name]  # a cached_property (unique) computes it again
+            else:
+                field.__dict__[name] = value
 
 
 def _on_columns_only(field: Any, index_too: bool) -> dict[str, Any]:
     """Return the attributes that leave only the column to Django's schema editor."""
     attributes: dict[str, Any] = {"db_constraint": False}
     if index_too:
-        attributes.update(db_index=False, _unique=False)
+        # unique is a cached_property over _unique: set both.
+        attributes.update(db_index=False, _unique=False, unique=False)
     return attributes
 
 
@@ -284,6 +294,18 @@ class AlterFieldForeignKeyNotValid(operations.AlterField):
         if index_too:
             _create_field_indexes(schema_editor, to_model, new_field)
         _add_fk_not_valid(schema_editor, to_model, new_field)
+
+    def database_backwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        """Alter the column back as Django does (which drops the constraint)."""
+        # AlterField's database_backwards calls database_forwards with the
+        # states swapped: that must be Django's, not the one above.
+        super().database_forwards(app_label, schema_editor, from_state, to_state)
 
     def _altered_by_earlier_run(
         self,
