@@ -151,33 +151,56 @@ class GreenMigrationAutodetector(MigrationAutodetector):
         self.deferred_operations.append(contract)
 
     def generate_altered_fields(self) -> None:
-        """Defer making a field NOT NULL until the previous release is gone.
+        """Phase type changes and defer making a field NOT NULL.
 
-        That release may still write NULL: the change is post-deploy, as a
-        SetNotNull that fills the NULLs from the default in batches and, on
-        PostgreSQL, sets NOT NULL without a long lock.
+        A type change both releases live with and that PostgreSQL does without
+        rewriting the table runs as is; a widening that rewrites the table is
+        an expand/contract (a column of the new type, kept in sync, swapped in
+        post-deploy); anything else is refused with what to do instead. The
+        previous release may still write NULL: making a field NOT NULL is
+        post-deploy, as a SetNotNull that fills the NULLs from the default in
+        batches and, on PostgreSQL, sets NOT NULL without a long lock.
         """
         already = {app: len(ops) for app, ops in self.generated_operations.items()}
         super().generate_altered_fields()
         for app_label, app_operations in self.generated_operations.items():
-            for position in range(already.get(app_label, 0), len(app_operations)):
+            position = already.get(app_label, 0)
+            while position < len(app_operations):
                 operation = app_operations[position]
-                if isinstance(operation, operations.AlterField) and self._makes_not_null(
-                    app_label, operation
-                ):
-                    # Backfill in batches; on PostgreSQL validate before SET NOT NULL.
-                    replacement = green_operations.SetNotNull(
-                        operation.model_name,
-                        operation.name,
-                        operation.field,
-                        operation.preserve_default,
-                    )
-                    replacement._auto_deps = operation._auto_deps  # type: ignore[attr-defined]
-                    app_operations[position] = replacement
-                    self.deferred_operations.append(replacement)
+                if isinstance(operation, operations.AlterField):
+                    position += self._phase_altered_field(app_label, app_operations, position)
+                position += 1
 
-    def _makes_not_null(self, app_label: str, operation: operations.AlterField) -> bool:
-        """Return whether an AlterField turns a nullable column NOT NULL."""
+    def _phase_altered_field(
+        self, app_label: str, app_operations: list[Operation], position: int
+    ) -> int:
+        """Replace the AlterField at position if needed; return how many operations it added."""
+        operation: operations.AlterField = app_operations[position]  # type: ignore[assignment]
+        old_field = self._old_field(app_label, operation)
+        replacement: list[Operation]
+        if old_field is not None and not operation.field.many_to_many:
+            change = rules.type_change(old_field, operation.field)
+            if change.kind is rules.Retype.REFUSE:
+                raise PhasingError(self._type_refusal(app_label, operation, change.reason))
+            if change.kind is rules.Retype.EXPAND:
+                replacement = self._expand_retyped(app_label, operation, old_field, change)
+                app_operations[position : position + 1] = replacement
+                return len(replacement) - 1
+        if self._makes_not_null(app_label, operation):
+            # Backfill in batches; on PostgreSQL validate before SET NOT NULL.
+            not_null = green_operations.SetNotNull(
+                operation.model_name,
+                operation.name,
+                operation.field,
+                operation.preserve_default,
+            )
+            not_null._auto_deps = operation._auto_deps  # type: ignore[attr-defined]
+            app_operations[position] = not_null
+            self.deferred_operations.append(not_null)
+        return 0
+
+    def _old_field(self, app_label: str, operation: operations.AlterField) -> Any:
+        """Return the field an AlterField changes, as it was, or None."""
         model_name = operation.model_name_lower
         old_model_name = self.renamed_models.get((app_label, model_name), model_name)
         old_field_name = self.renamed_fields.get(
@@ -185,10 +208,88 @@ class GreenMigrationAutodetector(MigrationAutodetector):
         )
         old_model = self.from_state.models.get((app_label, old_model_name))
         if old_model is None or old_field_name not in old_model.fields:
-            return False
-        old_field = old_model.get_field(old_field_name)
+            return None
+        return old_model.get_field(old_field_name)
+
+    def _type_refusal(self, app_label: str, operation: operations.AlterField, reason: str) -> str:
+        label = f"{app_label}.{operation.model_name}.{operation.name}"
+        new_type = type(operation.field).__name__
+        if operation.field.primary_key:
+            fix = (
+                "Keep the primary key's type: declare it on the model (e.g. id = "
+                "models.AutoField(primary_key=True)) or set default_auto_field on the "
+                "app's AppConfig"
+            )
+        else:
+            fix = (
+                f"Add a new field instead (e.g. {operation.name}_new = models.{new_type}"
+                f"(..., null=True)), fill it from {operation.name} in a data migration and "
+                f"switch the code to it; remove {operation.name} in a later release"
+            )
+        return (
+            f"Changing the type of {label}: {reason}. {fix}. Or run `makemigrations "
+            "--stock` for Django's AlterField, which breaks or locks the running release."
+        )
+
+    def _expand_retyped(
+        self,
+        app_label: str,
+        operation: operations.AlterField,
+        old_field: Any,
+        change: rules.TypeChange,
+    ) -> list[Operation]:
+        """Return the expand/contract operations of a type change that rewrites the table."""
+        model_name = operation.model_name_lower
+        old_model_name = self.renamed_models.get((app_label, model_name), model_name)
+        old_state = self.from_state.models[app_label, old_model_name]
+        new_state = self.to_state.models[app_label, model_name]
+        name = operation.name
+        blocker = rules.retype_blockers(old_field, old_state.options, name) or (
+            rules.retype_blockers(operation.field, new_state.options, name)
+        )
+        if blocker is not None:
+            raise PhasingError(
+                self._type_refusal(app_label, operation, f"{change.reason}, and {blocker}")
+            )
+        shadow = f"{name}_retyped"
+        while shadow in old_state.fields or shadow in new_state.fields:
+            shadow += "_"
+        prep = rules.rename_prep(old_field, operation.field)
+        assert prep.new_field is not None  # not a key, relation or generated field
+        self._inform(
+            f"Changing the type of {app_label}.{model_name}.{name}: {change.reason}, so "
+            f"a column {shadow} of the new type is kept in sync in pre-deploy and "
+            "replaces it in post-deploy. Until then the new release writes the old type."
+        )
+        pre: list[Operation] = [
+            operations.AddField(model_name=model_name, name=shadow, field=prep.new_field),
+            sync.SyncRetypedColumn(model_name, name, shadow),
+        ]
+        post: list[Operation] = [
+            sync.StopSyncRenamedColumns(model_name, name, shadow),
+            sync.ReplaceColumn(model_name, name, shadow),
+        ]
+        final = operation.field
+        if self.deep_deconstruct(prep.new_field) != self.deep_deconstruct(final):
+            if not final.null:
+                post.append(green_operations.SetNotNull(model_name, name, final))
+            else:
+                post.append(operations.AlterField(model_name=model_name, name=name, field=final))
+        for step in (*pre, *post):
+            step._auto_deps = list(operation._auto_deps)  # type: ignore[attr-defined]
+        self.deferred_operations.extend(post)
+        return [*pre, *post]
+
+    def _makes_not_null(self, app_label: str, operation: operations.AlterField) -> bool:
+        """Return whether an AlterField turns a nullable column NOT NULL."""
+        old_field = self._old_field(app_label, operation)
         new_field = operation.field
-        return bool(old_field.null and not new_field.null and not new_field.many_to_many)
+        return bool(
+            old_field is not None
+            and old_field.null
+            and not new_field.null
+            and not new_field.many_to_many
+        )
 
     def generate_renamed_models(self) -> None:
         """Keep a renamed table's old name as a view until post-deploy.

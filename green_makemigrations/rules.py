@@ -305,6 +305,130 @@ def rename_prep(old_field: models.Field[Any, Any], new_field: models.Field[Any, 
     return RenamePrep(kept, added)
 
 
+class Retype(enum.Enum):
+    """What a change of a column's type needs while both releases run."""
+
+    NONE = "same type"
+    IN_PLACE = "in place"  # both releases live with it, no table rewrite on PostgreSQL
+    EXPAND = "expand/contract"  # compatible, but the database rewrites the table
+    REFUSE = "refused"
+
+
+@dataclass(frozen=True)
+class TypeChange:
+    """How a type change is phased, and why (the reason is shown to the user)."""
+
+    kind: Retype
+    reason: str = ""
+
+
+# Integer types, narrowest first; a change to a wider one keeps every value.
+INTEGER_WIDTHS = {
+    "SmallAutoField": 2,
+    "AutoField": 4,
+    "BigAutoField": 8,
+    "SmallIntegerField": 2,
+    "PositiveSmallIntegerField": 2,
+    "IntegerField": 4,
+    "PositiveIntegerField": 4,
+    "BigIntegerField": 8,
+    "PositiveBigIntegerField": 8,
+}
+TEXT_TYPES = ("CharField", "TextField")
+# Internal types stored as another one's column type.
+SAME_COLUMN_TYPE = {"SlugField": "CharField"}
+
+
+def type_change(old_field: models.Field[Any, Any], new_field: models.Field[Any, Any]) -> TypeChange:
+    """Return how a change from old_field's column type to new_field's is phased.
+
+    Both releases must read and write the column during the deploy, so only
+    widening changes are allowed: a longer varchar, varchar to text or more
+    digits of a decimal run as they are (PostgreSQL changes the type without
+    rewriting the table); an integer widened to a bigger integer type, or a
+    decimal's scale grown, rewrites the table and gets an expand/contract; a
+    narrowing or a change between kinds of values is refused.
+    """
+    if old_field.is_relation or new_field.is_relation:
+        return TypeChange(Retype.NONE)  # the target's type; constraints are another matter
+    old_type, new_type = (
+        SAME_COLUMN_TYPE.get(field.get_internal_type(), field.get_internal_type())
+        for field in (old_field, new_field)
+    )
+    if old_type in TEXT_TYPES and new_type in TEXT_TYPES:
+        old_length = getattr(old_field, "max_length", None) if old_type == "CharField" else None
+        new_length = getattr(new_field, "max_length", None) if new_type == "CharField" else None
+        if old_length == new_length and old_type == new_type:
+            return TypeChange(Retype.NONE)
+        if new_length is None or (old_length is not None and new_length >= old_length):
+            return TypeChange(Retype.IN_PLACE, "a wider text column")
+        return TypeChange(
+            Retype.REFUSE,
+            f"max_length {old_length or 'unlimited'} -> {new_length} is narrower: the running "
+            "release may write values that no longer fit",
+        )
+    if old_type == new_type == "DecimalField":
+        old_digits, new_digits = old_field.max_digits, new_field.max_digits  # type: ignore[attr-defined]
+        old_places, new_places = old_field.decimal_places, new_field.decimal_places  # type: ignore[attr-defined]
+        if (old_digits, old_places) == (new_digits, new_places):
+            return TypeChange(Retype.NONE)
+        if new_places < old_places or new_digits - new_places < old_digits - old_places:
+            return TypeChange(
+                Retype.REFUSE,
+                f"decimal({old_digits}, {old_places}) -> decimal({new_digits}, {new_places}) "
+                "holds fewer digits: existing or running-release values may not fit",
+            )
+        if new_places == old_places:
+            return TypeChange(Retype.IN_PLACE, "more digits, same scale")
+        return TypeChange(Retype.EXPAND, "a larger scale rewrites the table")
+    if old_type == new_type:
+        return TypeChange(Retype.NONE)
+    if old_type in INTEGER_WIDTHS and new_type in INTEGER_WIDTHS:
+        if INTEGER_WIDTHS[new_type] < INTEGER_WIDTHS[old_type]:
+            return TypeChange(
+                Retype.REFUSE,
+                f"{old_type} -> {new_type} is narrower: existing or running-release values "
+                "may not fit",
+            )
+        if INTEGER_WIDTHS[new_type] == INTEGER_WIDTHS[old_type]:
+            # Only the check of positive integer types changes.
+            return TypeChange(Retype.IN_PLACE, "same width")
+        return TypeChange(Retype.EXPAND, f"{old_type} -> {new_type} rewrites the table")
+    return TypeChange(
+        Retype.REFUSE,
+        f"{old_type} -> {new_type} changes the kind of value: the release that does not "
+        "know the change would read values of the other type",
+    )
+
+
+def retype_blockers(
+    old_field: models.Field[Any, Any], model_options: dict[str, Any], name: str
+) -> str | None:
+    """Return why a field cannot be replaced by a retyped column, or None if it can.
+
+    The replacement is a new column renamed over the old one: keys, relations
+    and indexes or constraints declared on the model (which name the column)
+    would be dropped with the old column.
+    """
+    if old_field.primary_key:
+        return "it is the primary key, which other tables point at"
+    if old_field.is_relation:
+        return "it is a relation"
+    for option in ("indexes", "constraints"):
+        for item in model_options.get(option, []):
+            fields = [*getattr(item, "fields", ()), *getattr(item, "include", ())]
+            if (
+                name in fields
+                or getattr(item, "expressions", None)
+                or getattr(item, "condition", None)
+            ):
+                return f"Meta.{option} has {item.name}, which uses it"
+    for option in ("unique_together", "index_together"):
+        if any(name in together for together in model_options.get(option, ())):
+            return f"Meta.{option} uses it"
+    return None
+
+
 # ---------------------------------------------------------------------------
 # What an operation touches, to tell whether two operations commute.
 #

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import models
+from django.db import models, transaction
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ProjectState
@@ -131,16 +131,21 @@ class _ColumnSync:
         """
         to, frm = (self.source, self.target) if reverse else (self.target, self.source)
         update_in_batches(
-            self.editor, model, f"{to} = {frm}", self._differ(to, frm), batch_size=batch_size
+            self.editor,
+            model,
+            f"{to} = {frm}",
+            differ(self.vendor, to, frm),
+            batch_size=batch_size,
         )
 
-    def _differ(self, first: str, second: str) -> str:
-        """Return SQL that is true when two columns differ, NULL counting as a value."""
-        if self.vendor == "postgresql":
-            return f"{first} IS DISTINCT FROM {second}"
-        if self.vendor == "mysql":
-            return f"NOT ({first} <=> {second})"
-        return f"{first} IS NOT {second}"
+
+def differ(vendor: str, first: str, second: str) -> str:
+    """Return SQL that is true when two quoted columns differ, NULL counting as a value."""
+    if vendor == "postgresql":
+        return f"{first} IS DISTINCT FROM {second}"
+    if vendor == "mysql":
+        return f"NOT ({first} <=> {second})"
+    return f"{first} IS NOT {second}"
 
 
 class SyncOperation(Operation):
@@ -297,3 +302,115 @@ class StopSyncRenamedColumns(SyncOperation):
     ) -> None:
         """Create the triggers again and copy the new column into the re-added old one."""
         self._start(app_label, schema_editor, to_state, reverse=True)
+
+
+class SyncRetypedColumn(SyncRenamedColumns):
+    """Start copying a field's writes into its retyped replacement column, and backfill.
+
+    Pre-deploy step of a type change that rewrites the table: both releases
+    write ``old_name`` (the field), whose values the triggers and the backfill
+    copy into ``new_name``, a column of the new type that ReplaceColumn puts
+    in the field's place in post-deploy.
+    """
+
+    def describe(self) -> str:
+        """Describe the operation for makemigrations and migrate --plan."""
+        return (
+            f"Copy {self.model_name}.{self.old_name} into {self.new_name} (its new type) "
+            "with triggers and in batches"
+        )
+
+    @property
+    def migration_name_fragment(self) -> str:
+        """Name fragment for migrations made of this operation."""
+        return f"sync_{self.model_name_lower}_{self.new_name.lower()}"
+
+
+class ReplaceColumn(SyncOperation):
+    """Drop a field's column and give its retyped replacement the field's name.
+
+    Post-deploy step of a type change: ``old_name``'s column is dropped and
+    ``new_name``'s column renamed to it in one transaction (one ALTER TABLE on
+    MariaDB/MySQL), so no query sees the field without a column. In the state
+    ``new_name`` replaces ``old_name``. Backwards, the old column is added
+    again and filled from the replacement, which gets its name back.
+    """
+
+    # The swap is one transaction; the reverse backfill commits per batch.
+    outside_transaction = True
+
+    def describe(self) -> str:
+        """Describe the operation for makemigrations and migrate --plan."""
+        return (
+            f"Replace {self.model_name}.{self.old_name} by {self.new_name}, renamed {self.old_name}"
+        )
+
+    @property
+    def migration_name_fragment(self) -> str:
+        """Name fragment for migrations made of this operation."""
+        return f"replace_{self.model_name_lower}_{self.old_name.lower()}"
+
+    def state_forwards(self, app_label: str, state: ProjectState) -> None:
+        """Remove old_name, then rename new_name to it."""
+        state.remove_field(app_label, self.model_name_lower, self.old_name)
+        state.rename_field(app_label, self.model_name_lower, self.new_name, self.old_name)
+
+    def database_forwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        """Drop the old column and rename the replacement, atomically."""
+        before = from_state.apps.get_model(app_label, self.model_name)
+        after = to_state.apps.get_model(app_label, self.model_name)
+        if not self.allow_migrate_model(schema_editor.connection.alias, after):
+            return
+        old_field = before._meta.get_field(self.old_name)
+        replacement = before._meta.get_field(self.new_name)
+        renamed = after._meta.get_field(self.old_name)
+        quote = schema_editor.quote_name
+        if schema_editor.connection.vendor == "mysql":
+            schema_editor.execute(
+                f"ALTER TABLE {quote(after._meta.db_table)} "
+                f"DROP COLUMN {quote(str(old_field.column))}, "
+                f"RENAME COLUMN {quote(str(replacement.column))} TO {quote(str(renamed.column))}"
+            )
+            return
+        with transaction.atomic(using=schema_editor.connection.alias):
+            schema_editor.remove_field(before, old_field)
+            schema_editor.alter_field(after, replacement, renamed)
+
+    def database_backwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        """Give the replacement its name back, re-add the old column and fill it."""
+        after = from_state.apps.get_model(app_label, self.model_name)
+        before = to_state.apps.get_model(app_label, self.model_name)
+        if not self.allow_migrate_model(schema_editor.connection.alias, before):
+            return
+        renamed = after._meta.get_field(self.old_name)
+        replacement = before._meta.get_field(self.new_name)
+        old_field = before._meta.get_field(self.old_name)
+        schema_editor.alter_field(before, renamed, replacement)
+        nullable = old_field.clone()
+        nullable.null = True
+        nullable.set_attributes_from_name(self.old_name)
+        nullable.model = before
+        schema_editor.add_field(before, nullable)
+        quote = schema_editor.quote_name
+        column, source = quote(str(old_field.column)), quote(str(replacement.column))
+        update_in_batches(
+            schema_editor,
+            before,
+            f"{column} = {source}",
+            differ(schema_editor.connection.vendor, column, source),
+            batch_size=self.batch_size,
+        )
+        if not old_field.null:
+            schema_editor.alter_field(before, nullable, old_field)

@@ -1,0 +1,117 @@
+"""Type changes: widenings in place, integer to bigint as an expand/contract.
+
+The previous release of retype_app has Meter.reading as an IntegerField,
+label as CharField(max_length=10) and price as DecimalField(5, 2); the new
+release widens all three. label and price change in place in pre-deploy
+(PostgreSQL changes these types without rewriting the table). reading gets a
+bigint column kept in sync by triggers in pre-deploy, which replaces it in
+post-deploy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.db import DataError, connection, transaction
+
+from .utils import app_with_history, columns, execute, select
+
+APP = "retype_app"
+TABLE = "retype_app_meter"
+INITIAL = """from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    initial = True
+    dependencies = []
+    operations = [
+        migrations.CreateModel(
+            name="Meter",
+            fields=[
+                (
+                    "id",
+                    models.AutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("reading", models.IntegerField()),
+                ("label", models.CharField(max_length=10)),
+                ("price", models.DecimalField(max_digits=5, decimal_places=2)),
+            ],
+        ),
+    ]
+"""
+
+
+@pytest.fixture
+def previous_release(tmp_path: Path, transactional_db: None) -> Iterator[Path]:
+    """Install the app at release N with two meters."""
+    with app_with_history(tmp_path, APP, INITIAL) as migrations:
+        execute(
+            f"INSERT INTO {TABLE} (reading, label, price) VALUES (1, 'a', 1.50), (2, 'b', 2.50)"
+        )
+        yield migrations
+        execute(f"DELETE FROM {TABLE}")
+
+
+def field_type(column: str) -> str:
+    """Return the Django field type introspection gives a column of the table."""
+    info = columns(TABLE)[column]
+    return str(connection.introspection.get_field_type(info.type_code, info))
+
+
+def readings() -> list[tuple[int, int]]:
+    return [(int(a), int(b)) for a, b in select(f"SELECT reading, reading_retyped FROM {TABLE}")]
+
+
+def test_integer_to_bigint_is_an_expand_contract(previous_release: Path) -> None:
+    call_command("makemigrations", APP, interactive=False, verbosity=0)
+    pre, post = sorted(previous_release.glob("000[2-9]_*.py"))
+    pre_text, post_text = pre.read_text(), post.read_text()
+    assert "    stage = Stage.PRE_DEPLOY\n" in pre_text
+    assert "name='reading_retyped'" in pre_text
+    assert "green_makemigrations.sync.SyncRetypedColumn(" in pre_text
+    assert pre_text.count("migrations.AlterField(") == 2  # label and price, in place
+    assert "    stage = Stage.POST_DEPLOY\n" in post_text
+    assert "green_makemigrations.sync.ReplaceColumn(" in post_text
+    assert "green_makemigrations.operations.SetNotNull(" in post_text
+
+    call_command("migrate", APP, stage="pre-deploy", verbosity=0)
+    assert field_type("reading") == "IntegerField"
+    assert field_type("reading_retyped") == "BigIntegerField"
+    assert sorted(readings()) == [(1, 1), (2, 2)]
+    # Both releases write reading; the bigint column follows.
+    execute(f"INSERT INTO {TABLE} (reading, label, price) VALUES (3, 'c', 3.50)")
+    execute(f"UPDATE {TABLE} SET reading = 20 WHERE reading = 2")
+    assert sorted(readings()) == [(1, 1), (3, 3), (20, 20)]
+
+    call_command("migrate", APP, stage="post-deploy", verbosity=0)
+    assert "reading_retyped" not in columns(TABLE)
+    assert field_type("reading") == "BigIntegerField"
+    assert not columns(TABLE)["reading"].null_ok
+    assert sorted(r for (r,) in select(f"SELECT reading FROM {TABLE}")) == [1, 3, 20]
+    execute(f"INSERT INTO {TABLE} (reading, label, price) VALUES (%s, 'big', 1)", (2**40,))
+
+    execute(f"DELETE FROM {TABLE} WHERE reading = %s", (2**40,))
+    call_command("migrate", APP, "0001", verbosity=0)
+    assert "reading_retyped" not in columns(TABLE)
+    assert field_type("reading") == "IntegerField"
+    assert not columns(TABLE)["reading"].null_ok
+    assert sorted(r for (r,) in select(f"SELECT reading FROM {TABLE}")) == [1, 3, 20]
+
+
+def test_widened_text_and_decimal_change_in_place(previous_release: Path) -> None:
+    call_command("makemigrations", APP, interactive=False, verbosity=0)
+    call_command("migrate", APP, stage="pre-deploy", verbosity=0)
+    execute(
+        f"INSERT INTO {TABLE} (reading, label, price) VALUES (5, %s, %s)", ("x" * 30, "123456.78")
+    )
+    [(label, price)] = select(f"SELECT label, price FROM {TABLE} WHERE reading = 5")
+    assert (label, Decimal(str(price))) == ("x" * 30, Decimal("123456.78"))
+    if connection.vendor != "sqlite":  # SQLite does not enforce lengths
+        with pytest.raises(DataError), transaction.atomic():
+            execute(f"INSERT INTO {TABLE} (reading, label, price) VALUES (6, %s, 1)", ("x" * 31,))
