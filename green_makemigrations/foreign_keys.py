@@ -180,14 +180,23 @@ class AddForeignKeyNotValid(operations.AddField):
         )
 
     def reduce(self, operation: Operation, app_label: str) -> Any:
-        """Reduce as AddField does, keeping this class for the field added."""
+        """Reduce as AddField does; the result is this class while the field has a constraint.
+
+        Django builds a plain AddField (5.2) or a copy of this one (6.0+).
+        """
         reduced = super().reduce(operation, app_label)
-        if isinstance(reduced, list):
-            return [
-                (online_add_field(op) or op) if type(op) is operations.AddField else op
-                for op in reduced
-            ]
-        return reduced
+        if not isinstance(reduced, list):
+            return reduced
+        result: list[Operation] = []
+        for op in reduced:
+            if isinstance(op, operations.AddField) and type(op) in (
+                operations.AddField,
+                AddForeignKeyNotValid,
+            ):
+                op = operations.AddField(op.model_name, op.name, op.field, op.preserve_default)
+                op = online_add_field(op) or op
+            result.append(op)
+        return result
 
     def database_forwards(
         self,
