@@ -10,7 +10,9 @@ and a failed run (the constraint left NOT VALID) is finished by a re-run.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -426,3 +428,39 @@ def test_altered_field_rerun_after_validation_failed(alter_history: tuple[Path, 
     migrate("0001")
     assert foreign_keys() == {}
     assert old_column in columns(BOOK)
+
+
+@only_postgresql
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "resumable.ResumableOperation skips the retry of an AddField subclass whose "
+        "column the timed-out attempt added: the migration is recorded without its "
+        "foreign key"
+    ),
+)
+def test_lock_timeout_retry_finishes_an_added_foreign_key(history: Path) -> None:
+    """ADD CONSTRAINT waits for a writer of the referenced table; the retry finishes."""
+    write_migration(history, AddForeignKeyNotValid("book", "author", author_fk()))
+    with table_locked(AUTHOR, seconds=1.5):
+        run("migrate", APP, stage="pre-deploy", lock_timeout=0.2, lock_retries=8)
+    assert list(foreign_keys().values()) == [(["author_id"], (AUTHOR, "id"))]
+    assert pg_constraint(constraint_name("author_id")) == [(True, True, True)]
+
+
+@contextmanager
+def table_locked(table: str, seconds: float) -> Iterator[None]:
+    """Hold ROW EXCLUSIVE on table (as a writer does) for seconds, from another connection."""
+    other = connection.copy()
+    other.inc_thread_sharing()
+    cursor = other.cursor()
+    cursor.execute("BEGIN")
+    cursor.execute(f"LOCK TABLE {table} IN ROW EXCLUSIVE MODE")
+    timer = threading.Timer(seconds, lambda: cursor.execute("ROLLBACK"))
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.join()
+        cursor.close()
+        other.close()
