@@ -139,6 +139,13 @@ class _ColumnSync:
         )
 
 
+def _has_column(schema_editor: BaseDatabaseSchemaEditor, table: str, column: str) -> bool:
+    connection = schema_editor.connection
+    with connection.cursor() as cursor:
+        description = connection.introspection.get_table_description(cursor, table)
+    return any(info.name == column for info in description)
+
+
 def differ(vendor: str, first: str, second: str) -> str:
     """Return SQL that is true when two quoted columns differ, NULL counting as a value."""
     if vendor == "postgresql":
@@ -371,6 +378,10 @@ class ReplaceColumn(SyncOperation):
         replacement = before._meta.get_field(self.new_name)
         renamed = after._meta.get_field(self.old_name)
         quote = schema_editor.quote_name
+        if not schema_editor.collect_sql and not _has_column(
+            schema_editor, after._meta.db_table, str(replacement.column)
+        ):
+            return  # an earlier run swapped them (MariaDB: DDL is not transactional)
         if schema_editor.connection.vendor == "mysql":
             schema_editor.execute(
                 f"ALTER TABLE {quote(after._meta.db_table)} "

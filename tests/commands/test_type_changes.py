@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.db import DataError, connection, transaction
+from django.db.migrations.recorder import MigrationRecorder
 
 from .utils import app_with_history, columns, execute, select
 
@@ -115,3 +116,14 @@ def test_widened_text_and_decimal_change_in_place(previous_release: Path) -> Non
     if connection.vendor != "sqlite":  # SQLite does not enforce lengths
         with pytest.raises(DataError), transaction.atomic():
             execute(f"INSERT INTO {TABLE} (reading, label, price) VALUES (6, %s, 1)", ("x" * 31,))
+
+
+def test_post_deploy_recorded_as_unapplied_re_runs(previous_release: Path) -> None:
+    """A re-run of the swap after it happened (MariaDB cannot roll DDL back) finishes."""
+    call_command("makemigrations", APP, interactive=False, verbosity=0)
+    post = sorted(previous_release.glob("000[2-9]_*.py"))[-1].stem
+    call_command("migrate", APP, verbosity=0)
+    MigrationRecorder(connection).migration_qs.filter(app=APP, name=post).delete()
+    call_command("migrate", APP, stage="post-deploy", verbosity=0)
+    assert field_type("reading") == "BigIntegerField"
+    assert sorted(r for (r,) in select(f"SELECT reading FROM {TABLE}")) == [1, 2]
