@@ -1,4 +1,4 @@
-"""Renames that change a database name are reported, with how to avoid them."""
+"""Renames that change a database name are reported in one line: phased, and how to avoid it."""
 
 from __future__ import annotations
 
@@ -44,9 +44,9 @@ def test_field_rename_that_renames_the_column_is_reported() -> None:
         [book(title=models.CharField(max_length=9))], [book(name=models.CharField(max_length=9))]
     )
     assert told == [
-        "Renaming testapp.book.title to name renames column title to name, which breaks "
-        "the release that uses the old name: keep db_column='title' to rename without "
-        "touching the database."
+        "Renaming testapp.book.title to name renames column title to name: phased (new "
+        "column kept in sync by triggers until post-deploy). Keep db_column='title' to "
+        "rename without touching the database."
     ]
 
 
@@ -64,9 +64,9 @@ def test_model_rename_that_renames_the_table_is_reported() -> None:
         [book("Volume", title=models.CharField(max_length=9))],
     )
     assert told == [
-        "Renaming testapp.Book to Volume renames table testapp_book to testapp_volume, "
-        "which breaks the release that uses the old name: keep db_table='testapp_book' "
-        "to rename without touching the database."
+        "Renaming testapp.Book to Volume renames table testapp_book to testapp_volume: "
+        "phased (a view named testapp_book serves the running release until post-deploy). "
+        "Keep db_table='testapp_book' to rename without touching the database."
     ]
 
 
@@ -76,3 +76,21 @@ def test_model_rename_that_keeps_the_table_is_quiet() -> None:
         [book("Volume", {"db_table": "testapp_book"}, title=models.CharField(max_length=9))],
     )
     assert told == []
+
+
+def test_each_phased_rename_gets_one_line() -> None:
+    told = detect(
+        [book("Book", title=models.CharField(max_length=9), pages=models.IntegerField(null=True))],
+        [
+            book(
+                "Volume", name=models.CharField(max_length=9), leaves=models.IntegerField(null=True)
+            )
+        ],
+    )
+    assert len(told) == 3, told
+    assert all("\n" not in message for message in told)
+    assert told[0].startswith("Renaming testapp.Book to Volume renames table testapp_book")
+    assert sorted(message.split(" renames ")[0] for message in told[1:]) == [
+        "Renaming testapp.volume.pages to leaves",
+        "Renaming testapp.volume.title to name",
+    ]
