@@ -356,9 +356,12 @@ def online_add_field(operation: operations.AddField) -> Operation | None:
     """Return the operation replacing Django's AddField of a foreign key, or None.
 
     Only for a ForeignKey or OneToOneField with a database constraint (not
-    a many-to-many, which adds a table) added to an existing model.
+    a many-to-many, which adds a table, nor a primary key) added to an
+    existing model.
     """
     if type(operation) is not operations.AddField or not _has_fk_constraint(operation.field):
+        return None
+    if operation.field.primary_key:
         return None
     return AddForeignKeyNotValid(
         operation.model_name, operation.name, operation.field, operation.preserve_default

@@ -284,8 +284,9 @@ def test_added_relation_with_constraint_is_replaced(field: models.Field[Any, Any
         author_fk(db_constraint=False),
         models.ManyToManyField("testapp.author"),
         models.IntegerField(null=True),
+        models.OneToOneField("testapp.author", models.CASCADE, primary_key=True),
     ],
-    ids=["no_constraint", "many_to_many", "integer"],
+    ids=["no_constraint", "many_to_many", "integer", "primary_key"],
 )
 def test_other_added_fields_are_kept(field: models.Field[Any, Any]) -> None:
     assert online_add_field(operations.AddField("book", "author", field)) is None
