@@ -3,7 +3,8 @@
 Run from the repository root::
 
     python benchmarks/bench_locks.py [--backend postgresql|mysql ...] [--rows 1000000 ...]
-        [--kinds index check not_null add_column unique drop_column] [--json PATH] [--keep]
+        [--kinds index check not_null add_column unique unique_field partial_unique
+         drop_column] [--json PATH] [--keep]
 
 For each backend and table size it creates a throw-away database
 (``green_locks_<pid>``) on the server of GREEN_POSTGRES_URL / GREEN_MYSQL_URL
@@ -117,6 +118,19 @@ KINDS = [
         "add a unique constraint",
         meta=(
             'constraints = [models.UniqueConstraint(fields=["code"], name="shop_item_code_uniq")]',
+        ),
+    ),
+    Kind(
+        "unique_field",
+        "make a field unique",
+        fields={"code": "models.BigIntegerField(unique=True)"},
+    ),
+    Kind(
+        "partial_unique",
+        "add a partial unique",
+        meta=(
+            "constraints = [models.UniqueConstraint(fields=[\"code\"], "
+            'condition=models.Q(qty__gte=0), name="shop_item_code_partial_uniq")]',
         ),
     ),
     Kind(
