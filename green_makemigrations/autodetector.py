@@ -14,8 +14,8 @@ from django.db.migrations.questioner import MigrationQuestioner
 from django.db.migrations.state import ProjectState
 from django.db.models import CheckConstraint
 
+from . import foreign_keys, rules, sync
 from . import operations as green_operations
-from . import rules, sync
 from . import views as views_module
 from .constants import Stage
 from .exceptions import PhasingError
@@ -118,6 +118,11 @@ class GreenMigrationAutodetector(MigrationAutodetector):
         added = app_operations[-1]
         if not isinstance(added, operations.AddField):  # pragma: no cover - Django changed
             return
+        online = foreign_keys.online_add_field(added)
+        if isinstance(online, operations.AddField):
+            # A foreign key constraint validated without a long lock.
+            online._auto_deps = added._auto_deps  # type: ignore[attr-defined]
+            app_operations[-1] = added = online
         prep = rules.addition_prep(added.field)
         if prep is None:
             return
@@ -129,7 +134,7 @@ class GreenMigrationAutodetector(MigrationAutodetector):
                 "compute (a literal, timezone.now, uuid.uuid4, or db_default=...), or "
                 "add it with null=True first."
             )
-        expanded = operations.AddField(
+        expanded = type(added)(
             model_name=model_name,
             name=field_name,
             field=prep.field,
@@ -197,6 +202,12 @@ class GreenMigrationAutodetector(MigrationAutodetector):
             not_null._auto_deps = operation._auto_deps  # type: ignore[attr-defined]
             app_operations[position] = not_null
             self.deferred_operations.append(not_null)
+        elif old_field is not None:
+            # A foreign key constraint validated without a long lock.
+            online = foreign_keys.online_alter_field(operation, old_field)
+            if online is not None:
+                online._auto_deps = operation._auto_deps  # type: ignore[attr-defined]
+                app_operations[position] = online
         return 0
 
     def _old_field(self, app_label: str, operation: operations.AlterField) -> Any:

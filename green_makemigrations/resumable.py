@@ -16,6 +16,8 @@ from django.db.migrations import operations
 from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ProjectState
 
+from .operations import runs_outside_transaction
+
 
 class ResumableOperation:
     """Wrap an operation so it does nothing when its effect is already there.
@@ -65,6 +67,8 @@ def _already_done(
     backwards: bool = False,
 ) -> bool:
     """Return whether the database already looks as it should after the step."""
+    if runs_outside_transaction(operation):
+        return False  # such operations finish an earlier run themselves
     adds_column = isinstance(operation, operations.AddField) != backwards
     if isinstance(operation, (operations.AddField, operations.RemoveField)):
         state = to_state if adds_column else from_state

@@ -350,13 +350,6 @@ def test_added_foreign_key_rerun_after_validation_failed(history: Path) -> None:
 
 
 @only_postgresql
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "resumable.ResumableOperation skips any AddField subclass whose column "
-        "exists, so migrate's re-run never adds or validates the constraint"
-    ),
-)
 def test_migrate_rerun_finishes_an_added_foreign_key(history: Path) -> None:
     """migrate run again after a failure finishes the migration."""
     name = write_migration(history, AddForeignKeyNotValid("book", "author", author_fk()))
@@ -431,14 +424,6 @@ def test_altered_field_rerun_after_validation_failed(alter_history: tuple[Path, 
 
 
 @only_postgresql
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "resumable.ResumableOperation skips the retry of an AddField subclass whose "
-        "column the timed-out attempt added: the migration is recorded without its "
-        "foreign key"
-    ),
-)
 def test_lock_timeout_retry_finishes_an_added_foreign_key(history: Path) -> None:
     """ADD CONSTRAINT waits for a writer of the referenced table; the retry finishes."""
     write_migration(history, AddForeignKeyNotValid("book", "author", author_fk()))

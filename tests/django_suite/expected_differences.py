@@ -337,6 +337,15 @@ EXPECTED_DIFFERENCES: dict[str, Difference] = {
             "name='book_title_author_idx'>>",
         ),
     ),
+    "AutodetectorTests.test_alter_field_to_fk_dependency_other_app": Difference(
+        "a foreign key constraint given to an existing column is added NOT VALID, then "
+        "validated on PostgreSQL: AlterFieldForeignKeyNotValid",
+        (
+            MISMATCH.format(app="otherapp", expected="['AlterField']"),
+            "<AlterFieldForeignKeyNotValid 'book', 'author', "
+            "<django.db.models.fields.related.ForeignKey: author>, True>",
+        ),
+    ),
     "AutodetectorTests.test_remove_indexes": Difference(
         "index removed from a kept table is dropped CONCURRENTLY on PostgreSQL: "
         "RemoveIndexConcurrently",
