@@ -13,9 +13,11 @@ what they look for); elsewhere it is Django's operation.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 from django.db import IntegrityError, connection, migrations, models, transaction
 from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ProjectState
@@ -28,7 +30,7 @@ from green_makemigrations.operations import (
     AlterUniqueTogetherConcurrently,
 )
 
-from .utils import execute, select
+from .utils import app_with_history, execute, select
 
 APP = "green_uq"
 TABLE = "green_uq_item"
@@ -387,3 +389,80 @@ def test_unique_together_under_sqlmigrate(state: ProjectState) -> None:
         assert "UNIQUE USING INDEX" in text
     else:
         assert sql == collected(migrations.AlterUniqueTogether("item", {("code", "name")}), state)
+
+
+# -- through makemigrations and migrate ----------------------------------------------
+
+MORE_APP = "unique_more_app"
+MORE_TABLE = "unique_more_app_item"
+MORE_INITIAL = """from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    initial = True
+    dependencies = []
+    operations = [
+        migrations.CreateModel(
+            name="Item",
+            fields=[
+                (
+                    "id",
+                    models.AutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=10)),
+                ("name", models.CharField(max_length=10)),
+                ("n", models.IntegerField()),
+            ],
+        ),
+    ]
+"""
+
+
+@pytest.fixture
+def more_previous_release(tmp_path: Path, transactional_db: None) -> Iterator[Path]:
+    """Install unique_more_app with a migrations package holding the previous release."""
+    with app_with_history(tmp_path, MORE_APP, MORE_INITIAL) as migrations_dir:
+        yield migrations_dir
+
+
+def more_unique() -> dict[str, list[str]]:
+    with connection.cursor() as cursor:
+        found = connection.introspection.get_constraints(cursor, MORE_TABLE)
+    return {
+        name: info["columns"]
+        for name, info in found.items()
+        if info["unique"] and not info["primary_key"]
+    }
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="waits for the autodetector wiring: online_alter_field and online_unique_together",
+)
+def test_unique_field_and_unique_together_through_the_commands(
+    more_previous_release: Path,
+) -> None:
+    execute(f"INSERT INTO {MORE_TABLE} (code, name, n) VALUES ('a', 'x', 1), ('b', 'x', 2)")
+    call_command("makemigrations", MORE_APP, interactive=False, verbosity=0)
+    [written] = sorted(more_previous_release.glob("0002_*.py"))
+    text = written.read_text()
+    assert "green_makemigrations.operations.AlterFieldUniqueConcurrently(" in text
+    assert "green_makemigrations.operations.AlterUniqueTogetherConcurrently(" in text
+    assert "    stage = Stage.PRE_DEPLOY\n" in text
+    assert "    atomic = False\n" in text
+
+    out = call_command("sqlmigrate", MORE_APP, written.stem)
+    if POSTGRESQL:
+        assert out.count("CREATE UNIQUE INDEX CONCURRENTLY") == 2
+        assert out.count("UNIQUE USING INDEX") == 2
+
+    call_command("migrate", MORE_APP, stage="pre-deploy", verbosity=0)
+    assert sorted(more_unique().values()) == [["code"], ["name", "n"]]
+    for row in ("('a', 'y', 3)", "('c', 'x', 1)"):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            execute(f"INSERT INTO {MORE_TABLE} (code, name, n) VALUES {row}")
+
+    call_command("migrate", MORE_APP, "0001", verbosity=0)
+    assert more_unique() == {}
