@@ -57,6 +57,10 @@ class RehearsalError(Exception):
     """A command or worker of the rehearsal failed (not an assertion of a test)."""
 
 
+class WrongResult(Exception):
+    """A query of a worker ran without error but did not do what the code relies on."""
+
+
 # ---------------------------------------------------------------------------
 # Databases
 
@@ -217,18 +221,26 @@ class Project:
         check: bool = True,
         timeout: float = COMMAND_TIMEOUT,
         env: dict[str, str] | None = None,
+        answers: list[str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        """Run ``python manage.py *args`` in the project; fail loudly if check and it fails."""
+        """Run ``python manage.py *args`` in the project; fail loudly if check and it fails.
+
+        answers are the lines typed at the command's prompts, one per
+        question; without them stdin is empty, so an unexpected question
+        ends the command (EOFError) instead of waiting.
+        """
         started = time.monotonic()
         completed = subprocess.run(
             [sys.executable, "manage.py", *args],
             cwd=self.path,
             env=subprocess_env() | (env or {}),
+            input="".join(f"{answer}\n" for answer in answers or []),
             capture_output=True,
             text=True,
             timeout=timeout,
         )
-        print(f"{self.path.name}: manage.py {' '.join(args)}: {time.monotonic() - started:.2f} s")
+        shown = " ".join(arg if len(arg) < 60 else f"{arg[:40].strip()}..." for arg in args)
+        print(f"{self.path.name}: manage.py {shown}: {time.monotonic() - started:.2f} s")
         for line in completed.stdout.splitlines():
             if "could not get a lock" in line:  # the stage's lock timeout, retried
                 print(f"  {line.strip()}")
@@ -238,6 +250,14 @@ class Project:
                 f"(exit {completed.returncode}):\n{completed.stdout}\n{completed.stderr}"
             )
         return completed
+
+    def shell(self, code: str) -> Any:
+        """Run code with this release's models (``manage.py shell -c``); return its JSON output.
+
+        code prints one JSON document as the last line of its output.
+        """
+        completed = self.manage("shell", "--no-imports", "-c", code)
+        return json.loads(completed.stdout.strip().splitlines()[-1])
 
     def migration_names(self) -> list[str]:
         """Return the names of the app's migration files, in order."""
@@ -263,7 +283,7 @@ class Project:
             raise RehearsalError(f"introspection failed:\n{completed.stderr}")
         print(f"{self.path.name}: introspection: {time.monotonic() - started:.2f} s")
         data = json.loads(completed.stdout)
-        return Schema(data["tables"], [tuple(key) for key in data["applied"]])
+        return Schema(data["tables"], [tuple(key) for key in data["applied"]], data["views"])
 
     @contextmanager
     def worker(self, name: str, phase: str, only: list[str] | None = None) -> Iterator[Worker]:
@@ -285,6 +305,7 @@ class Schema:
 
     tables: dict[str, dict[str, Any]]
     applied: list[tuple[str, str]]
+    views: list[str] = field(default_factory=list)
 
     def applied_names(self, app_label: str = APP_LABEL) -> list[str]:
         """Return the names of the app's applied migrations, in order."""
@@ -298,6 +319,18 @@ class Schema:
         """Return column name -> text of its database default (None: no default), for table."""
         return self.tables[table]["defaults"]
 
+    def constraints(self, table: str, kind: str) -> set[tuple[str, ...]]:
+        """Return the column tuples of the table's constraints of kind.
+
+        kind is a key of Django's introspection: "index", "unique", "check",
+        "foreign_key"; primary keys are left out.
+        """
+        return {
+            tuple(info["columns"] or [])
+            for name, info in self.tables[table]["constraints"].items()
+            if info[kind] and not (kind in ("index", "unique") and info.get("primary_key"))
+        }
+
     def constrained_columns(self, table: str) -> set[str]:
         """Return the columns of the table's constraints and indexes."""
         return {
@@ -305,6 +338,90 @@ class Schema:
             for constraint in self.tables[table]["constraints"].values()
             for column in constraint["columns"] or []
         }
+
+
+# ---------------------------------------------------------------------------
+# Release pairs, and the checks of their rehearsals
+
+
+@dataclass
+class ReleasePair:
+    """Release N and release N+1 (its migrations generated) on one database.
+
+    ``at`` says which release the database was last migrated to ("n" or
+    "n1"), None while a rehearsal moves it; tests of the module reuse the
+    pair and settle the database first.
+    """
+
+    n: Project
+    n1: Project
+    schema_n: Schema | None
+    at: str | None = "n"
+
+    def settle(self, release: str) -> None:
+        """Migrate the database (all at once, no worker) to release, unless it is there."""
+        at, self.at = self.at, None  # Unknown until the caller's rehearsal succeeds.
+        if at == release:
+            return
+        if release == "n1":
+            self.n1.manage("migrate")
+        else:
+            self.n1.manage("migrate", APP_LABEL, self.n.migration_names()[-1])
+
+
+def build_pair(
+    root: Path,
+    database: dict[str, Any],
+    n_source: str,
+    *n1_sources: str,
+    stock: bool = False,
+    capture_schema: bool = False,
+    answers: list[str] | None = None,
+) -> ReleasePair:
+    """Write release N and migrate it, then write release N+1 with makemigrations runs.
+
+    makemigrations runs with --noinput, which answers no to "Did you
+    rename...?", unless answers are given: then it runs interactively and
+    reads them, one line per question, on stdin (a single release N+1 source).
+    """
+    n = Project.create(root / "release_n", database, release_source(n_source))
+    n.manage("makemigrations", APP_LABEL)
+    n.manage("migrate")
+    schema_n = n.schema() if capture_schema else None
+    n1 = n.copy(root / "release_n1", release_source(n1_sources[0]))
+    for number, source in enumerate(n1_sources):
+        if number:
+            n1.write_models(release_source(source))
+        options = ["--stock"] if stock else []
+        if answers is None:
+            n1.manage("makemigrations", "--noinput", *options)
+        else:
+            n1.manage("makemigrations", *options, answers=answers)
+    return ReleasePair(n, n1, schema_n)
+
+
+def assert_no_failures(*results: WorkerResult) -> None:
+    """Fail with every failed query, per worker and model, if there is one."""
+    reports = [result.failure_report() for result in results if result.failures_by_model()]
+    assert not reports, "\n".join(reports)
+
+
+def assert_phases(result: WorkerResult, phases: list[str], models: set[str]) -> None:
+    """Check that the worker ran every model, and MIN_OPS queries, in each phase."""
+    print(result.summary())
+    assert list(result.counts) == phases, result.summary()
+    for phase in phases:
+        assert result.ops(phase) >= MIN_OPS, result.summary()
+        assert set(result.counts[phase]) == models, (phase, sorted(result.counts[phase]))
+
+
+def app_tables(schema: Schema) -> dict[str, dict[str, bool]]:
+    """Return table -> {column: nullable} for the app's tables."""
+    return {
+        table: schema.columns(table)
+        for table in sorted(schema.tables)
+        if table.startswith(f"{APP_LABEL}_")
+    }
 
 
 # ---------------------------------------------------------------------------
@@ -682,18 +799,34 @@ def _exercise(
         counts.record(phase, name, None, operation)
         return result
 
+    def insert() -> Any:
+        obj = workload.create(model)
+        if obj.pk is None:
+            # The row may be there, but the code cannot use it: a failed query.
+            raise WrongResult("the primary key of the inserted row did not come back")
+        return obj
+
+    def update(changes: dict[str, Any]) -> None:
+        matched = model.objects.filter(pk=pk).update(**changes)
+        if matched != 1:
+            raise WrongResult(f"the update of one existing row reported {matched} rows")
+
     relations = [f.name for f in model._meta.concrete_fields if f.is_relation]
-    obj = attempt("insert", lambda: workload.create(model))
+    obj = attempt("insert", insert)
+    rows = attempt(
+        "read", lambda: list(model.objects.select_related(*relations).order_by("-pk")[:5])
+    )
     if obj is not None:
         last_pk[name] = obj.pk
-    attempt("read", lambda: list(model.objects.select_related(*relations).order_by("-pk")[:5]))
+    elif name not in last_pk and rows:
+        # No row of its own yet: the code goes on with the latest one.
+        last_pk[name] = rows[0].pk
     pk = last_pk.get(name)
     if pk is None:
         return
     plain = workload.plain_fields(model)
     if plain:
-        changes = {f.name: workload.value(f) for f in plain}
-        attempt("queryset update", lambda: model.objects.filter(pk=pk).update(**changes))
+        attempt("queryset update", lambda: update({f.name: workload.value(f) for f in plain}))
 
     def save() -> None:
         instance = model.objects.get(pk=pk)
@@ -702,14 +835,17 @@ def _exercise(
         instance.save()
 
     attempt("instance save", save)
+
+    def owner() -> Any:
+        """Return this iteration's row, or the last one inserted (fetched again)."""
+        return obj if obj is not None else model.objects.get(pk=pk)
+
     for m2m in model._meta.many_to_many:
-        if obj is None:
-            continue
         attempt(
             f"m2m add {m2m.name}",
-            lambda m2m=m2m: getattr(obj, m2m.name).add(workload.create(m2m.related_model)),
+            lambda m2m=m2m: getattr(owner(), m2m.name).add(workload.create(m2m.related_model)),
         )
-        attempt(f"m2m read {m2m.name}", lambda m2m=m2m: list(getattr(obj, m2m.name).all()))
+        attempt(f"m2m read {m2m.name}", lambda m2m=m2m: list(getattr(owner(), m2m.name).all()))
 
 
 # ---------------------------------------------------------------------------
@@ -723,6 +859,11 @@ def run_introspect(arguments: argparse.Namespace) -> int:
 
     tables: dict[str, dict[str, Any]] = {}
     with connection.cursor() as cursor:
+        views = sorted(
+            info.name
+            for info in connection.introspection.get_table_list(cursor)
+            if info.type == "v"
+        )
         for table in connection.introspection.table_names(cursor):
             description = connection.introspection.get_table_description(cursor, table)
             constraints = connection.introspection.get_constraints(cursor, table)
@@ -732,7 +873,14 @@ def run_introspect(arguments: argparse.Namespace) -> int:
                 "constraints": {
                     name: {
                         key: info.get(key)
-                        for key in ("columns", "unique", "index", "check", "foreign_key")
+                        for key in (
+                            "columns",
+                            "primary_key",
+                            "unique",
+                            "index",
+                            "check",
+                            "foreign_key",
+                        )
                     }
                     for name, info in constraints.items()
                 },
@@ -740,7 +888,7 @@ def run_introspect(arguments: argparse.Namespace) -> int:
     from django.db.migrations.recorder import MigrationRecorder
 
     applied = sorted(MigrationRecorder(connection).applied_migrations())
-    print(json.dumps({"tables": tables, "applied": applied}, default=str))
+    print(json.dumps({"tables": tables, "views": views, "applied": applied}, default=str))
     return 0
 
 

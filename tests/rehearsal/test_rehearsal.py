@@ -10,14 +10,23 @@ migrations shows that the workers do see the failures of an unsafe deploy.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings
 
-from .harness import APP_LABEL, MIN_OPS, Project, Schema, WorkerResult, release_source, run_phase
+from .harness import (
+    APP_LABEL,
+    MIN_OPS,
+    ReleasePair,
+    app_tables,
+    assert_no_failures,
+    assert_phases,
+    build_pair,
+    release_source,
+    run_phase,
+)
 
 pytestmark = pytest.mark.rehearsal
 
@@ -28,52 +37,6 @@ POST = "Stage.POST_DEPLOY"
 # before 0829e48 (Python 3.11, Django 5.2): set order decided whether the
 # drop of referrer.gone was sorted before its prep step.
 FORMERLY_FAILING_HASH_SEEDS = ["0", "1"]
-
-
-@dataclass
-class ReleasePair:
-    """Release N and release N+1 (its migrations generated) on one database.
-
-    ``at`` says which release the database was last migrated to ("n" or
-    "n1"), None while a rehearsal moves it; tests of the module reuse the
-    pair and settle the database first.
-    """
-
-    n: Project
-    n1: Project
-    schema_n: Schema | None
-    at: str | None = "n"
-
-    def settle(self, release: str) -> None:
-        """Migrate the database (all at once, no worker) to release, unless it is there."""
-        at, self.at = self.at, None  # Unknown until the caller's rehearsal succeeds.
-        if at == release:
-            return
-        if release == "n1":
-            self.n1.manage("migrate")
-        else:
-            self.n1.manage("migrate", APP_LABEL, self.n.migration_names()[-1])
-
-
-def build_pair(
-    root: Path,
-    database: dict[str, Any],
-    n_source: str,
-    *n1_sources: str,
-    stock: bool = False,
-    capture_schema: bool = False,
-) -> ReleasePair:
-    """Write release N and migrate it, then write release N+1 with makemigrations runs."""
-    n = Project.create(root / "release_n", database, release_source(n_source))
-    n.manage("makemigrations", APP_LABEL)
-    n.manage("migrate")
-    schema_n = n.schema() if capture_schema else None
-    n1 = n.copy(root / "release_n1", release_source(n1_sources[0]))
-    for number, source in enumerate(n1_sources):
-        if number:
-            n1.write_models(release_source(source))
-        n1.manage("makemigrations", "--noinput", *(["--stock"] if stock else []))
-    return ReleasePair(n, n1, schema_n)
 
 
 @pytest.fixture(scope="module")
@@ -99,30 +62,6 @@ def multi_pr(
         "multipr_n1_pr2",
         capture_schema=True,
     )
-
-
-def assert_no_failures(*results: WorkerResult) -> None:
-    """Fail with every failed query, per worker and model, if there is one."""
-    reports = [result.failure_report() for result in results if result.failures_by_model()]
-    assert not reports, "\n".join(reports)
-
-
-def assert_phases(result: WorkerResult, phases: list[str], models: set[str]) -> None:
-    """Check that the worker ran every model, and MIN_OPS queries, in each phase."""
-    print(result.summary())
-    assert list(result.counts) == phases, result.summary()
-    for phase in phases:
-        assert result.ops(phase) >= MIN_OPS, result.summary()
-        assert set(result.counts[phase]) == models, (phase, sorted(result.counts[phase]))
-
-
-def app_tables(schema: Schema) -> dict[str, dict[str, bool]]:
-    """Return table -> {column: nullable} for the app's tables."""
-    return {
-        table: schema.columns(table)
-        for table in sorted(schema.tables)
-        if table.startswith(f"{APP_LABEL}_")
-    }
 
 
 # --- The removal cases --------------------------------------------------
