@@ -443,18 +443,18 @@ class AlterFieldUniqueConcurrently(operations.AlterField):
         from_state: ProjectState,
         to_state: ProjectState,
     ) -> None:
-        """Build the unique index concurrently and attach it, then alter the rest."""
+        """Build the unique index concurrently and attach it, then alter the rest.
+
+        Elsewhere Django's AlterField; when an earlier run already added the
+        unique constraint (MariaDB has no transactional DDL), only the rest.
+        """
         to_model = to_state.apps.get_model(app_label, self.model_name)
         from_model = from_state.apps.get_model(app_label, self.model_name)
-        if not _is_postgresql(schema_editor) or not self.allow_migrate_model(
-            schema_editor.connection.alias, to_model
-        ):
-            super().database_forwards(app_label, schema_editor, from_state, to_state)
-            return
         old_field: Any = from_model._meta.get_field(self.name)
         new_field: Any = to_model._meta.get_field(self.name)
         if (
-            old_field.unique
+            not self.allow_migrate_model(schema_editor.connection.alias, to_model)
+            or old_field.unique
             or not new_field.unique
             or new_field.primary_key
             or old_field.column != new_field.column
@@ -462,16 +462,21 @@ class AlterFieldUniqueConcurrently(operations.AlterField):
             # Undoing it, or not a column becoming unique: Django's way.
             super().database_forwards(app_label, schema_editor, from_state, to_state)
             return
-        _ensure_not_in_transaction(self, schema_editor)
         editor: Any = schema_editor  # Django's private helpers, not in the stubs
         table = from_model._meta.db_table
         column = str(old_field.column)
         name = editor._create_index_name(table, [column], suffix="_uniq")
-        statement = editor._create_unique_sql(from_model, [old_field], name)
-        _add_unique_online(schema_editor, table, name, statement)
-        self._add_like_index(schema_editor, from_model, new_field)
-        if old_field.db_index:
-            self._drop_replaced_indexes(schema_editor, from_model, column)
+        if not _is_postgresql(schema_editor):
+            if _collecting(schema_editor) or name not in _constraint_names(schema_editor, table):
+                super().database_forwards(app_label, schema_editor, from_state, to_state)
+                return
+        else:
+            _ensure_not_in_transaction(self, schema_editor)
+            statement = editor._create_unique_sql(from_model, [old_field], name)
+            _add_unique_online(schema_editor, table, name, statement)
+            self._add_like_index(schema_editor, from_model, new_field)
+            if old_field.db_index:
+                self._drop_replaced_indexes(schema_editor, from_model, column)
         already_unique = copy.copy(old_field)
         already_unique._unique = True
         vars(already_unique).pop("unique", None)  # a cached_property
@@ -556,27 +561,53 @@ class AlterUniqueTogetherConcurrently(operations.AlterUniqueTogether):
         from_state: ProjectState,
         to_state: ProjectState,
     ) -> None:
-        """Build added sets' unique indexes concurrently and attach them; Django drops."""
+        """Build added sets' unique indexes concurrently and attach them; Django drops.
+
+        Elsewhere Django adds them. Sets an earlier run already added or
+        dropped (MariaDB has no transactional DDL) are left as they are.
+        """
         model = to_state.apps.get_model(app_label, self.name)
-        if not _is_postgresql(schema_editor) or not self.allow_migrate_model(
-            schema_editor.connection.alias, model
-        ):
-            super().database_forwards(app_label, schema_editor, from_state, to_state)
+        if not self.allow_migrate_model(schema_editor.connection.alias, model):
             return
         olds = _together(from_state, app_label, self.name_lower)
         news = _together(to_state, app_label, self.name_lower)
-        if news - olds:
-            _ensure_not_in_transaction(self, schema_editor)
+        if _collecting(schema_editor):
+            if not _is_postgresql(schema_editor):
+                super().database_forwards(app_label, schema_editor, from_state, to_state)
+                return
+        else:
+            # Dropped by an earlier run: no longer to drop.
+            olds = {
+                fields
+                for fields in olds
+                if fields in news or _unique_on(model, fields, schema_editor)
+            }
         editor: Any = schema_editor  # Django's private helpers, not in the stubs
         table = model._meta.db_table
+        present = set() if _collecting(schema_editor) else _constraint_names(schema_editor, table)
+        added = set()
         for field_names in sorted(news - olds):
             fields: list[Any] = [model._meta.get_field(name) for name in field_names]
             columns = [str(field.column) for field in fields]
             name = editor._create_index_name(table, columns, suffix="_uniq")
-            statement = editor._create_unique_sql(model, fields, name)
-            _add_unique_online(schema_editor, table, name, statement)
-        # Only removals are left to Django: every added set counts as there.
-        editor.alter_unique_together(model, olds | news, news)
+            if _is_postgresql(schema_editor):
+                _ensure_not_in_transaction(self, schema_editor)
+                statement = editor._create_unique_sql(model, fields, name)
+                _add_unique_online(schema_editor, table, name, statement)
+                added.add(field_names)
+            elif name in present:
+                added.add(field_names)  # by an earlier run
+        # Left to Django: removals, and (off PostgreSQL) additions not there yet.
+        editor.alter_unique_together(model, olds | added, news)
+
+
+def _unique_on(
+    model: type[models.Model], field_names: tuple[str, ...], schema_editor: BaseDatabaseSchemaEditor
+) -> bool:
+    """Return whether the table has a unique constraint on exactly these fields' columns."""
+    columns = [str(model._meta.get_field(name).column) for name in field_names]  # type: ignore[union-attr]
+    editor: Any = schema_editor
+    return bool(editor._constraint_names(model, columns, unique=True, primary_key=False))
 
 
 def _together(state: ProjectState, app_label: str, model_name: str) -> set[tuple[str, ...]]:
