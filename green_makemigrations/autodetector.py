@@ -426,6 +426,17 @@ class GreenMigrationAutodetector(MigrationAutodetector):
             return 0
         keep = f"db_column='{old_column}'"
         prep = rules.rename_prep(old_field, new_field)
+        referenced = self._relations_naming(app_label, old_model_name, rename.old_name)
+        if referenced is not None:
+            prep = rules.RenamePrep(None, None, referenced)
+        target = self._renamed_target_elsewhere(app_label, new_field)
+        if target is not None:
+            prep = rules.RenamePrep(
+                None,
+                None,
+                f"it points at {target}, renamed in the same run in another app (make one "
+                "of the two renames in a later release)",
+            )
         if prep.refusal is not None or prep.new_field is None:
             raise PhasingError(
                 f"Renaming {label} to {rename.new_name} changes its database name, and "
@@ -462,20 +473,69 @@ class GreenMigrationAutodetector(MigrationAutodetector):
             operations.RemoveField(model_name=model_name, name=rename.old_name),
         ]
         if self.deep_deconstruct(prep.new_field) != self.deep_deconstruct(new_field):
+            # A copy: Django goes on changing the to_state's fields.
+            final = new_field.clone()
             if not new_field.null:
-                post.append(green_operations.SetNotNull(model_name, rename.new_name, new_field))
+                post.append(green_operations.SetNotNull(model_name, rename.new_name, final))
             else:
                 post.append(
-                    operations.AlterField(
-                        model_name=model_name, name=rename.new_name, field=new_field
-                    )
+                    operations.AlterField(model_name=model_name, name=rename.new_name, field=final)
                 )
         dependencies = list(getattr(rename, "_auto_deps", []))
+        if new_field.is_relation:
+            # The new column's foreign key needs its target (perhaps renamed too).
+            dependencies += self._get_dependencies_for_foreign_key(  # type: ignore[attr-defined]
+                app_label, model_name, new_field, self.to_state
+            )
         for operation in (*pre, *post):
             operation._auto_deps = list(dependencies)  # type: ignore[attr-defined]
         self.deferred_operations.extend(post)
         app_operations[start : position + 1] = [*pre, *post]
         return len(pre) + len(post) - (position + 1 - start)
+
+    def _renamed_target_elsewhere(self, app_label: str, field: Any) -> str | None:
+        """Return the label of field's target if another app renames it in this run."""
+        if not field.is_relation or field.remote_field is None:
+            return None
+        target = field.remote_field.model
+        if not isinstance(target, str):
+            target = target._meta.label_lower
+        label, _, name = target.rpartition(".")
+        key = (label or app_label, name.lower())
+        if key[0] != app_label and key in self.renamed_models:
+            return f"{key[0]}.{name}"
+        return None
+
+    def _relations_naming(self, app_label: str, model_name: str, field_name: str) -> str | None:
+        """Say which relation names a field of the old state as its target or source, if any.
+
+        Such a relation (``to_field``, a ForeignObject's ``to_fields`` or
+        ``from_fields``) would go on naming the old column.
+        """
+        for (other_app, other_model), model_state in self.from_state.models.items():
+            for name, field in model_state.fields.items():
+                remote = field.remote_field
+                if remote is None:
+                    continue
+                if (other_app, other_model) == (app_label, model_name) and field_name in getattr(
+                    field, "from_fields", ()
+                ):
+                    return f"{other_app}.{other_model}.{name} uses it in from_fields"
+                target = remote.model
+                if isinstance(target, str):
+                    if target == "self":
+                        target_key = (other_app, other_model)
+                    else:
+                        label, _, target_name = target.rpartition(".")
+                        target_key = (label or other_app, target_name.lower())
+                else:
+                    target_key = (target._meta.app_label, str(target._meta.model_name))
+                if target_key != (app_label, model_name):
+                    continue
+                to_fields = [getattr(remote, "field_name", None), *getattr(field, "to_fields", ())]
+                if field_name in to_fields:
+                    return f"{other_app}.{other_model}.{name} points at it"
+        return None
 
     def generate_added_indexes(self) -> None:
         """Build new indexes of existing tables without blocking writes."""
@@ -578,6 +638,7 @@ class GreenMigrationAutodetector(MigrationAutodetector):
         satisfies, or when Django ordered it after a post-deploy operation on
         the same field or model (e.g. a field removed, then added again).
         """
+        self._check_reused_columns(pre, post)
         problems = []
         for app_label, app_operations in pre.items():
             for operation in app_operations:
@@ -588,6 +649,8 @@ class GreenMigrationAutodetector(MigrationAutodetector):
                             problems.append((app_label, operation, resolved.app_label, other))
                 position = self._positions[id(operation)]
                 for other in post.get(app_label, []):
+                    if isinstance(other, views_module.DropView):
+                        continue  # dropped first, whatever came before it
                     if self._positions[id(other)] < position and rules.operations_conflict(
                         [operation], app_label, [other], app_label
                     ):
@@ -609,6 +672,47 @@ class GreenMigrationAutodetector(MigrationAutodetector):
                 "for Django's single migration, which breaks the running release."
             )
             raise PhasingError("\n".join(lines))
+
+    def _check_reused_columns(
+        self, pre: dict[str, list[Operation]], post: dict[str, list[Operation]]
+    ) -> None:
+        """Raise PhasingError if a field is added under the column of a field dropped later.
+
+        The column would have to be dropped (post-deploy) before it is added
+        (pre-deploy): typically a rename Django does not see, the old field
+        having had ``db_column`` set to the new field's name.
+        """
+        dropped: dict[tuple[str, str, str | None], str] = {}
+        for app_label, app_operations in post.items():
+            for operation in app_operations:
+                if not isinstance(operation, operations.RemoveField):
+                    continue
+                model_name = operation.model_name_lower
+                old_model = self.renamed_models.get((app_label, model_name), model_name)
+                model_state = self.from_state.models.get((app_label, old_model))
+                if model_state is None or operation.name not in model_state.fields:
+                    continue
+                column = _column_name(model_state.get_field(operation.name), operation.name)
+                dropped[app_label, model_name, column] = operation.name
+        for app_label, app_operations in pre.items():
+            for operation in app_operations:
+                if not isinstance(operation, operations.AddField):
+                    continue
+                if operation.field.many_to_many:
+                    continue
+                column = _column_name(operation.field, operation.name)
+                old_name = dropped.get((app_label, operation.model_name_lower, column))
+                if old_name is None or column is None or old_name == operation.name:
+                    continue  # the same field re-added: the check below explains it
+                label = f"{app_label}.{operation.model_name_lower}"
+                raise PhasingError(
+                    f"{label}.{old_name} is removed and {label}.{operation.name} added with "
+                    f"the same column, {column}: the new field would need the column before "
+                    "the old one's drop, which waits for post-deploy. If it is a rename, give "
+                    f"{operation.name} db_column='{column}' and answer yes when makemigrations "
+                    "asks about the rename: it needs no SQL. Otherwise "
+                    "remove the old field in one release and add the new one in the next."
+                )
 
     def _join_stages(self, pre: Changes, post: Changes) -> Changes:
         """Return each app's pre-deploy migrations followed by its post-deploy ones.

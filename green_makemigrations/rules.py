@@ -24,6 +24,7 @@ from django.utils import timezone
 from .constants import Stage
 from .expressions import RandomUUID
 from .sync import SyncOperation
+from .views import ViewOperation
 
 # Operations that destroy data: the deferred (post-deploy) half of a removal.
 DROP_OPERATIONS: tuple[type[Operation], ...] = (operations.RemoveField, operations.DeleteModel)
@@ -436,6 +437,7 @@ def retype_blockers(
 MODEL = "__model__"  # the model itself: created, deleted, renamed, moved
 META = "__meta__"  # indexes, constraints, options of the model
 REFERENCE = "__ref__"  # a relation points at the model
+VIEW = "__view__"  # a view under the model's old table name
 WILDCARD = ("*", "*", MODEL)
 
 Key = tuple[str, str, str]
@@ -461,6 +463,9 @@ def touched_keys(operation: Operation, app_label: str) -> set[Key]:
     everything.
     """
     keys: set[Key] = set()
+    if isinstance(operation, ViewOperation):
+        # A view under a renamed table's old name: nothing the new models use.
+        return {(app_label, operation.model_name_lower, VIEW)}
     if isinstance(operation, SyncOperation):
         model_key = operation.model_name_lower
         return {

@@ -63,7 +63,7 @@ def renamed_column(app: str, model: str, old: str, new: str, field_class: str) -
         "auto_2",
         f"<StopSyncRenamedColumns '{model}', '{old}', '{new}'>",
         f"<RemoveField  model_name='{model}', name='{old}'>",
-        f"<SetNotNull '{model}', '{new}', <{field_class}: {new}>>",
+        f"<SetNotNull '{model}', '{new}', <{field_class}>>",
     )
 
 
@@ -449,7 +449,7 @@ EXPECTED_DIFFERENCES: dict[str, Difference] = {
             "auto_2",
             "<StopSyncRenamedColumns 'book', 'newfield', 'newfield2'>",
             "<RemoveField  model_name='book', name='newfield'>",
-            f"<SetNotNull 'book', 'newfield2', <{INT}: newfield2>>",
+            f"<SetNotNull 'book', 'newfield2', <{INT}>>",
         ),
     ),
     "AutodetectorTests.test_does_not_crash_after_rename_on_unique_together": Difference(
@@ -465,7 +465,7 @@ EXPECTED_DIFFERENCES: dict[str, Difference] = {
             "auto_2",
             "<StopSyncRenamedColumns 'foo', 'first', 'first_renamed'>",
             "<RemoveField  model_name='foo', name='first'>",
-            f"<SetNotNull 'foo', 'first_renamed', <{INT}: first_renamed>>",
+            f"<SetNotNull 'foo', 'first_renamed', <{INT}>>",
         ),
         versions=("6.1",),
     ),
@@ -485,7 +485,7 @@ EXPECTED_DIFFERENCES: dict[str, Difference] = {
             "auto_2",
             "<StopSyncRenamedColumns 'foo', 'field', 'full_field1_name'>",
             "<RemoveField  model_name='foo', name='field'>",
-            f"<SetNotNull 'foo', 'full_field1_name', <{INT}: full_field1_name>>",
+            f"<SetNotNull 'foo', 'full_field1_name', <{INT}>>",
         ),
         versions=("6.0", "6.1"),
     ),
@@ -505,7 +505,7 @@ EXPECTED_DIFFERENCES: dict[str, Difference] = {
             "<DropView 'testapp_author', 'RenamedAuthor'>",
             "<StopSyncRenamedColumns 'renamedauthor', 'name', 'renamed_name'>",
             "<RemoveField  model_name='renamedauthor', name='name'>",
-            f"<SetNotNull 'renamedauthor', 'renamed_name', <{CHAR}: renamed_name>>",
+            f"<SetNotNull 'renamedauthor', 'renamed_name', <{CHAR}>>",
         ),
     ),
     # A model rename that changes the table: RenameModel and a view under the old
@@ -514,6 +514,47 @@ EXPECTED_DIFFERENCES: dict[str, Difference] = {
         "model renamed without db_table: a view testapp_author serves the old release "
         "until post-deploy",
         renamed_table("testapp", "Author", "Writer", "testapp_author"),
+    ),
+    "AutodetectorTests.test_alter_db_table_with_model_change": Difference(
+        "model renamed with a new db_table: a view author_one (the old table) serves the "
+        "old release until post-deploy",
+        (
+            SPLIT.format(app="testapp"),
+            "<RenameModel  old_name='Author', new_name='NewAuthor'>",
+            "<AlterModelTable  name='newauthor', table='author_three'>",
+            "<CreateView 'author_one', 'NewAuthor'>",
+            "auto_2",
+            "<DropView 'author_one', 'NewAuthor'>",
+        ),
+    ),
+    "AutodetectorTests.test_rename_field_foreign_key_to_field": Difference(
+        "renaming a field another model's ForeignKey(to_field=...) points at is refused "
+        "(its foreign key would keep the old column): keep db_column",
+        (
+            PHASING,
+            "Renaming app.foo.field to renamed_field changes its database name, and this "
+            "rename cannot be phased: app.bar.foo points at it. Keep the database name "
+            "(db_column='field')",
+        ),
+    ),
+    "AutodetectorTests.test_rename_foreign_object_fields": Difference(
+        "renaming fields a ForeignObject's to_fields name is refused: keep db_column",
+        (
+            PHASING,
+            "Renaming app.foo.first to first_renamed changes its database name, and this "
+            "rename cannot be phased: app.bar.foo points at it.",
+        ),
+    ),
+    "AutodetectorTests.test_rename_model_with_renamed_rel_field": Difference(
+        "a model renamed in one app and the FK to it renamed in another in the same run "
+        "is refused: the new FK column needs the renamed table, whose migration Django "
+        "makes depend on the other app",
+        (
+            PHASING,
+            "Renaming otherapp.book.author to writer changes its database name, and this "
+            "rename cannot be phased: it points at testapp.Writer, renamed in the same run "
+            "in another app",
+        ),
     ),
     "AutodetectorTests.test_rename_m2m_through_model": Difference(
         "M2M through model renamed: a view testapp_contract until post-deploy",
@@ -566,61 +607,6 @@ EXPECTED_DIFFERENCES: dict[str, Difference] = {
 
 
 KNOWN_BUGS: dict[str, Difference] = {
-    # Bugs of the phased renames (450478a); reproductions in
-    # tests/unit/test_autodetector_renames.py (strict xfail tests).
-    "AutodetectorTests.test_rename_field_foreign_key_to_field": Difference(
-        "BUG: Bar.foo = ForeignKey(Foo, to_field=<renamed field>). The rename is phased on "
-        "Foo only: Bar.foo keeps to_field='field' in the migration state and its FK "
-        "constraint keeps referencing app_foo.field, so the post-deploy RemoveField(field) "
-        "fails (PostgreSQL: constraint depends on column; MySQL 1553: index needed in a "
-        "foreign key constraint; SQLite: foreign key mismatch) and the state is left with "
-        "an FK to a removed field. Should be refused (keep db_column) or repoint the FK.",
-        renamed_column("app", "foo", "field", "renamed_field", INT),
-    ),
-    "AutodetectorTests.test_rename_foreign_object_fields": Difference(
-        "BUG: Foo.first/second renamed while Bar.foo = ForeignObject(to_fields=...) names "
-        "them: only Foo's columns are phased; Bar.foo keeps to_fields=('first', 'second') "
-        "in the migration state, so after the post-deploy RemoveFields rendering Bar.foo "
-        "raises FieldDoesNotExist (Foo has no field named 'first').",
-        (
-            SPLIT.format(app="app"),
-            "auto_1",
-            "<SyncRenamedColumns 'foo', 'first', 'first_renamed'>",
-            "<SyncRenamedColumns 'foo', 'second', 'second_renamed'>",
-            "auto_2",
-            "<RemoveField  model_name='foo', name='first'>",
-        ),
-    ),
-    "AutodetectorTests.test_rename_model_with_renamed_rel_field": Difference(
-        "BUG: Author renamed to Writer and otherapp.Book.author (FK) renamed to writer. The "
-        "pre-deploy AddField(book.writer -> testapp.Writer) has no dependency on the "
-        "RenameModel (it copies the RenameField's empty dependencies) and testapp's "
-        "migration depends on otherapp's, so migrate fails: \"Related model "
-        "'testapp.writer' cannot be resolved\". Also the post-deploy SetNotNull holds the "
-        "to_state field, which Django's generate_altered_fields repoints to testapp.Author.",
-        (
-            SPLIT.format(app="testapp"),
-            "otherapp:",
-            "<AddField  model_name='book', name='writer'",
-            "<SyncRenamedColumns 'book', 'author', 'writer'>",
-            "<SetNotNull 'book', 'writer'",
-            "testapp:",
-            "<RenameModel  old_name='Author', new_name='Writer'>",
-            "<CreateView 'testapp_author', 'Writer'>",
-        ),
-    ),
-    "AutodetectorTests.test_alter_db_table_with_model_change": Difference(
-        "BUG: a model renamed with a new db_table (RenameModel + AlterModelTable) is "
-        "refused: DropView's touched keys are the model's META, which conflicts with the "
-        "AlterModelTable Django orders after it, so _check_phasable reports a removal that "
-        "does not exist. The same false refusal hits any Meta change of a renamed model "
-        "(AlterModelOptions, AddIndex, AddConstraint, unique_together). CreateView of "
-        "author_one after AlterModelTable would phase it.",
-        (
-            PHASING,
-            "Rename table for newauthor to author_three needs testapp: Drop view author_one first.",
-        ),
-    ),
 }
 
 

@@ -266,27 +266,17 @@ def test_db_column_on_the_old_field_only_is_no_rename_for_django() -> None:
     assert types(post) == [operations.RemoveField]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: RemoveField(name, db_column='title') + AddField(title): the AddField of "
-    "column 'title' is pre-deploy while the old field holding that column is dropped in "
-    "post-deploy, so migrate fails with a duplicate column. Stock Django drops first.",
-)
-def test_old_db_column_reused_by_the_new_field_is_not_added_twice() -> None:
-    changes = detect(
-        [foo(("name", models.CharField(max_length=20, db_column="title", null=True)))],
-        [foo(("title", models.CharField(max_length=20, null=True)))],
+def test_old_db_column_reused_by_the_new_field_is_refused_with_the_fix() -> None:
+    # The column would be added (pre-deploy) before the old field's drop (post-deploy).
+    with pytest.raises(PhasingError) as raised:
+        detect(
+            [foo(("name", models.CharField(max_length=20, db_column="title", null=True)))],
+            [foo(("title", models.CharField(max_length=20, null=True)))],
+        )
+    assert str(raised.value).startswith(
+        "app.foo.name is removed and app.foo.title added with the same column, title"
     )
-
-    pre_columns = [
-        op.field.db_column or op.name
-        for migration in changes["app"]
-        if migration.stage is Stage.PRE_DEPLOY  # type: ignore[attr-defined]
-        for op in ops(migration)
-        if isinstance(op, operations.AddField)
-    ]
-    assert "title" not in pre_columns, describe_changes(changes)
+    assert "give title db_column='title' and answer yes" in str(raised.value)
 
 
 def test_renamed_model_and_renamed_field_together() -> None:
@@ -521,16 +511,9 @@ def test_model_rename_under_another_models_many_to_many_is_refused() -> None:
     )
 
 
-# -- bugs: strict xfail until fixed ---------------------------------------------------
+# -- renames that touch other relations, or other options ------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: a ForeignKey's to_field names the renamed field; only Foo is phased, Bar.foo "
-    "keeps to_field='field' and its FK constraint the old column, so the post-deploy "
-    "RemoveField fails on every backend (Django: test_rename_field_foreign_key_to_field)",
-)
 def test_rename_of_a_foreign_key_target_field() -> None:
     def before() -> list[ModelState]:
         return [
@@ -559,13 +542,6 @@ def test_rename_of_a_foreign_key_target_field() -> None:
     assert matches_models(changes, before, after), describe_changes(changes)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: a ForeignObject's to_fields name the renamed fields; Bar.foo keeps them in "
-    "the migration state, which no longer renders after the post-deploy RemoveFields "
-    "(Django: test_rename_foreign_object_fields)",
-)
 def test_rename_of_foreign_object_target_fields() -> None:
     fields, renamed = ("first", "second"), ("first_renamed", "second_renamed")
 
@@ -593,15 +569,7 @@ def test_rename_of_foreign_object_target_fields() -> None:
     assert matches_models(changes, lambda: state(fields), lambda: state(renamed))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: model renamed and another app's FK to it renamed: the pre-deploy "
-    "AddField(book.writer -> testapp.Writer) does not depend on the RenameModel, and the "
-    "post-deploy SetNotNull's field points at testapp.Author (Django repoints the to-state "
-    "field) (Django: test_rename_model_with_renamed_rel_field)",
-)
-def test_model_rename_with_another_apps_foreign_key_renamed() -> None:
+def test_model_rename_with_another_apps_foreign_key_renamed_is_refused() -> None:
     def before() -> list[ModelState]:
         return [
             model("testapp", "Author", ("name", models.CharField(max_length=20))),
@@ -618,30 +586,12 @@ def test_model_rename_with_another_apps_foreign_key_renamed() -> None:
             ),
         ]
 
-    changes = detect(before(), after())
-
-    add = next(
-        op
-        for migration in changes["otherapp"]
-        for op in ops(migration)
-        if isinstance(op, operations.AddField)
-    )
-    pre = changes["otherapp"][0]
-    rename_migration = changes["testapp"][0]
-    assert add in ops(pre)
-    # The new FK points at testapp.Writer: its migration runs after the rename.
-    assert ("testapp", rename_migration.name) in pre.dependencies, describe_changes(changes)
-    set_not_null = ops(changes["otherapp"][1])[-1]
-    assert set_not_null.field.remote_field.model in ("testapp.Writer", "testapp.writer")
+    # otherapp's new column needs testapp's rename first, which Django makes
+    # depend on otherapp: no order of the two apps' migrations works.
+    with pytest.raises(PhasingError, match="it points at testapp.Writer, renamed in the same run"):
+        detect(before(), after())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=PhasingError,
-    reason="BUG: DropView touches the renamed model's META key, so any Meta change Django "
-    "orders after the RenameModel (db_table, options, indexes, constraints) is refused as "
-    "needing a removal first (Django: test_alter_db_table_with_model_change)",
-)
 @pytest.mark.parametrize(
     "options",
     [
