@@ -357,6 +357,8 @@ class ReleasePair:
     n1: Project
     schema_n: Schema | None
     at: str | None = "n"
+    # What release N+1's makemigrations runs printed (their questions too).
+    makemigrations_output: str = ""
 
     def settle(self, release: str) -> None:
         """Migrate the database (all at once, no worker) to release, unless it is there."""
@@ -389,15 +391,17 @@ def build_pair(
     n.manage("migrate")
     schema_n = n.schema() if capture_schema else None
     n1 = n.copy(root / "release_n1", release_source(n1_sources[0]))
+    outputs = []
     for number, source in enumerate(n1_sources):
         if number:
             n1.write_models(release_source(source))
         options = ["--stock"] if stock else []
         if answers is None:
-            n1.manage("makemigrations", "--noinput", *options)
+            completed = n1.manage("makemigrations", "--noinput", *options)
         else:
-            n1.manage("makemigrations", *options, answers=answers)
-    return ReleasePair(n, n1, schema_n)
+            completed = n1.manage("makemigrations", *options, answers=answers)
+        outputs.append(completed.stdout)
+    return ReleasePair(n, n1, schema_n, makemigrations_output="".join(outputs))
 
 
 def assert_no_failures(*results: WorkerResult) -> None:
