@@ -312,8 +312,10 @@ def test_control_stock_removal_fails_queries_of_release_n(
     """The same rehearsal with `makemigrations --stock` and `migrate` sees failed queries.
 
     Proves the workers detect an unsafe deploy: Django drops the NOT NULL
-    column while release N still inserts and reads it, and adds a NOT NULL
-    column whose default it drops at once, so release N's inserts fail.
+    column while release N still inserts and reads it, adds a NOT NULL
+    column whose default it drops at once, so release N's inserts fail, and
+    renames a column release N uses (makemigrations is told yes, it was a
+    rename).
     """
     pair = build_pair(
         tmp_path_factory.mktemp("stock"),
@@ -321,9 +323,13 @@ def test_control_stock_removal_fails_queries_of_release_n(
         "stock_n",
         "stock_n1",
         stock=True,
+        answers=["y"],
     )
+    assert "Was badge.label renamed to badge.caption" in pair.makemigrations_output
     new = pair.n1.migration_names()[-1]
-    assert "stage" not in pair.n1.migration_text(new)
+    text = pair.n1.migration_text(new)
+    assert "stage" not in text
+    assert "migrations.RenameField(" in text and "IntegerField(default=0)" in text
 
     with pair.n.worker("N", "baseline") as old:
         run_phase("baseline", [old])
@@ -338,6 +344,8 @@ def test_control_stock_removal_fails_queries_of_release_n(
     assert result.counts["migrate"]["Meter"]["failures"] > 0, result.summary()
     assert all("[migrate] insert" in text for text in result.errors["Meter"]), result.errors
     assert all("reading" in text for text in result.errors["Meter"]), result.errors
+    assert result.counts["migrate"]["Badge"]["failures"] > 0, result.summary()
+    assert all("label" in text for text in result.errors["Badge"]), result.errors
     print(result.failure_report())
 
 

@@ -13,3 +13,7 @@ class Ticket(models.Model):
 
 class Meter(models.Model):
     name = models.CharField(max_length=40)
+
+
+class Badge(models.Model):
+    label = models.CharField(max_length=40)
