@@ -12,7 +12,6 @@ from django.db.migrations.graph import MigrationGraph
 from django.db.migrations.operations.base import Operation
 from django.db.migrations.questioner import MigrationQuestioner
 from django.db.migrations.state import ProjectState
-from django.db.models import CheckConstraint
 
 from . import foreign_keys, rules, sync
 from . import operations as green_operations
@@ -203,8 +202,11 @@ class GreenMigrationAutodetector(MigrationAutodetector):
             app_operations[position] = not_null
             self.deferred_operations.append(not_null)
         elif old_field is not None:
-            # A foreign key constraint validated without a long lock.
-            online = foreign_keys.online_alter_field(operation, old_field)
+            # A foreign key constraint validated, or a unique index built,
+            # without a long lock.
+            online = foreign_keys.online_alter_field(
+                operation, old_field
+            ) or green_operations.online_alter_field(operation, old_field)
             if online is not None:
                 online._auto_deps = operation._auto_deps  # type: ignore[attr-defined]
                 app_operations[position] = online
@@ -290,6 +292,13 @@ class GreenMigrationAutodetector(MigrationAutodetector):
             step._auto_deps = list(operation._auto_deps)  # type: ignore[attr-defined]
         self.deferred_operations.extend(post)
         return [*pre, *post]
+
+    def generate_altered_unique_together(self) -> None:
+        """Build added unique_together sets of existing tables without blocking writes."""
+        with self._replacing_new_operations(
+            operations.AlterUniqueTogether, green_operations.online_unique_together
+        ):
+            super().generate_altered_unique_together()
 
     def _makes_not_null(self, app_label: str, operation: operations.AlterField) -> bool:
         """Return whether an AlterField turns a nullable column NOT NULL."""
@@ -549,7 +558,9 @@ class GreenMigrationAutodetector(MigrationAutodetector):
 
     def generate_added_constraints(self) -> None:
         """Add check and unique constraints to existing tables without blocking writes."""
-        with self._replacing_new_operations(operations.AddConstraint, _add_constraint_online):
+        with self._replacing_new_operations(
+            operations.AddConstraint, green_operations.online_add_constraint
+        ):
             super().generate_added_constraints()
 
     @contextmanager
@@ -916,18 +927,6 @@ def _add_index_concurrently(operation: operations.AddIndex) -> Operation:
 
 def _remove_index_concurrently(operation: operations.RemoveIndex) -> Operation:
     return green_operations.RemoveIndexConcurrently(operation.model_name, operation.name)
-
-
-def _add_constraint_online(operation: operations.AddConstraint) -> Operation | None:
-    constraint = operation.constraint
-    if isinstance(constraint, CheckConstraint):
-        return green_operations.AddCheckConstraintNotValid(operation.model_name, constraint)
-    if green_operations.is_plain_unique(constraint):
-        return green_operations.AddUniqueConstraintConcurrently(
-            operation.model_name,
-            constraint,  # type: ignore[arg-type]
-        )
-    return None
 
 
 def _column_name(field: Any, name: str) -> str | None:

@@ -437,10 +437,6 @@ def more_unique() -> dict[str, list[str]]:
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="waits for the autodetector wiring: online_alter_field and online_unique_together",
-)
 def test_unique_field_and_unique_together_through_the_commands(
     more_previous_release: Path,
 ) -> None:

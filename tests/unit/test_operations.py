@@ -346,12 +346,48 @@ def test_plain_unique_constraint_gets_a_concurrent_index() -> None:
     assert migration.atomic is False
 
 
-def test_conditional_unique_constraint_stays_django_s_add_constraint() -> None:
+def test_conditional_unique_constraint_gets_a_concurrent_index() -> None:
     unique = models.UniqueConstraint(
         fields=["title"], condition=models.Q(pages__gt=0), name="book_title_unique"
     )
     migration = only_migration(detect([book()], [book(constraints=[unique])]))
-    assert op_types(migration) == [operations.AddConstraint]
+    assert op_types(migration) == [AddUniqueConstraintConcurrently]
+    assert migration.operations[0].constraint == unique
+    assert migration.atomic is False
+
+
+def test_field_made_unique_gets_a_concurrent_index() -> None:
+    after = book()
+    after.fields["title"] = models.CharField(max_length=200, unique=True)
+    migration = only_migration(detect([book()], [after]))
+    assert op_types(migration) == [AlterFieldUniqueConcurrently]
+    assert migration.operations[0].field.unique
+    assert migration.stage is PRE
+    assert migration.atomic is False
+
+
+def test_field_made_unique_and_not_null_stays_set_not_null() -> None:
+    before = book(None, None, ("isbn", models.CharField(max_length=13, null=True)))
+    after = book(None, None, ("isbn", models.CharField(max_length=13, default="", unique=True)))
+    changes = detect([before], [after])
+    assert [type(op).__name__ for m in changes["testapp"] for op in m.operations] == [
+        "SetNotNull"
+    ], describe_changes(changes)
+
+
+def test_unique_together_added_gets_concurrent_indexes() -> None:
+    after = book()
+    after.options["unique_together"] = {("title", "pages")}
+    migration = only_migration(detect([book()], [after]))
+    assert op_types(migration) == [AlterUniqueTogetherConcurrently]
+    assert migration.atomic is False
+
+
+def test_unique_together_of_a_new_model_stays_with_the_table() -> None:
+    new = shelf()
+    new.options["unique_together"] = {("name",)}
+    migration = only_migration(detect([book()], [book(), new]))
+    assert not any(isinstance(op, AlterUniqueTogetherConcurrently) for op in migration.operations)
     assert migration.atomic is True
 
 
