@@ -93,12 +93,13 @@ EXPECTED_DIFFERENCES: dict[str, Difference] = {
         ),
     ),
     "AutodetectorTests.test_remove_field_and_unique_together": Difference(
-        "unique_together change and the field's prep are pre-deploy; the RemoveField "
-        "waits in a post-deploy migration",
+        "unique_together change (its new index built CONCURRENTLY on PostgreSQL: "
+        "AlterUniqueTogetherConcurrently) and the field's prep are pre-deploy; the "
+        "RemoveField waits in a post-deploy migration",
         (
             SPLIT.format(app="otherapp"),
             "auto_1",
-            "<AlterUniqueTogether  name='book'",
+            "<AlterUniqueTogetherConcurrently 'book', {('author', 'title')}>",
             "<AlterField  model_name='book', name='newfield'",
             "auto_2",
             "<RemoveField  model_name='book', name='newfield'>",
@@ -399,8 +400,10 @@ EXPECTED_DIFFERENCES: dict[str, Difference] = {
     "AutodetectorTests.test_set_alter_order_with_respect_to_index_constraint_unique_together": (
         Difference(
             "the existing table gets _order, an index on it built CONCURRENTLY "
-            "(AddIndexConcurrently) and a check on it added NOT VALID, then validated "
-            "(AddCheckConstraintNotValid), on PostgreSQL; two subtests fail",
+            "(AddIndexConcurrently), a check on it added NOT VALID, then validated "
+            "(AddCheckConstraintNotValid), and a unique_together on it whose index is "
+            "built CONCURRENTLY (AlterUniqueTogetherConcurrently), on PostgreSQL; three "
+            "subtests fail",
             (
                 MISMATCH.format(app="testapp", expected="['AlterOrderWithRespectTo', 'AddIndex']"),
                 "<AlterOrderWithRespectTo  name='author', order_with_respect_to='book'>",
@@ -411,8 +414,56 @@ EXPECTED_DIFFERENCES: dict[str, Difference] = {
                 "<AlterOrderWithRespectTo  name='author', order_with_respect_to='book'>",
                 "<AddCheckConstraintNotValid 'author', <CheckConstraint: "
                 "condition=(AND: ('_order__gt', 1)) name='book_order_gt_1'>>",
+                MISMATCH.format(
+                    app="testapp", expected="['AlterOrderWithRespectTo', 'AlterUniqueTogether']"
+                ),
+                "<AlterOrderWithRespectTo  name='author', order_with_respect_to='book'>",
+                "<AlterUniqueTogetherConcurrently 'author', {('id', '_order')}>",
             ),
         )
+    ),
+    # -- unique constraints and unique_together of existing tables, built online --
+    # The unique index is built CONCURRENTLY on PostgreSQL, then attached, in a
+    # non-atomic migration: subclasses of AlterUniqueTogether / AlterField.
+    "AutodetectorTests.test_add_unique_together": Difference(
+        "unique_together added to an existing table: its index is built CONCURRENTLY, "
+        "then attached, on PostgreSQL: AlterUniqueTogetherConcurrently",
+        (
+            MISMATCH.format(app="otherapp", expected="['AlterUniqueTogether']"),
+            "<AlterUniqueTogetherConcurrently 'book', {('author', 'title')}>",
+        ),
+    ),
+    "AutodetectorTests.test_unique_together_ordering": Difference(
+        "unique_together reordered on an existing table: the new index is built "
+        "CONCURRENTLY on PostgreSQL (AlterUniqueTogetherConcurrently), field order kept",
+        (
+            MISMATCH.format(app="otherapp", expected="['AlterUniqueTogether']"),
+            "<AlterUniqueTogetherConcurrently 'book', {('title', 'author')}>",
+        ),
+    ),
+    "AutodetectorTests.test_partly_alter_unique_together_increase": Difference(
+        "a unique_together entry added on an existing table: its index is built "
+        "CONCURRENTLY on PostgreSQL: AlterUniqueTogetherConcurrently",
+        (
+            MISMATCH.format(app="testapp", expected="['AlterUniqueTogether']"),
+            "<AlterUniqueTogetherConcurrently 'author', {('name',), ('age',)}>",
+        ),
+    ),
+    "AutodetectorTests.test_alter_field_and_unique_together": Difference(
+        "Django's order kept; the field made unique (AlterFieldUniqueConcurrently) and the "
+        "new unique_together (AlterUniqueTogetherConcurrently) get their indexes built "
+        "CONCURRENTLY on PostgreSQL; the removal and the dropped db_index stay Django's",
+        (
+            MISMATCH.format(
+                app="testapp",
+                expected="['AlterUniqueTogether', 'AlterField', 'AlterField', "
+                "'AlterUniqueTogether']",
+            ),
+            "<AlterUniqueTogether  name='author', unique_together=set()>",
+            f"<AlterField  model_name='author', name='age', field=<{INT}: age>",
+            f"<AlterFieldUniqueConcurrently 'author', 'name', <{CHAR}: name>, True>",
+            "<AlterUniqueTogetherConcurrently 'author', {('age',)}>",
+        ),
     ),
     # -- making a field NOT NULL is post-deploy, as SetNotNull --------------------
     **{
@@ -437,14 +488,15 @@ EXPECTED_DIFFERENCES: dict[str, Difference] = {
         renamed_column("testapp", "author", "name", "names", CHAR),
     ),
     "AutodetectorTests.test_rename_field_and_unique_together": Difference(
-        "phased rename; unique_together moves to the new column in pre-deploy (before the "
-        "sync starts: the sync ops come last in the stage)",
+        "phased rename; unique_together moves to the new column in pre-deploy, its index "
+        "built CONCURRENTLY on PostgreSQL (AlterUniqueTogetherConcurrently), before the "
+        "sync starts (the sync ops come last in the stage)",
         (
             SPLIT.format(app="otherapp"),
             "auto_1",
             f"<AlterField  model_name='book', name='newfield', field=<{INT}>>",
             f"<AddField  model_name='book', name='newfield2', field=<{INT}>>",
-            "<AlterUniqueTogether  name='book', unique_together={('title', 'newfield2')}>",
+            "<AlterUniqueTogetherConcurrently 'book', {('title', 'newfield2')}>",
             "<SyncRenamedColumns 'book', 'newfield', 'newfield2'>",
             "auto_2",
             "<StopSyncRenamedColumns 'book', 'newfield', 'newfield2'>",
@@ -453,14 +505,15 @@ EXPECTED_DIFFERENCES: dict[str, Difference] = {
         ),
     ),
     "AutodetectorTests.test_does_not_crash_after_rename_on_unique_together": Difference(
-        "phased rename; unique_together moves to the new column in pre-deploy, before the "
+        "phased rename; unique_together moves to the new column in pre-deploy, its index "
+        "built CONCURRENTLY on PostgreSQL (AlterUniqueTogetherConcurrently), before the "
         "sync starts",
         (
             SPLIT.format(app="app"),
             "auto_1",
             f"<AlterField  model_name='foo', name='first', field=<{INT}>>",
             f"<AddField  model_name='foo', name='first_renamed', field=<{INT}>>",
-            "<AlterUniqueTogether  name='foo', unique_together={('first_renamed', 'second')}>",
+            "<AlterUniqueTogetherConcurrently 'foo', {('first_renamed', 'second')}>",
             "<SyncRenamedColumns 'foo', 'first', 'first_renamed'>",
             "auto_2",
             "<StopSyncRenamedColumns 'foo', 'first', 'first_renamed'>",
