@@ -72,6 +72,12 @@ BASE_FIELDS: dict[str, str | None] = {
     "code": "models.BigIntegerField()",
     "legacy": "models.IntegerField()",
 }
+# A small second model, there from release N on: the target of the added ForeignKey.
+STORE_MODEL = """\
+class Store(models.Model):
+    name = models.CharField(max_length=50)
+"""
+STORES = 10
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,12 @@ class Kind:
     meta: tuple[str, ...] = ()
     # Columns the INSERTs of release N+1 write, when they differ from release N's.
     new_columns: tuple[str, ...] | None = None
+    model: str = "Item"  # release N+1's class name (a renamed model)
+    # The table release N+1 writes, when the model's table is renamed.
+    new_table: str | None = None
+    # makemigrations runs interactively with these answers on stdin (Django's
+    # "Was ... renamed to ...?"); None: --noinput.
+    answers: str | None = None
 
 
 RELEASE_N_COLUMNS = ("name", "qty", "note", "code", "legacy")
@@ -129,9 +141,34 @@ KINDS = [
         "partial_unique",
         "add a partial unique",
         meta=(
-            "constraints = [models.UniqueConstraint(fields=[\"code\"], "
+            'constraints = [models.UniqueConstraint(fields=["code"], '
             'condition=models.Q(qty__gte=0), name="shop_item_code_partial_uniq")]',
         ),
+    ),
+    Kind(
+        "bigint",
+        "IntegerField to BigInt",
+        fields={"qty": "models.BigIntegerField()"},
+    ),
+    Kind(
+        "rename_column",
+        "rename a column",
+        fields={"legacy": None, "heritage": "models.IntegerField()"},
+        new_columns=("name", "qty", "note", "code", "heritage"),
+        answers="y\n",
+    ),
+    Kind(
+        "foreign_key",
+        "add a ForeignKey (null)",
+        fields={"store": "models.ForeignKey(Store, models.CASCADE, null=True)"},
+        new_columns=(*RELEASE_N_COLUMNS, "store_id"),
+    ),
+    Kind(
+        "rename_model",
+        "rename the model",
+        model="Article",
+        new_table="shop_article",
+        answers="y\n",
     ),
     Kind(
         "drop_column",
@@ -188,7 +225,15 @@ def render_models(kind: Kind | None) -> str:
     fields = dict(BASE_FIELDS)
     if kind is not None:
         fields.update(kind.fields)
-    lines = ["from django.db import models", "", "", "class Item(models.Model):"]
+    model = kind.model if kind is not None else "Item"
+    lines = [
+        "from django.db import models",
+        "",
+        "",
+        STORE_MODEL,
+        "",
+        f"class {model}(models.Model):",
+    ]
     lines += [f"    {name} = {code}" for name, code in fields.items() if code is not None]
     if kind is not None and kind.meta:
         lines += ["", "    class Meta:"] + [f"        {line}" for line in kind.meta]
@@ -226,14 +271,18 @@ def write_project(root: Path, db: dict[str, Any]) -> None:
     (app / "models.py").write_text(render_models(None))
 
 
-def manage(python: str, project: Path, settings: str, args: list[str]) -> str:
-    """Run manage.py; return its output, or stop the benchmark if it failed."""
+def manage(
+    python: str, project: Path, settings: str, args: list[str], stdin: str | None = None
+) -> str:
+    """Run manage.py (stdin: answers to its questions); return its output, or stop if it failed."""
     result = subprocess.run(
         [python, "manage.py", *args],
         cwd=project,
         env=_env(settings),
+        input=stdin,
         capture_output=True,
         text=True,
+        timeout=600,
     )
     if result.returncode != 0:
         raise SystemExit(
@@ -280,6 +329,8 @@ def fill(entry: dict[str, Any], rows: int) -> None:
     """Fill the table server-side: ids 1..rows, code = id, note NULL in 1% of the rows."""
     connection = connect(entry)
     try:
+        for number in range(1, STORES + 1):
+            execute(connection, "INSERT INTO shop_store (name) VALUES (%s)", [f"store {number}"])
         if entry["ENGINE"].endswith("postgresql"):
             execute(
                 connection,
@@ -306,11 +357,11 @@ def fill(entry: dict[str, Any], rows: int) -> None:
         connection.close()
 
 
-def delete_load_rows(entry: dict[str, Any], rows: int) -> None:
+def delete_load_rows(entry: dict[str, Any], rows: int, table: str = TABLE) -> None:
     """Delete the rows the load inserted."""
     connection = connect(entry)
     try:
-        execute(connection, f"DELETE FROM {TABLE} WHERE id > %s", [rows])
+        execute(connection, f"DELETE FROM {table} WHERE id > %s", [rows])
     finally:
         connection.close()
 
@@ -373,7 +424,7 @@ def load_main(spec_path: str) -> None:
         stopping = True
 
     signal.signal(signal.SIGTERM, stop)
-    entry, rows, columns = spec["entry"], spec["rows"], spec["columns"]
+    entry, rows, columns, table = spec["entry"], spec["rows"], spec["columns"], spec["table"]
     postgresql = entry["ENGINE"].endswith("postgresql")
 
     def open_connection() -> Any:
@@ -388,9 +439,9 @@ def load_main(spec_path: str) -> None:
 
     connection = open_connection()
     insert = (
-        f"INSERT INTO {TABLE} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
     )
-    update = f"UPDATE {TABLE} SET qty = qty + 1 WHERE id = %s"
+    update = f"UPDATE {table} SET qty = qty + 1 WHERE id = %s"
     rng = random.Random(os.getpid())
     samples: list[tuple[float, float, int, int]] = []  # start, end, ok, 0 insert / 1 update
     errors: Counter[str] = Counter()
@@ -414,7 +465,9 @@ def load_main(spec_path: str) -> None:
                 "note": number,  # the NULLs are old rows: no release writes one
                 "code": -rng.getrandbits(62),  # the table's codes are positive
                 "legacy": number,
+                "heritage": number,
                 "flag": 7,
+                "store_id": rng.randint(1, STORES),
             }
             sql, params = insert, [values[column] for column in columns]
         start = time.monotonic()
@@ -436,7 +489,12 @@ def load_main(spec_path: str) -> None:
 
 @contextmanager
 def load(
-    entry: dict[str, Any], rows: int, columns: tuple[str, ...], pause: float, workdir: Path
+    entry: dict[str, Any],
+    rows: int,
+    columns: tuple[str, ...],
+    pause: float,
+    workdir: Path,
+    table: str = TABLE,
 ) -> Iterator[dict[str, Any]]:
     """Run the load process for the block; fill the yielded dict with its samples."""
     spec_path = workdir / "load_spec.json"
@@ -448,6 +506,7 @@ def load(
                 "entry": entry,
                 "rows": rows,
                 "columns": list(columns),
+                "table": table,
                 "pause": pause,
                 "max_seconds": 600,
                 "out": str(out),
@@ -591,10 +650,15 @@ class StageResult:
 
 
 def run_stage(
-    ctx: Context, stage: str, settings: str, args: list[str], columns: tuple[str, ...]
+    ctx: Context,
+    stage: str,
+    settings: str,
+    args: list[str],
+    columns: tuple[str, ...],
+    table: str = TABLE,
 ) -> StageResult:
-    """Run one migrate under load; return its window's figures."""
-    with load(ctx.entry, ctx.rows, columns, ctx.pause, ctx.workdir) as observed:
+    """Run one migrate under load (the release's queries on table); return its figures."""
+    with load(ctx.entry, ctx.rows, columns, ctx.pause, ctx.workdir, table) as observed:
         with WaitSampler(ctx.entry, observed["backend_id"]) as sampler:
             time.sleep(IDLE)
             window = timed_command(
@@ -687,15 +751,14 @@ def run_kind(ctx: Context, kind: Kind, order: list[str]) -> Row:
     results: dict[str, Any] = {}
     for variant in order:
         models_py.write_text(render_models(kind))
-        if variant == "stock":
-            manage(
-                ctx.python, ctx.project, "green", ["makemigrations", "shop", "--stock", "--noinput"]
-            )
-        else:
-            manage(ctx.python, ctx.project, "green", ["makemigrations", "shop", "--noinput"])
+        args = ["makemigrations", "shop"] + (["--stock"] if variant == "stock" else [])
+        if kind.answers is None:
+            args.append("--noinput")
+        manage(ctx.python, ctx.project, "green", args, stdin=kind.answers)
         files = migration_files(ctx.project)
         results[f"{variant}_files"] = [_describe_file(path) for path in files]
         new_columns = kind.new_columns or RELEASE_N_COLUMNS
+        new_table = kind.new_table or TABLE
         if variant == "stock":
             results["stock"] = run_stage(ctx, "migrate", "stock", [], RELEASE_N_COLUMNS)
             _progress(ctx, kind, "stock", results["stock"])
@@ -704,12 +767,14 @@ def run_kind(ctx: Context, kind: Kind, order: list[str]) -> Row:
                 ctx, "pre-deploy", "green", ["--stage", "pre-deploy"], RELEASE_N_COLUMNS
             )
             _progress(ctx, kind, "ours pre-deploy", pre)
-            post = run_stage(ctx, "post-deploy", "green", ["--stage", "post-deploy"], new_columns)
+            post = run_stage(
+                ctx, "post-deploy", "green", ["--stage", "post-deploy"], new_columns, new_table
+            )
             _progress(ctx, kind, "ours post-deploy", post)
             results["pre"], results["post"] = pre, post
         # Undo: back to release N's schema and rows.
         began = time.perf_counter()
-        delete_load_rows(ctx.entry, ctx.rows)
+        delete_load_rows(ctx.entry, ctx.rows, new_table)
         if kind.key == "drop_column":
             # Unapplying the drop would add legacy back NOT NULL with no value
             # for the rows: record the undo, and restore the column by hand.
@@ -748,12 +813,14 @@ def _describe_file(path: Path) -> str:
 def _progress(ctx: Context, kind: Kind, label: str, result: StageResult) -> None:
     applied = ", ".join(result.applied) or "nothing to apply"
     line = (
-        f"    {kind.key:<11} {label:<17} {result.seconds:6.2f}s  max stall "
+        f"    {kind.key:<14} {label:<17} {result.seconds:6.2f}s  max stall "
         f"{result.max_stall:6.3f}s [{result.stall_waits}] (idle {result.idle_max:.3f}s)  "
         f"{result.queries} queries, {result.failed} failed  [{applied}]"
     )
     if result.retries:
         line += f"  {result.retries} lock retries"
+    if result.failed:
+        line += "\n      errors: " + "; ".join(f"{n} x {e}" for e, n in result.errors.items())
     if result.error:
         line += "\n      ERROR: " + result.error.strip().splitlines()[-1]
     print(line, flush=True)
