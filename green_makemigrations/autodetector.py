@@ -278,10 +278,8 @@ class GreenMigrationAutodetector(MigrationAutodetector):
             operations.AddField(model_name=model_name, name=shadow, field=prep.new_field),
             sync.SyncRetypedColumn(model_name, name, shadow),
         ]
-        post: list[Operation] = [
-            sync.StopSyncRenamedColumns(model_name, name, shadow),
-            sync.ReplaceColumn(model_name, name, shadow),
-        ]
+        # ReplaceColumn stops the sync itself, in the transaction of the swap.
+        post: list[Operation] = [sync.ReplaceColumn(model_name, name, shadow)]
         final = operation.field
         if self.deep_deconstruct(prep.new_field) != self.deep_deconstruct(final):
             if not final.null:
@@ -321,20 +319,35 @@ class GreenMigrationAutodetector(MigrationAutodetector):
         already = {app: len(ops) for app, ops in self.generated_operations.items()}
         super().generate_renamed_models()
         for app_label, app_operations in list(self.generated_operations.items()):
-            for operation in app_operations[already.get(app_label, 0) :]:
-                if isinstance(operation, operations.RenameModel):
-                    self._phase_renamed_model(app_label, operation)
+            for position in range(already.get(app_label, 0), len(app_operations)):
+                operation = app_operations[position]
+                if type(operation) is operations.RenameModel:
+                    phased = self._phase_renamed_model(app_label, operation)
+                    if phased is not None:
+                        phased._auto_deps = operation._auto_deps  # type: ignore[attr-defined]
+                        app_operations[position] = phased
 
-    def _phase_renamed_model(self, app_label: str, rename: operations.RenameModel) -> None:
+    def _phase_renamed_model(
+        self, app_label: str, rename: operations.RenameModel
+    ) -> Operation | None:
+        """Return the RenameModelWithViews replacing rename, or None if it needs none."""
         old_state = self.from_state.models[app_label, rename.old_name_lower]
         new_state = self.to_state.models[app_label, rename.new_name_lower]
         old_table, new_table = _table_name(old_state), _table_name(new_state)
         label = f"{app_label}.{rename.old_name}"
         keep = f"Keep db_table='{old_table}' to rename without touching the database."
         if old_state.options.get("proxy") or not old_state.options.get("managed", True):
-            return
-        if old_table == new_table:
-            return
+            return None
+        if old_table == new_table or old_state.options.get("db_table"):
+            # RenameModel keeps an explicit db_table: an AlterModelTable renames the table.
+            return None
+        if new_state.options.get("db_table"):
+            raise PhasingError(
+                f"Renaming {label} to {rename.new_name} and giving it db_table="
+                f"'{new_table}' rename its table twice in one migration, and the view "
+                f"under the first name would not follow the second. {keep} Then set the "
+                "new db_table in a later release (phased with a view)."
+            )
         old_model = self.from_state.apps.get_model(app_label, rename.old_name)
         new_model = self.to_state.apps.get_model(app_label, rename.new_name)
         for related in new_model._meta.related_objects:
@@ -354,7 +367,18 @@ class GreenMigrationAutodetector(MigrationAutodetector):
             f"{new_table}: phased (a view named {old_table} serves the running release "
             f"until post-deploy). {keep}"
         )
-        views = [views_module.CreateView(old_table, rename.new_name)]
+        views = self._table_views(app_label, old_model, new_model, rename.new_name)
+        return views_module.RenameModelWithViews(rename.old_name, rename.new_name, views)
+
+    def _table_views(
+        self, app_label: str, old_model: Any, new_model: Any, model_name: str
+    ) -> list[views_module.ViewSpec]:
+        """Return the views keeping a model's old table names, and add their post-deploy drops.
+
+        One for the model's table, one for each auto-created many-to-many
+        table whose name changes, its columns under their old names.
+        """
+        views: list[views_module.ViewSpec] = [(old_model._meta.db_table, None, {})]
         for old_field in old_model._meta.local_many_to_many:
             old_through = old_field.remote_field.through._meta
             new_field = new_model._meta.get_field(old_field.name)
@@ -370,17 +394,48 @@ class GreenMigrationAutodetector(MigrationAutodetector):
                 )
                 if old.column != new.column
             }
-            views.append(
-                views_module.CreateView(
-                    old_through.db_table, rename.new_name, old_field.name, renamed
-                )
-            )
-        for view in views:
-            self.add_operation(app_label, view)
-        for view in views:
-            drop = views_module.DropView(*view.deconstruct()[2].values())
+            views.append((old_through.db_table, old_field.name, renamed))
+        for name, field_name, renamed_columns in views:
+            drop = views_module.DropView(name, model_name, field_name, renamed_columns)
             self.add_operation(app_label, drop)
             self.deferred_operations.append(drop)
+        return views
+
+    def generate_altered_db_table(self) -> None:
+        """Keep a table's old name as a view until post-deploy when db_table changes."""
+        already = {app: len(ops) for app, ops in self.generated_operations.items()}
+        super().generate_altered_db_table()
+        for app_label, app_operations in list(self.generated_operations.items()):
+            for position in range(already.get(app_label, 0), len(app_operations)):
+                operation = app_operations[position]
+                if type(operation) is not operations.AlterModelTable:
+                    continue
+                new_state = self.to_state.models[app_label, operation.name_lower]
+                old_name = self.renamed_models.get(
+                    (app_label, operation.name_lower), operation.name_lower
+                )
+                old_state = self.from_state.models[app_label, old_name]
+                if new_state.options.get("proxy") or not new_state.options.get("managed", True):
+                    continue
+                old_table, new_table = _table_name(old_state), _table_name(new_state)
+                if old_table == new_table:
+                    continue
+                self._inform(
+                    f"Changing the table of {app_label}.{new_state.name} from {old_table} to "
+                    f"{new_table}: phased (a view named {old_table} serves the running "
+                    "release until post-deploy)."
+                )
+                views = self._table_views(
+                    app_label,
+                    self.from_state.apps.get_model(app_label, old_name),
+                    self.to_state.apps.get_model(app_label, operation.name),
+                    new_state.name,
+                )
+                phased = views_module.AlterModelTableWithViews(
+                    operation.name, operation.table, views
+                )
+                phased._auto_deps = operation._auto_deps  # type: ignore[attr-defined]
+                app_operations[position] = phased
 
     def generate_renamed_fields(self) -> None:
         """Phase a field rename that changes the column; keep one that does not.
@@ -616,8 +671,9 @@ class GreenMigrationAutodetector(MigrationAutodetector):
                 by_stage[stage].setdefault(app_label, []).append(operation)
         self._check_phasable(by_stage[Stage.PRE_DEPLOY], by_stage[Stage.POST_DEPLOY])
         # SQLite rebuilds a table to alter it, dropping its triggers: the syncs
-        # start after every other change of the stage, and stop before them.
-        starting = (sync.SyncRenamedColumns, views_module.CreateView)
+        # start after every other change of the stage, and stop (and views go)
+        # before them.
+        starting = (sync.SyncRenamedColumns,)
         stopping = (sync.StopSyncRenamedColumns, views_module.DropView)
         for app_operations in by_stage[Stage.PRE_DEPLOY].values():
             app_operations.sort(key=lambda op: isinstance(op, starting))

@@ -336,11 +336,13 @@ class SyncRetypedColumn(SyncRenamedColumns):
 class ReplaceColumn(SyncOperation):
     """Drop a field's column and give its retyped replacement the field's name.
 
-    Post-deploy step of a type change: ``old_name``'s column is dropped and
-    ``new_name``'s column renamed to it in one transaction (one ALTER TABLE on
-    MariaDB/MySQL), so no query sees the field without a column. In the state
-    ``new_name`` replaces ``old_name``. Backwards, the old column is added
-    again and filled from the replacement, which gets its name back.
+    Post-deploy step of a type change: the sync triggers are dropped,
+    ``old_name``'s column is dropped and ``new_name``'s column renamed to it,
+    all in one transaction (on MariaDB/MySQL under ``LOCK TABLES … WRITE``,
+    one ALTER TABLE), so no write falls between the triggers and the swap and
+    no query sees the field without a column. In the state ``new_name``
+    replaces ``old_name``. Backwards, the old column is added again, filled
+    from the replacement, which gets its name back, and the sync restarts.
     """
 
     # The swap is one transaction; the reverse backfill commits per batch.
@@ -382,14 +384,25 @@ class ReplaceColumn(SyncOperation):
             schema_editor, after._meta.db_table, str(replacement.column)
         ):
             return  # an earlier run swapped them (MariaDB: DDL is not transactional)
+        column_sync = _ColumnSync(
+            schema_editor, before, str(old_field.column), str(replacement.column)
+        )
+        table = quote(after._meta.db_table)
         if schema_editor.connection.vendor == "mysql":
-            schema_editor.execute(
-                f"ALTER TABLE {quote(after._meta.db_table)} "
-                f"DROP COLUMN {quote(str(old_field.column))}, "
-                f"RENAME COLUMN {quote(str(replacement.column))} TO {quote(str(renamed.column))}"
-            )
+            # Writers wait for the lock: none slips between the triggers' drop and the swap.
+            schema_editor.execute(f"LOCK TABLES {table} WRITE")
+            try:
+                column_sync.drop()
+                schema_editor.execute(
+                    f"ALTER TABLE {table} DROP COLUMN {quote(str(old_field.column))}, "
+                    f"RENAME COLUMN {quote(str(replacement.column))} "
+                    f"TO {quote(str(renamed.column))}"
+                )
+            finally:
+                schema_editor.execute("UNLOCK TABLES")
             return
         with transaction.atomic(using=schema_editor.connection.alias):
+            column_sync.drop()
             schema_editor.remove_field(before, old_field)
             schema_editor.alter_field(after, replacement, renamed)
 
@@ -425,3 +438,4 @@ class ReplaceColumn(SyncOperation):
         )
         if not old_field.null:
             schema_editor.alter_field(before, nullable, old_field)
+        _ColumnSync(schema_editor, before, str(old_field.column), str(replacement.column)).create()

@@ -10,10 +10,13 @@ of a row inserted through a view. The view is dropped in post-deploy.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Sequence
 from typing import Any
 
-from django.db import models
+from django.db import models, transaction
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.migrations import operations
 from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ProjectState
 
@@ -186,3 +189,128 @@ class DropView(ViewOperation):
     ) -> None:
         """Create the view again."""
         self.create(app_label, schema_editor, to_state)
+
+
+ViewSpec = tuple[str, str | None, dict[str, str]]
+
+
+class _RenamesTables(Operation):
+    """Mixin of an operation that renames tables and leaves views under the old names.
+
+    The subclass's Django operation renames the tables; then a view is
+    created for each ``(name, field_name, renamed_columns)`` in ``views``
+    (see CreateView), in the same transaction where the database can roll
+    DDL back: a query of the old release finds either the old table or its
+    view, never nothing. MariaDB/MySQL create the views right after the
+    rename. DropView removes them in post-deploy.
+    """
+
+    views: list[ViewSpec]
+    _undoing: bool = False
+
+    def _set_views(self, views: list[ViewSpec]) -> None:
+        self.views = [(name, field, dict(columns)) for name, field, columns in views]
+
+    def _model_name(self) -> str:
+        raise NotImplementedError  # pragma: no cover
+
+    def _view_operations(self) -> list[CreateView]:
+        model_name = self._model_name()
+        return [CreateView(name, model_name, field, columns) for name, field, columns in self.views]
+
+    def _renamed_already(
+        self, app_label: str, schema_editor: BaseDatabaseSchemaEditor, to_state: ProjectState
+    ) -> bool:
+        """Return whether an earlier run renamed the table (MariaDB: DDL is not transactional)."""
+        if schema_editor.collect_sql or schema_editor.connection.features.can_rollback_ddl:
+            return False
+        connection = schema_editor.connection
+        with connection.cursor() as cursor:
+            names = set(connection.introspection.table_names(cursor, include_views=True))
+        new_table = to_state.apps.get_model(app_label, self._model_name())._meta.db_table
+        return new_table in names
+
+    def database_forwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        """Rename the tables, then create the views, in one transaction where possible."""
+        rename = super().database_forwards
+        if self._undoing:
+            # Django's database_backwards runs database_forwards with the states swapped.
+            rename(app_label, schema_editor, from_state, to_state)
+            return
+        with _ddl_transaction(schema_editor):
+            if not self._renamed_already(app_label, schema_editor, to_state):
+                rename(app_label, schema_editor, from_state, to_state)
+            for view in self._view_operations():
+                view.create(app_label, schema_editor, to_state)
+
+    def database_backwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        """Drop the views, then rename the tables back."""
+        with _ddl_transaction(schema_editor):
+            for view in self._view_operations():
+                view.drop(app_label, schema_editor, from_state)
+            self._undoing = True
+            try:
+                super().database_backwards(app_label, schema_editor, from_state, to_state)
+            finally:
+                self._undoing = False
+
+
+class RenameModelWithViews(_RenamesTables, operations.RenameModel):
+    """Django's RenameModel, with views under the old table names (see _RenamesTables)."""
+
+    def __init__(self, old_name: str, new_name: str, views: list[ViewSpec]) -> None:
+        super().__init__(old_name, new_name)
+        self._set_views(views)
+
+    def _model_name(self) -> str:
+        return self.new_name
+
+    def deconstruct(self) -> tuple[str, Sequence[Any], dict[str, Any]]:
+        """Return the arguments the migration writer writes."""
+        name, args, kwargs = super().deconstruct()
+        return name, args, {**kwargs, "views": self.views}
+
+    def describe(self) -> str:
+        """Describe the operation for makemigrations and migrate --plan."""
+        names = ", ".join(name for name, _field, _columns in self.views)
+        return f"{super().describe()}, with views {names} for the running release"
+
+
+class AlterModelTableWithViews(_RenamesTables, operations.AlterModelTable):
+    """Django's AlterModelTable, with views under the old table names (see _RenamesTables)."""
+
+    def __init__(self, name: str, table: str | None, views: list[ViewSpec]) -> None:
+        super().__init__(name, table)
+        self._set_views(views)
+
+    def _model_name(self) -> str:
+        return self.name
+
+    def deconstruct(self) -> tuple[str, Sequence[Any], dict[str, Any]]:
+        """Return the arguments the migration writer writes."""
+        name, args, kwargs = super().deconstruct()
+        return name, args, {**kwargs, "views": self.views}
+
+    def describe(self) -> str:
+        """Describe the operation for makemigrations and migrate --plan."""
+        names = ", ".join(name for name, _field, _columns in self.views)
+        return f"{super().describe()}, with views {names} for the running release"
+
+
+def _ddl_transaction(schema_editor: BaseDatabaseSchemaEditor) -> Any:
+    """Return a transaction where the database can roll DDL back, else a no-op context."""
+    if schema_editor.connection.features.can_rollback_ddl:
+        return transaction.atomic(using=schema_editor.connection.alias)
+    return contextlib.nullcontext()

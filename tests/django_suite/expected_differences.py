@@ -72,10 +72,9 @@ def renamed_table(app: str, old: str, new: str, table: str) -> tuple[str, ...]:
     return (
         SPLIT.format(app=app),
         "auto_1",
-        f"<RenameModel  old_name='{old}', new_name='{new}'>",
-        f"<CreateView '{table}', '{new}'>",
+        f"<RenameModelWithViews '{old}', '{new}', [('{table}', None, {{}})]>",
         "auto_2",
-        f"<DropView '{table}', '{new}'>",
+        f"<DropView '{table}', '{new}', None, {{}}>",
     )
 
 
@@ -549,13 +548,12 @@ EXPECTED_DIFFERENCES: dict[str, Difference] = {
         (
             SPLIT.format(app="testapp"),
             "auto_1",
-            "<RenameModel  old_name='Author', new_name='RenamedAuthor'>",
+            "<RenameModelWithViews 'Author', 'RenamedAuthor', [('testapp_author', None, {})]>",
             f"<AlterField  model_name='renamedauthor', name='name', field=<{CHAR}>>",
             f"<AddField  model_name='renamedauthor', name='renamed_name', field=<{CHAR}>>",
-            "<CreateView 'testapp_author', 'RenamedAuthor'>",
             "<SyncRenamedColumns 'renamedauthor', 'name', 'renamed_name'>",
             "auto_2",
-            "<DropView 'testapp_author', 'RenamedAuthor'>",
+            "<DropView 'testapp_author', 'RenamedAuthor', None, {}>",
             "<StopSyncRenamedColumns 'renamedauthor', 'name', 'renamed_name'>",
             "<RemoveField  model_name='renamedauthor', name='name'>",
             f"<SetNotNull 'renamedauthor', 'renamed_name', <{CHAR}>>",
@@ -569,15 +567,42 @@ EXPECTED_DIFFERENCES: dict[str, Difference] = {
         renamed_table("testapp", "Author", "Writer", "testapp_author"),
     ),
     "AutodetectorTests.test_alter_db_table_with_model_change": Difference(
-        "model renamed with a new db_table: a view author_one (the old table) serves the "
+        "model renamed with a new db_table: the RenameModel keeps the explicit table, the "
+        "AlterModelTable renames it and leaves a view author_one (the old table) for the "
         "old release until post-deploy",
         (
             SPLIT.format(app="testapp"),
             "<RenameModel  old_name='Author', new_name='NewAuthor'>",
-            "<AlterModelTable  name='newauthor', table='author_three'>",
-            "<CreateView 'author_one', 'NewAuthor'>",
+            "<AlterModelTableWithViews 'newauthor', 'author_three', [('author_one', None, {})]>",
             "auto_2",
-            "<DropView 'author_one', 'NewAuthor'>",
+            "<DropView 'author_one', 'NewAuthor', None, {}>",
+        ),
+    ),
+    "AutodetectorTests.test_alter_db_table_add": Difference(
+        "db_table set: the table is renamed with a view under the old name until post-deploy",
+        (
+            SPLIT.format(app="testapp"),
+            "<AlterModelTableWithViews 'author', 'author_one', [('testapp_author', None, {})]>",
+            "auto_2",
+            "<DropView 'testapp_author', 'Author', None, {}>",
+        ),
+    ),
+    "AutodetectorTests.test_alter_db_table_change": Difference(
+        "db_table changed: the table is renamed with a view under the old name until post-deploy",
+        (
+            SPLIT.format(app="testapp"),
+            "<AlterModelTableWithViews 'author', 'author_two', [('author_one', None, {})]>",
+            "auto_2",
+            "<DropView 'author_one', 'Author', None, {}>",
+        ),
+    ),
+    "AutodetectorTests.test_alter_db_table_remove": Difference(
+        "db_table removed: the table is renamed with a view under the old name until post-deploy",
+        (
+            SPLIT.format(app="testapp"),
+            "<AlterModelTableWithViews 'author', None, [('author_one', None, {})]>",
+            "auto_2",
+            "<DropView 'author_one', 'Author', None, {}>",
         ),
     ),
     "AutodetectorTests.test_rename_field_foreign_key_to_field": Difference(
@@ -659,8 +684,7 @@ EXPECTED_DIFFERENCES: dict[str, Difference] = {
 }
 
 
-KNOWN_BUGS: dict[str, Difference] = {
-}
+KNOWN_BUGS: dict[str, Difference] = {}
 
 
 def listed_failures(django_version: str) -> dict[str, Difference]:

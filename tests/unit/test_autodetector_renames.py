@@ -37,7 +37,12 @@ from green_makemigrations.exceptions import PhasingError
 from green_makemigrations.operations import SetNotNull
 from green_makemigrations.questioner import GreenQuestioner
 from green_makemigrations.sync import StopSyncRenamedColumns, SyncRenamedColumns
-from green_makemigrations.views import CreateView, DropView
+from green_makemigrations.views import (
+    AlterModelTableWithViews,
+    CreateView,
+    DropView,
+    RenameModelWithViews,
+)
 from green_makemigrations.writer import StagedMigrationWriter
 
 from .helpers import apply_operations, describe_changes, make_migration, make_project_state
@@ -291,10 +296,9 @@ def test_renamed_model_and_renamed_field_together() -> None:
 
     pre, post = staged(changes)
     assert types(pre) == [
-        operations.RenameModel,
+        RenameModelWithViews,
         operations.AlterField,
         operations.AddField,
-        CreateView,
         SyncRenamedColumns,
     ], describe_changes(changes)
     assert types(post) == [
@@ -305,8 +309,7 @@ def test_renamed_model_and_renamed_field_together() -> None:
     ]
     sync = ops(pre)[-1]
     assert (sync.model_name, sync.old_name, sync.new_name) == ("writer", "name", "pen_name")
-    view = ops(pre)[3]
-    assert (view.name, view.model_name) == ("app_author", "Writer")
+    assert ops(pre)[0].views == [("app_author", None, {})]
     assert matches_models(changes, before, after)
 
 
@@ -367,18 +370,23 @@ def test_model_rename_leaves_views_for_its_table_and_many_to_many_tables() -> No
     changes = detect(before(), after())
 
     pre, post = staged(changes)
-    assert types(pre) == [operations.RenameModel, CreateView, CreateView]
+    # One operation renames the tables and creates the views: no moment without either.
+    assert types(pre) == [RenameModelWithViews]
     assert types(post) == [DropView, DropView]
-    table_view, m2m_view = ops(pre)[1:]
-    assert table_view.deconstruct()[2] == {"name": "app_post", "model_name": "Article"}
-    assert m2m_view.deconstruct()[2] == {
-        "name": "app_post_tags",
-        "model_name": "Article",
-        "field_name": "tags",
-        "renamed_columns": {"post_id": "article_id"},
-    }
-    # Each DropView drops the view its CreateView made.
-    assert [op.deconstruct()[2] for op in ops(post)] == [op.deconstruct()[2] for op in ops(pre)[1:]]
+    assert ops(pre)[0].views == [
+        ("app_post", None, {}),
+        ("app_post_tags", "tags", {"post_id": "article_id"}),
+    ]
+    # Each DropView drops a view the rename made.
+    assert [op.deconstruct()[2] for op in ops(post)] == [
+        {"name": "app_post", "model_name": "Article"},
+        {
+            "name": "app_post_tags",
+            "model_name": "Article",
+            "field_name": "tags",
+            "renamed_columns": {"post_id": "article_id"},
+        },
+    ]
     assert matches_models(changes, before, after)
 
 
@@ -389,13 +397,12 @@ def test_self_referential_many_to_many_view_renames_both_columns() -> None:
     )
 
     pre, post = staged(changes)
-    assert types(pre) == [operations.RenameModel, CreateView, CreateView]
-    m2m_view = ops(pre)[2]
-    assert (m2m_view.name, m2m_view.field_name) == ("app_person_friends", "friends")
-    assert m2m_view.renamed_columns == {
-        "from_person_id": "from_human_id",
-        "to_person_id": "to_human_id",
-    }
+    assert types(pre) == [RenameModelWithViews]
+    assert ops(pre)[0].views[1] == (
+        "app_person_friends",
+        "friends",
+        {"from_person_id": "from_human_id", "to_person_id": "to_human_id"},
+    )
     assert types(post) == [DropView, DropView]
 
 
@@ -416,7 +423,9 @@ def test_proxy_and_unmanaged_models_need_nothing(old: ModelState, new: ModelStat
 
     (migration,) = changes["app"]
     assert migration.stage is Stage.PRE_DEPLOY  # type: ignore[attr-defined]
-    assert not {CreateView, SyncRenamedColumns} & set(types(migration)), describe_changes(changes)
+    assert not {RenameModelWithViews, SyncRenamedColumns} & set(types(migration)), describe_changes(
+        changes
+    )
     assert questioner.told == []
 
 
@@ -431,7 +440,7 @@ def test_model_rename_keeping_the_table_is_quiet() -> None:
     (migration,) = changes["app"]
     assert migration.stage is Stage.PRE_DEPLOY  # type: ignore[attr-defined]
     assert operations.RenameModel in types(migration), describe_changes(changes)
-    assert CreateView not in types(migration)
+    assert RenameModelWithViews not in types(migration)
     assert questioner.told == []
 
 
@@ -487,7 +496,7 @@ def test_many_to_many_rename_keeping_its_table_is_a_plain_rename() -> None:
 
     for migration in changes["app"]:
         assert SyncRenamedColumns not in types(migration), describe_changes(changes)
-        assert CreateView not in types(migration)
+        assert RenameModelWithViews not in types(migration)
 
 
 def test_model_rename_under_another_models_many_to_many_is_refused() -> None:
@@ -602,13 +611,70 @@ def test_model_rename_with_another_apps_foreign_key_renamed_is_refused() -> None
     ids=["db_table", "verbose_name", "index"],
 )
 def test_model_rename_with_a_meta_change(options: dict[str, Any]) -> None:
+    if "db_table" in options:
+        # The table would be renamed twice (by RenameModel, then AlterModelTable).
+        with pytest.raises(PhasingError, match="rename its table twice in one migration"):
+            detect(
+                [model("app", "Author", ("name", models.CharField(max_length=20)))],
+                [model("app", "Writer", ("name", models.CharField(max_length=20)), **options)],
+            )
+        return
     changes = detect(
         [model("app", "Author", ("name", models.CharField(max_length=20)))],
         [model("app", "Writer", ("name", models.CharField(max_length=20)), **options)],
     )
 
     pre, post = staged(changes)
-    assert CreateView in types(pre)
+    assert RenameModelWithViews in types(pre)
+    assert types(post) == [DropView]
+
+
+@pytest.mark.parametrize(
+    ("old_options", "new_options", "old_table"),
+    [
+        ({}, {"db_table": "app_writers"}, "app_author"),
+        ({"db_table": "authors"}, {"db_table": "app_writers"}, "authors"),
+        ({"db_table": "authors"}, {}, "authors"),
+    ],
+    ids=["set", "changed", "removed"],
+)
+def test_db_table_change_leaves_a_view_until_post_deploy(
+    old_options: dict[str, Any], new_options: dict[str, Any], old_table: str
+) -> None:
+    def state(options: dict[str, Any]) -> list[ModelState]:
+        return [
+            model("app", "Tag"),
+            model(
+                "app",
+                "Author",
+                ("name", models.CharField(max_length=20)),
+                ("tags", models.ManyToManyField("app.Tag")),
+                **options,
+            ),
+        ]
+
+    changes = detect(state(old_options), state(new_options))
+
+    pre, post = staged(changes)
+    assert types(pre) == [AlterModelTableWithViews], describe_changes(changes)
+    views = ops(pre)[0].views
+    # The table and its many-to-many table (named after it) keep their old names.
+    assert views == [(old_table, None, {}), (f"{old_table}_tags", "tags", {})]
+    assert types(post) == [DropView, DropView]
+    assert matches_models(changes, lambda: state(old_options), lambda: state(new_options))
+
+
+def test_renamed_model_with_its_explicit_table_renamed_gets_the_view_from_the_table_change() -> (
+    None
+):
+    changes = detect(
+        [model("app", "Author", ("name", models.CharField(max_length=20)), db_table="authors")],
+        [model("app", "Writer", ("name", models.CharField(max_length=20)), db_table="writers")],
+    )
+
+    pre, post = staged(changes)
+    assert types(pre) == [operations.RenameModel, AlterModelTableWithViews]
+    assert ops(pre)[1].views == [("authors", None, {})]
     assert types(post) == [DropView]
 
 
@@ -645,10 +711,15 @@ RENAME_OPERATIONS: list[Operation] = [
     DropView("app_post", "Article"),
     DropView("app_post_tags", "Article", "tags", {"post_id": "article_id"}),
 ]
+WRITTEN_OPERATIONS = [
+    *RENAME_OPERATIONS,
+    RenameModelWithViews("Post", "Article", [("app_post", None, {})]),
+    AlterModelTableWithViews("Article", "articles", [("app_article", None, {})]),
+]
 
 
 def test_rename_operations_written_and_reloaded(migrations_package: Path) -> None:
-    migration = make_migration("app", "0002_renames", RENAME_OPERATIONS, stage=Stage.PRE_DEPLOY)
+    migration = make_migration("app", "0002_renames", WRITTEN_OPERATIONS, stage=Stage.PRE_DEPLOY)
     migration.atomic = False  # type: ignore[misc]
     text = StagedMigrationWriter(migration, include_header=False).as_string()
     path = migrations_package / "0002_renames.py"
@@ -661,6 +732,8 @@ def test_rename_operations_written_and_reloaded(migrations_package: Path) -> Non
         "green_makemigrations.sync.StopSyncRenamedColumns(",
         "green_makemigrations.views.CreateView(",
         "green_makemigrations.views.DropView(",
+        "green_makemigrations.views.RenameModelWithViews(",
+        "green_makemigrations.views.AlterModelTableWithViews(",
     ):
         assert qualified in text
     assert "batch_size=250" in text
@@ -669,7 +742,7 @@ def test_rename_operations_written_and_reloaded(migrations_package: Path) -> Non
     assert loaded.atomic is False
     assert [type(op) for op in loaded.operations] == types(migration)
     assert [op.deconstruct() for op in loaded.operations] == [
-        op.deconstruct() for op in RENAME_OPERATIONS
+        op.deconstruct() for op in WRITTEN_OPERATIONS
     ]
 
 
