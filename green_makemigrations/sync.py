@@ -15,6 +15,8 @@ changed is copied to the other one.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import models, transaction
@@ -388,23 +390,18 @@ class ReplaceColumn(SyncOperation):
             schema_editor, before, str(old_field.column), str(replacement.column)
         )
         table = quote(after._meta.db_table)
-        if schema_editor.connection.vendor == "mysql":
-            # Writers wait for the lock: none slips between the triggers' drop and the swap.
-            schema_editor.execute(f"LOCK TABLES {table} WRITE")
-            try:
-                column_sync.drop()
+        # Writers wait: none slips between the triggers' drop and the swap.
+        with _table_held(schema_editor, after._meta.db_table):
+            column_sync.drop()
+            if schema_editor.connection.vendor == "mysql":
                 schema_editor.execute(
                     f"ALTER TABLE {table} DROP COLUMN {quote(str(old_field.column))}, "
                     f"RENAME COLUMN {quote(str(replacement.column))} "
                     f"TO {quote(str(renamed.column))}"
                 )
-            finally:
-                schema_editor.execute("UNLOCK TABLES")
-            return
-        with transaction.atomic(using=schema_editor.connection.alias):
-            column_sync.drop()
-            schema_editor.remove_field(before, old_field)
-            schema_editor.alter_field(after, replacement, renamed)
+            else:
+                schema_editor.remove_field(before, old_field)
+                schema_editor.alter_field(after, replacement, renamed)
 
     def database_backwards(
         self,
@@ -413,7 +410,12 @@ class ReplaceColumn(SyncOperation):
         from_state: ProjectState,
         to_state: ProjectState,
     ) -> None:
-        """Give the replacement its name back, re-add the old column and fill it."""
+        """Give the replacement its name back, re-add the old column, fill it, sync them.
+
+        All at once (one transaction; on MariaDB/MySQL under ``LOCK TABLES …
+        WRITE``): the running release must not meet the table without its
+        column, nor write between the fill and the triggers.
+        """
         after = from_state.apps.get_model(app_label, self.model_name)
         before = to_state.apps.get_model(app_label, self.model_name)
         if not self.allow_migrate_model(schema_editor.connection.alias, before):
@@ -421,21 +423,39 @@ class ReplaceColumn(SyncOperation):
         renamed = after._meta.get_field(self.old_name)
         replacement = before._meta.get_field(self.new_name)
         old_field = before._meta.get_field(self.old_name)
-        schema_editor.alter_field(before, renamed, replacement)
         nullable = old_field.clone()
         nullable.null = True
         nullable.set_attributes_from_name(self.old_name)
         nullable.model = before
-        schema_editor.add_field(before, nullable)
         quote = schema_editor.quote_name
         column, source = quote(str(old_field.column)), quote(str(replacement.column))
-        update_in_batches(
-            schema_editor,
-            before,
-            f"{column} = {source}",
-            differ(schema_editor.connection.vendor, column, source),
-            batch_size=self.batch_size,
-        )
-        if not old_field.null:
-            schema_editor.alter_field(before, nullable, old_field)
-        _ColumnSync(schema_editor, before, str(old_field.column), str(replacement.column)).create()
+        with _table_held(schema_editor, before._meta.db_table):
+            schema_editor.alter_field(before, renamed, replacement)
+            schema_editor.add_field(before, nullable)
+            _ColumnSync(
+                schema_editor, before, str(old_field.column), str(replacement.column)
+            ).create()
+            update_in_batches(
+                schema_editor,
+                before,
+                f"{column} = {source}",
+                differ(schema_editor.connection.vendor, column, source),
+                batch_size=self.batch_size,
+            )
+            if not old_field.null:
+                schema_editor.alter_field(before, nullable, old_field)
+
+
+@contextmanager
+def _table_held(schema_editor: BaseDatabaseSchemaEditor, table: str) -> Iterator[None]:
+    """Run the block as one transaction, or under LOCK TABLES … WRITE on MariaDB/MySQL."""
+    connection = schema_editor.connection
+    if connection.vendor != "mysql":
+        with transaction.atomic(using=connection.alias):
+            yield
+        return
+    schema_editor.execute(f"LOCK TABLES {schema_editor.quote_name(table)} WRITE")
+    try:
+        yield
+    finally:
+        schema_editor.execute("UNLOCK TABLES")

@@ -11,14 +11,17 @@ of a row inserted through a view. The view is dropped in post-deploy.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from django.db import models, transaction
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.backends.utils import names_digest
 from django.db.migrations import operations
 from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ProjectState
+
+from .patching import swap_attribute
 
 
 class ViewOperation(Operation):
@@ -79,18 +82,11 @@ class ViewOperation(Operation):
         quote = schema_editor.quote_name
         table = quote(model._meta.db_table)
         view = quote(self.name)
-        to_view = {column: alias for alias, column in self.renamed_columns.items()}
-        pairs = [
-            (str(f.column), to_view.get(str(f.column), str(f.column)))
-            for f in model._meta.local_concrete_fields
-        ]
-        select = ", ".join(
-            quote(column) if column == alias else f"{quote(column)} AS {quote(alias)}"
-            for column, alias in pairs
-        )
-        schema_editor.execute(f"CREATE VIEW {view} AS SELECT {select} FROM {table}")
+        schema_editor.execute(f"CREATE VIEW {view} AS {self.select_sql(schema_editor, model)}")
         if schema_editor.connection.vendor != "sqlite":
             return
+        to_view = {column: alias for alias, column in self.renamed_columns.items()}
+        pairs = self._columns(model)
         pk = model._meta.pk
         assert pk is not None
         pk_column = str(pk.column)
@@ -108,6 +104,23 @@ class ViewOperation(Operation):
                 f"CREATE TRIGGER {quote(f'{self.name}_{suffix}')} INSTEAD OF {event} ON {view} "
                 f"FOR EACH ROW BEGIN {body}; END"
             )
+
+    def _columns(self, model: type[models.Model]) -> list[tuple[str, str]]:
+        """Return (table column, view column) pairs of model's table."""
+        to_view = {column: alias for alias, column in self.renamed_columns.items()}
+        return [
+            (str(f.column), to_view.get(str(f.column), str(f.column)))
+            for f in model._meta.local_concrete_fields
+        ]
+
+    def select_sql(self, schema_editor: BaseDatabaseSchemaEditor, model: type[models.Model]) -> str:
+        """Return the view's query: every column of model's table, under its view name."""
+        quote = schema_editor.quote_name
+        select = ", ".join(
+            quote(column) if column == alias else f"{quote(column)} AS {quote(alias)}"
+            for column, alias in self._columns(model)
+        )
+        return f"SELECT {select} FROM {quote(model._meta.db_table)}"
 
     def drop(
         self, app_label: str, schema_editor: BaseDatabaseSchemaEditor, state: ProjectState
@@ -214,6 +227,9 @@ class _RenamesTables(Operation):
     def _model_name(self) -> str:
         raise NotImplementedError  # pragma: no cover
 
+    def _old_model_name(self) -> str:
+        return self._model_name()
+
     def _view_operations(self) -> list[CreateView]:
         model_name = self._model_name()
         return [CreateView(name, model_name, field, columns) for name, field, columns in self.views]
@@ -227,8 +243,13 @@ class _RenamesTables(Operation):
         connection = schema_editor.connection
         with connection.cursor() as cursor:
             names = set(connection.introspection.table_names(cursor, include_views=True))
-        new_table = to_state.apps.get_model(app_label, self._model_name())._meta.db_table
-        return new_table in names
+        model = to_state.apps.get_model(app_label, self._model_name())
+        new_tables = [model._meta.db_table] + [
+            field.remote_field.through._meta.db_table
+            for field in model._meta.local_many_to_many
+            if field.remote_field.through._meta.auto_created
+        ]
+        return all(table in names for table in new_tables)
 
     def database_forwards(
         self,
@@ -243,11 +264,62 @@ class _RenamesTables(Operation):
             # Django's database_backwards runs database_forwards with the states swapped.
             rename(app_label, schema_editor, from_state, to_state)
             return
+        views = self._view_operations()
+        if schema_editor.connection.vendor == "mysql" and not schema_editor.collect_sql:
+            # No transactional DDL: swap the view in for the table in one RENAME TABLE.
+            views = self._swap_in_view(app_label, schema_editor, from_state, to_state, rename)
         with _ddl_transaction(schema_editor):
             if not self._renamed_already(app_label, schema_editor, to_state):
                 rename(app_label, schema_editor, from_state, to_state)
-            for view in self._view_operations():
+            for view in views:
                 view.create(app_label, schema_editor, to_state)
+
+    def _swap_in_view(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+        rename: Any,
+    ) -> list[CreateView]:
+        """Rename the model's table and put its view in its place atomically (MariaDB).
+
+        A placeholder view takes the new name, the view is created on it,
+        and one ``RENAME TABLE`` moves the table to the new name and the view
+        to the old one. Django's operation then renames the rest (the
+        many-to-many tables, whose views follow). Returns the views left to
+        create.
+        """
+        old_table = from_state.apps.get_model(app_label, self._old_model_name())._meta.db_table
+        model = to_state.apps.get_model(app_label, self._model_name())
+        new_table = model._meta.db_table
+        views = self._view_operations()
+        table_view = next((v for v in views if v.name == old_table and not v.field_name), None)
+        if table_view is None or old_table == new_table:
+            return views
+        connection = schema_editor.connection
+        with connection.cursor() as cursor:
+            kinds = {
+                info.name: info.type for info in connection.introspection.get_table_list(cursor)
+            }
+        if kinds.get(old_table) != "t" or new_table in kinds:
+            return views  # an earlier run renamed it: the views are made as usual
+        quote = schema_editor.quote_name
+        digest = names_digest(old_table, new_table, length=8)
+        spare, staged = (quote(f"green_{digest}_{suffix}") for suffix in ("old", "view"))
+        schema_editor.execute(f"DROP VIEW IF EXISTS {spare}, {staged}")
+        schema_editor.execute(f"CREATE VIEW {quote(new_table)} AS SELECT * FROM {quote(old_table)}")
+        schema_editor.execute(
+            f"CREATE VIEW {staged} AS {table_view.select_sql(schema_editor, model)}"
+        )
+        schema_editor.execute(
+            f"RENAME TABLE {quote(new_table)} TO {spare}, "
+            f"{quote(old_table)} TO {quote(new_table)}, {staged} TO {quote(old_table)}"
+        )
+        schema_editor.execute(f"DROP VIEW {spare}")
+        with _skipping_table_rename(schema_editor, old_table, new_table):
+            rename(app_label, schema_editor, from_state, to_state)
+        return [view for view in views if view is not table_view]
 
     def database_backwards(
         self,
@@ -276,6 +348,9 @@ class RenameModelWithViews(_RenamesTables, operations.RenameModel):
 
     def _model_name(self) -> str:
         return self.new_name
+
+    def _old_model_name(self) -> str:
+        return self.old_name
 
     def deconstruct(self) -> tuple[str, Sequence[Any], dict[str, Any]]:
         """Return the arguments the migration writer writes."""
@@ -307,6 +382,21 @@ class AlterModelTableWithViews(_RenamesTables, operations.AlterModelTable):
         """Describe the operation for makemigrations and migrate --plan."""
         names = ", ".join(name for name, _field, _columns in self.views)
         return f"{super().describe()}, with views {names} for the running release"
+
+
+@contextlib.contextmanager
+def _skipping_table_rename(
+    schema_editor: BaseDatabaseSchemaEditor, old_table: str, new_table: str
+) -> Iterator[None]:
+    """Make the schema editor skip renaming old_table to new_table (done already)."""
+    alter_db_table = schema_editor.alter_db_table
+
+    def alter(model: Any, old_db_table: str, new_db_table: str) -> None:
+        if (old_db_table, new_db_table) != (old_table, new_table):
+            alter_db_table(model, old_db_table, new_db_table)
+
+    with swap_attribute(schema_editor, "alter_db_table", alter):
+        yield
 
 
 def _ddl_transaction(schema_editor: BaseDatabaseSchemaEditor) -> Any:

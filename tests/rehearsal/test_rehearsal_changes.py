@@ -13,13 +13,16 @@ release N's.
 
 The views pair (releases/views_n.py -> views_n1.py) holds the model rename
 (views under the old table names) and the table-rewriting type change
-(expand/contract). Each leaves a window in which a running release breaks;
-the rehearsal widens it with a sleep, as the lock-order test of
-test_rehearsal.py does, so the strict xfails below fail every time (on
-PostgreSQL and MariaDB; SQLite runs these migrations in one transaction). They are
-apart so the changes pair stays deterministic. On SQLite, release N's
-inserts through a view do not get their primary key back (documented in the
-README): a test checks that this, and nothing else, happens to them.
+(expand/contract). Where these operations once left a window in which a
+running release broke (the table renamed before its view existed, writes
+between the end of the sync and the swap), the rehearsal widens the space
+around each operation with a sleep, as the lock-order test of
+test_rehearsal.py does, so a window that came back would fail every time on
+PostgreSQL and MariaDB (SQLite runs these migrations in one transaction). The
+pair is apart so the changes pair stays deterministic. On SQLite, release N's
+writes through a view are unreliable (documented in the README): inserts do
+not get their primary key back, which one test checks is all that happens to
+inserts, and updates report no row (a strict xfail).
 """
 
 from __future__ import annotations
@@ -474,8 +477,7 @@ MISSING_TABLE = (
     '"shop_catalog" does not exist',
     "shop_catalog' doesn't exist",
 )
-# The rename with its views in one operation (the window closed), or as
-# Django's RenameModel followed by CreateView operations.
+# The rename with its views in one operation: release N never misses its table.
 RENAME_WITH_VIEWS = (
     "green_makemigrations.views.RenameModelWithViews(\n"
     "            old_name='Catalog',\n"
@@ -483,17 +485,6 @@ RENAME_WITH_VIEWS = (
     "            views=[('shop_catalog', None, {}), "
     "('shop_catalog_items', 'items', {'catalog_id': 'library_id'})],"
 )
-RENAME_THEN_VIEWS = [
-    "migrations.RenameModel(\n            old_name='Catalog',\n            new_name='Library',",
-    "green_makemigrations.views.CreateView(\n"
-    "            name='shop_catalog',\n"
-    "            model_name='Library',",
-    "green_makemigrations.views.CreateView(\n"
-    "            name='shop_catalog_items',\n"
-    "            model_name='Library',\n"
-    "            field_name='items',\n"
-    "            renamed_columns={'catalog_id': 'library_id'},",
-]
 VIEWS_PRE_DEPLOY_OPERATIONS = [
     "migrations.AddField(\n"
     "            model_name='integerretyped',\n"
@@ -516,55 +507,6 @@ VIEWS_POST_DEPLOY_OPERATIONS = [
     "            name='amount',\n"
     "            field=models.BigIntegerField(),",
 ]
-MYSQL = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.mysql"
-# The retype's post-deploy as first written: the sync stopped before the swap.
-STOP_SYNC_RETYPED = (
-    "green_makemigrations.sync.StopSyncRenamedColumns(\n            model_name='integerretyped',"
-)
-# Bugs the views pair exposes; each test applies its marker while the
-# generated migration has the shape that has the bug (the lead is reshaping
-# them), so a fix shows as an XPASS.
-RENAME_WINDOW = pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="Pre-deploy renames the table (RenameModel) and creates the view under the old "
-    "name (CreateView) several operations later, each in its own transaction: in between "
-    'release N\'s queries fail (PostgreSQL: relation "shop_catalog" does not exist; '
-    "MariaDB: Table '...shop_catalog' doesn't exist)",
-)
-RENAME_WINDOW_MARIADB = pytest.mark.xfail(
-    strict=False,  # a race within one operation: no sleep can widen it
-    raises=AssertionError,
-    reason="MariaDB cannot roll DDL back: RenameModelWithViews renames the tables, then "
-    "creates the views; release N's queries in between fail (Table '...shop_catalog' "
-    "doesn't exist), 2 to 8 iterations of the worker per run",
-)
-SWAP_AFTER_SYNC = pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="Post-deploy stops the sync (StopSyncRenamedColumns) before ReplaceColumn swaps "
-    "amount_retyped in: rows release N+1 inserts in between keep amount_retyped NULL (and "
-    "its updates are lost), so the swapped-in column holds NULL and SetNotNull fails "
-    "(PostgreSQL: check constraint shop_integerretyped_amount_not_null_tmp is violated "
-    "by some row; MariaDB: 1265 Data truncated for column 'amount')",
-)
-UNSWAP_BEFORE_SYNC = pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="Rolling post-deploy back, ReplaceColumn's reverse re-adds amount (filled from "
-    "amount_retyped) and only then StopSyncRenamedColumns' reverse starts the triggers and "
-    "backfills the wrong way, amount = amount_retyped: rows release N+1 wrote in between "
-    'lose their amount (PostgreSQL: null value in column "amount" of relation '
-    '"shop_integerretyped" violates not-null constraint)',
-)
-UNSWAP_NOT_ATOMIC = pytest.mark.xfail(
-    strict=False,  # a race within one operation: no sleep can widen it
-    raises=AssertionError,
-    reason="ReplaceColumn's reverse renames amount back to amount_retyped, re-adds amount, "
-    "fills it and restarts the sync in separate steps: release N+1's queries in between "
-    "fail (PostgreSQL: column shop_integerretyped.amount does not exist) and its writes "
-    "between the fill and the triggers miss amount_retyped",
-)
 # Widens the window after the operation it follows, forwards and backwards.
 SLEEP = "        migrations.RunPython(_sleep, _sleep),\n"
 SLEEP_FUNCTION = "\n\ndef _sleep(apps, schema_editor):\n    time.sleep(0.5)\n\n"
@@ -664,8 +606,11 @@ def test_views_migrations_are_phased(views: ViewsDeploy) -> None:
     """The rename keeps views under the old names; the retype syncs a new column, then swaps."""
     assert "Was the model shop.Catalog renamed to Library?" in views.pair.makemigrations_output
     assert PRE in views.pre_text and POST in views.post_text
-    rename = [RENAME_WITH_VIEWS] if "RenameModelWithViews(" in views.pre_text else RENAME_THEN_VIEWS
-    missing = [step for step in rename + VIEWS_PRE_DEPLOY_OPERATIONS if step not in views.pre_text]
+    missing = [
+        step
+        for step in [RENAME_WITH_VIEWS, *VIEWS_PRE_DEPLOY_OPERATIONS]
+        if step not in views.pre_text
+    ]
     missing += [step for step in VIEWS_POST_DEPLOY_OPERATIONS if step not in views.post_text]
     assert not missing, f"{missing}\n{views.pre_text}\n{views.post_text}"
     assert [v for v in views.prepared.views if v.startswith(APP_LABEL)] == OLD_VIEWS
@@ -681,17 +626,11 @@ def test_views_migrations_are_phased(views: ViewsDeploy) -> None:
     assert_phases(views.new, ["both", "post-deploy"], VIEWS_N1_MODELS)
 
 
-def test_release_n_never_misses_the_renamed_table(
-    views: ViewsDeploy, request: pytest.FixtureRequest
-) -> None:
+def test_release_n_never_misses_the_renamed_table(views: ViewsDeploy) -> None:
     """From the rename of the table on, release N finds a view under the old name.
 
     SQLite runs the migration in one transaction: no window there.
     """
-    if not SQLITE and "RenameModelWithViews(" not in views.pre_text:
-        request.applymarker(RENAME_WINDOW)
-    elif MYSQL:
-        request.applymarker(RENAME_WINDOW_MARIADB)
     missed = failures(views.old, RENAMED_MODEL, "pre-deploy", *MISSING_TABLE)
     assert missed == 0, views.old.failure_report()
 
@@ -730,12 +669,8 @@ def test_sqlite_inserts_through_the_view_lose_their_primary_key(views: ViewsDepl
     assert views.old.counts["baseline"][RENAMED_MODEL]["failures"] == 0
 
 
-def test_post_deploy_keeps_release_n1_writes_to_the_retyped_column(
-    views: ViewsDeploy, request: pytest.FixtureRequest
-) -> None:
+def test_post_deploy_keeps_release_n1_writes_to_the_retyped_column(views: ViewsDeploy) -> None:
     """The retyped column's swap keeps every value release N+1 writes meanwhile."""
-    if not SQLITE and STOP_SYNC_RETYPED in views.post_text:
-        request.applymarker(SWAP_AFTER_SYNC)
     assert views.post.returncode == 0, views.post.stderr[-3000:]
     assert_no_failures(views.new)
 
@@ -743,7 +678,6 @@ def test_post_deploy_keeps_release_n1_writes_to_the_retyped_column(
 def test_rollback_keeps_release_n1_writes_to_the_retyped_column(
     rehearsal_database: Callable[[str], dict[str, Any]],
     tmp_path_factory: pytest.TempPathFactory,
-    request: pytest.FixtureRequest,
 ) -> None:
     """Rolling the retyped column's swap back keeps what release N+1 writes meanwhile.
 
@@ -759,17 +693,13 @@ def test_rollback_keeps_release_n1_writes_to_the_retyped_column(
         answers=["y"],
     )
     n1 = pair.n1
-    post_text = insert_sleep(
+    insert_sleep(
         n1,
         n1.migration_names()[-1],
         "        green_makemigrations.sync.ReplaceColumn(\n"
         "            model_name='integerretyped',",
         before=True,
     )
-    if not SQLITE:
-        request.applymarker(
-            UNSWAP_BEFORE_SYNC if STOP_SYNC_RETYPED in post_text else UNSWAP_NOT_ATOMIC
-        )
     n1.manage("migrate")
     target = pair.n.migration_names()[-1]
     with n1.worker("N+1", "baseline", only=["IntegerRetyped"]) as current:
