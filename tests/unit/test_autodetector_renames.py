@@ -36,7 +36,12 @@ from green_makemigrations.constants import Stage
 from green_makemigrations.exceptions import PhasingError
 from green_makemigrations.operations import SetNotNull
 from green_makemigrations.questioner import GreenQuestioner
-from green_makemigrations.sync import StopSyncRenamedColumns, SyncRenamedColumns
+from green_makemigrations.sync import (
+    ReplaceColumn,
+    StopSyncRenamedColumns,
+    SyncRenamedColumns,
+    SyncRetypedColumn,
+)
 from green_makemigrations.views import (
     AlterModelTableWithViews,
     CreateView,
@@ -715,6 +720,8 @@ WRITTEN_OPERATIONS = [
     *RENAME_OPERATIONS,
     RenameModelWithViews("Post", "Article", [("app_post", None, {})]),
     AlterModelTableWithViews("Article", "articles", [("app_article", None, {})]),
+    SyncRetypedColumn("Foo", "pages", "pages_retyped"),
+    ReplaceColumn("Foo", "pages", "pages_retyped"),
 ]
 
 
@@ -734,6 +741,8 @@ def test_rename_operations_written_and_reloaded(migrations_package: Path) -> Non
         "green_makemigrations.views.DropView(",
         "green_makemigrations.views.RenameModelWithViews(",
         "green_makemigrations.views.AlterModelTableWithViews(",
+        "green_makemigrations.sync.SyncRetypedColumn(",
+        "green_makemigrations.sync.ReplaceColumn(",
     ):
         assert qualified in text
     assert "batch_size=250" in text
