@@ -224,6 +224,16 @@ class _RenamesTables(Operation):
     def _set_views(self, views: list[ViewSpec]) -> None:
         self.views = [(name, field, dict(columns)) for name, field, columns in views]
 
+    def deconstruct(self) -> tuple[str, Sequence[Any], dict[str, Any]]:
+        """Return the arguments the migration writer writes: Django's, and the views."""
+        name, args, kwargs = super().deconstruct()
+        return name, args, {**kwargs, "views": self.views}
+
+    def describe(self) -> str:
+        """Describe the operation for makemigrations and migrate --plan."""
+        names = ", ".join(name for name, _field, _columns in self.views)
+        return f"{super().describe()}, with views {names} for the running release"
+
     def _model_name(self) -> str:
         raise NotImplementedError  # pragma: no cover
 
@@ -352,16 +362,6 @@ class RenameModelWithViews(_RenamesTables, operations.RenameModel):
     def _old_model_name(self) -> str:
         return self.old_name
 
-    def deconstruct(self) -> tuple[str, Sequence[Any], dict[str, Any]]:
-        """Return the arguments the migration writer writes."""
-        name, args, kwargs = super().deconstruct()
-        return name, args, {**kwargs, "views": self.views}
-
-    def describe(self) -> str:
-        """Describe the operation for makemigrations and migrate --plan."""
-        names = ", ".join(name for name, _field, _columns in self.views)
-        return f"{super().describe()}, with views {names} for the running release"
-
 
 class AlterModelTableWithViews(_RenamesTables, operations.AlterModelTable):
     """Django's AlterModelTable, with views under the old table names (see _RenamesTables)."""
@@ -372,16 +372,6 @@ class AlterModelTableWithViews(_RenamesTables, operations.AlterModelTable):
 
     def _model_name(self) -> str:
         return self.name
-
-    def deconstruct(self) -> tuple[str, Sequence[Any], dict[str, Any]]:
-        """Return the arguments the migration writer writes."""
-        name, args, kwargs = super().deconstruct()
-        return name, args, {**kwargs, "views": self.views}
-
-    def describe(self) -> str:
-        """Describe the operation for makemigrations and migrate --plan."""
-        names = ", ".join(name for name, _field, _columns in self.views)
-        return f"{super().describe()}, with views {names} for the running release"
 
 
 @contextlib.contextmanager
