@@ -6,8 +6,10 @@ the column is added in the same statement, reads too). The operations here
 add the constraint ``NOT VALID`` (checked for new rows only, a brief lock),
 then ``VALIDATE CONSTRAINT`` in a separate statement, which scans the table
 under ``SHARE UPDATE EXCLUSIVE``: reads and writes go on. The column's index
-is built ``CONCURRENTLY``. Elsewhere (SQLite, MariaDB) they do what Django's
-AddField and AlterField do.
+is built ``CONCURRENTLY``. MariaDB/MySQL would copy the table to add a
+foreign key while it checks the rows: there the rows are checked by a query
+first, and the constraint added with ``foreign_key_checks`` off, in place. On
+SQLite they do what Django's AddField and AlterField do.
 
 Both operations can be re-run after a failure: a column already added, an
 index already built or a constraint already there is not added again, and a
@@ -24,7 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.backends.ddl_references import Statement
 from django.db.migrations import operations
@@ -34,6 +36,7 @@ from django.db.migrations.state import ProjectState
 from .operations import (
     AddUniqueConstraintConcurrently,
     _collecting,
+    _constraint_names,
     _constraint_state,
     _ensure_not_in_transaction,
     _index_state,
@@ -114,6 +117,46 @@ def _add_fk_not_valid(
         schema_editor.execute(f"{statement} NOT VALID")
     if not validated:
         schema_editor.execute(validate)
+
+
+def _add_fk_checked(
+    schema_editor: BaseDatabaseSchemaEditor, model: type[models.Model], field: Any
+) -> None:
+    """Add Django's foreign key constraint of field on MariaDB/MySQL without a table copy.
+
+    The server copies the table to add a foreign key while it checks rows
+    (1M rows: writes stopped for 14 s). So the rows are checked first with a
+    plain query (no lock), then the constraint is added with
+    ``foreign_key_checks`` off, which lets the server build it in place.
+    """
+    statement = schema_editor._create_fk_sql(model, field, FK_SUFFIX)  # type: ignore[attr-defined]
+    name = _unquote(schema_editor, str(statement.parts["name"]))
+    table = model._meta.db_table
+    if not _collecting(schema_editor):
+        if name in _constraint_names(schema_editor, table):
+            return  # added by an earlier run
+        quote = schema_editor.quote_name
+        target = field.target_field
+        column, target_column = quote(field.column), quote(target.column)
+        sql = (
+            f"SELECT t.{column} FROM {quote(table)} t LEFT JOIN "
+            f"{quote(target.model._meta.db_table)} r ON r.{target_column} = t.{column} "
+            f"WHERE t.{column} IS NOT NULL AND r.{target_column} IS NULL LIMIT 1"
+        )
+        with schema_editor.connection.cursor() as cursor:
+            cursor.execute(sql)
+            dangling = cursor.fetchone()
+        if dangling is not None:
+            raise IntegrityError(
+                f"Cannot add foreign key {name}: {table}.{field.column} holds "
+                f"{dangling[0]!r}, which {target.model._meta.db_table}.{target.column} "
+                "does not have. Fix or clear those rows, then run migrate again."
+            )
+    schema_editor.execute("SET SESSION foreign_key_checks = 0")
+    try:
+        schema_editor.execute(statement)
+    finally:
+        schema_editor.execute("SET SESSION foreign_key_checks = 1")
 
 
 def _create_field_indexes(
@@ -215,6 +258,15 @@ class AddForeignKeyNotValid(operations.AddField):
             added = True  # by an earlier run
         else:
             added = False
+        if schema_editor.connection.vendor == "mysql":
+            if not added:
+                # The column (and a one-to-one's unique index), not the constraint,
+                # whose own index the server builds.
+                attributes = _on_columns_only(field, index_too=not field.unique)
+                with _altered(field, **attributes):
+                    super().database_forwards(app_label, schema_editor, from_state, to_state)
+            _add_fk_checked(schema_editor, to_model, field)
+            return
         if not _is_postgresql(schema_editor):
             if not added:
                 with _atomic_if_possible(schema_editor):
@@ -283,17 +335,28 @@ class AlterFieldForeignKeyNotValid(operations.AlterField):
     ) -> None:
         """Alter the column as Django does, then add the constraint NOT VALID and validate it."""
         to_model = to_state.apps.get_model(app_label, self.model_name)
-        if not _is_postgresql(schema_editor) or not self.allow_migrate_model(
+        vendor = schema_editor.connection.vendor
+        if vendor not in ("postgresql", "mysql") or not self.allow_migrate_model(
             schema_editor.connection.alias, to_model
         ):
             super().database_forwards(app_label, schema_editor, from_state, to_state)
             return
-        _ensure_not_in_transaction(self, schema_editor)
         from_model = from_state.apps.get_model(app_label, self.model_name)
         old_field: Any = from_model._meta.get_field(self.name)
         new_field: Any = to_model._meta.get_field(self.name)
-        # A new plain index is built concurrently below, not by alter_field().
+        # A new plain index is built concurrently below (PostgreSQL), or by the
+        # server with the constraint (MariaDB), not by alter_field().
         index_too = not (old_field.db_index or old_field.unique) and not new_field.unique
+        if vendor == "mysql":
+            if not self._altered_by_earlier_run(schema_editor, to_model, old_field, new_field):
+                attributes = _on_columns_only(new_field, index_too=False)
+                if index_too:
+                    attributes["db_index"] = False
+                with _altered(new_field, **attributes):
+                    super().database_forwards(app_label, schema_editor, from_state, to_state)
+            _add_fk_checked(schema_editor, to_model, new_field)
+            return
+        _ensure_not_in_transaction(self, schema_editor)
         if not self._altered_by_earlier_run(schema_editor, to_model, old_field, new_field):
             attributes = _on_columns_only(new_field, index_too=False)
             if index_too:
@@ -329,7 +392,10 @@ class AlterFieldForeignKeyNotValid(operations.AlterField):
         table = model._meta.db_table
         statement = schema_editor._create_fk_sql(model, new_field, FK_SUFFIX)  # type: ignore[attr-defined]
         name = _unquote(schema_editor, str(statement.parts["name"]))
-        if _constraint_state(schema_editor, name, table) is not None:
+        if _is_postgresql(schema_editor):
+            if _constraint_state(schema_editor, name, table) is not None:
+                return True
+        elif name in _constraint_names(schema_editor, table):
             return True
         if old_field.column != new_field.column:
             columns = _columns(schema_editor, table)

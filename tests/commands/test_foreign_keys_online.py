@@ -449,3 +449,50 @@ def table_locked(table: str, seconds: float) -> Iterator[None]:
         timer.join()
         cursor.close()
         other.close()
+
+
+# -- MariaDB/MySQL: rows checked by a query, the constraint added in place ------
+
+only_mysql = pytest.mark.skipif(
+    connection.vendor != "mysql",
+    reason="MariaDB behaviour: foreign_key_checks off lets the server add it in place",
+)
+
+
+@only_mysql
+@pytest.mark.parametrize(
+    ("name", "field"),
+    [("author", author_fk()), ("editor", editor_one_to_one())],
+    ids=["fk", "one_to_one"],
+)
+def test_mariadb_schema_is_the_one_django_s_add_field_gives(
+    history: Path, name: str, field: models.ForeignKey[Any, Any]
+) -> None:
+    """Same columns, constraint and indexes (names included) as Django's AddField."""
+    apply(AddForeignKeyNotValid("book", name, field.clone()))
+    ours = (columns(BOOK), foreign_keys(), indexes())
+    apply(AddForeignKeyNotValid("book", name, field.clone()), backwards=True)
+
+    stock = operations.AddField("book", name, field.clone())
+    apply(stock)
+    try:
+        theirs = (columns(BOOK), foreign_keys(), indexes())
+    finally:
+        apply(stock, backwards=True)
+    assert ours == theirs
+
+
+@only_mysql
+def test_mariadb_dangling_default_is_refused_then_added_once_fixed(history: Path) -> None:
+    """A default pointing nowhere is found by the check query; once fixed, a re-run adds it."""
+    field = models.ForeignKey("fk_app.author", models.CASCADE, default=3)
+    operation = AddForeignKeyNotValid("book", "author", field)
+    with pytest.raises(IntegrityError, match=r"holds 3, which fk_app_author\.id does not have"):
+        apply(operation)
+    assert foreign_keys() == {}  # the column is there, the constraint is not
+
+    execute(f"INSERT INTO {AUTHOR} (id, name) VALUES (3, 'Cy')")
+    apply(operation)
+    assert list(foreign_keys().values()) == [(["author_id"], (AUTHOR, "id"))]
+    with pytest.raises(IntegrityError), transaction.atomic():
+        execute(f"UPDATE {BOOK} SET author_id = 99")
