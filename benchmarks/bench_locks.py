@@ -4,12 +4,13 @@ Run from the repository root::
 
     python benchmarks/bench_locks.py [--backend postgresql|mysql ...] [--rows 1000000 ...]
         [--kinds index check not_null add_column unique unique_field partial_unique
-         drop_column] [--json PATH] [--keep]
+         bigint rename_column foreign_key rename_model drop_column] [--json PATH] [--keep]
 
 For each backend and table size it creates a throw-away database
 (``green_locks_<pid>``) on the server of GREEN_POSTGRES_URL / GREEN_MYSQL_URL
 (the test suite's variables), and in a temporary directory a tiny Django project
-whose app ``shop`` holds one model, ``Item``, at release N. Django creates the
+whose app ``shop`` holds the model ``Item`` at release N (and ``Store``, ten
+rows, the target of the added ForeignKey). Django creates the
 table; the server fills it (PostgreSQL ``generate_series``, MariaDB's SEQUENCE
 engine), 1% of ``note`` left NULL.
 
