@@ -771,3 +771,16 @@ def test_rename_operations_leave_the_state_alone() -> None:
     assert {key: state.fields.keys() for key, state in after.models.items()} == {
         key: state.fields.keys() for key, state in before.models.items()
     }
+
+
+def test_type_change_with_a_db_table_change_comes_before_the_view() -> None:
+    # PostgreSQL cannot change the type of a column a view uses. (A renamed model
+    # cannot change a field's type in the same run: Django then sees no rename.)
+    changes = detect(
+        [model("app", "Author", ("name", models.CharField(max_length=20)))],
+        [model("app", "Author", ("name", models.CharField(max_length=40)), db_table="authors")],
+    )
+
+    pre, post = staged(changes)
+    assert types(pre) == [operations.AlterField, AlterModelTableWithViews]
+    assert types(post) == [DropView]
