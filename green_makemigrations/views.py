@@ -1,11 +1,15 @@
-"""A view under a renamed table's old name, for the release that still uses it.
+"""Views under a renamed table's old names, for the release that still uses them.
 
-A phased model rename renames the table in pre-deploy and creates a view with
-the old name, selecting every column of the renamed table (with the old names
-of columns the rename changed, in a many-to-many table). PostgreSQL and
-MariaDB/MySQL can write through such a view; SQLite gets ``INSTEAD OF``
-triggers that pass writes on to the table, but cannot return the primary key
-of a row inserted through a view. The view is dropped in post-deploy.
+A phased model rename (or ``db_table`` change) renames the tables in
+pre-deploy and leaves a view under each old name, selecting every column of
+the renamed table (with the old names of the columns the rename changed, in a
+many-to-many table). RenameModelWithViews and AlterModelTableWithViews do
+both in one operation: in one transaction on PostgreSQL and SQLite; on
+MariaDB/MySQL, which cannot roll DDL back, the view takes the table's place in
+one ``RENAME TABLE``. PostgreSQL and MariaDB/MySQL write through such views;
+SQLite gets ``INSTEAD OF`` triggers, but returns neither the primary key of a
+row inserted through them nor the count of rows updated. DropView removes
+the views in post-deploy; CreateView makes one on its own.
 """
 
 from __future__ import annotations
