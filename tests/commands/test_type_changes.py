@@ -127,3 +127,13 @@ def test_post_deploy_recorded_as_unapplied_re_runs(previous_release: Path) -> No
     call_command("migrate", APP, stage="post-deploy", verbosity=0)
     assert field_type("reading") == "BigIntegerField"
     assert sorted(r for (r,) in select(f"SELECT reading FROM {TABLE}")) == [1, 2]
+
+
+def test_sqlmigrate_shows_both_stages(previous_release: Path) -> None:
+    call_command("makemigrations", APP, interactive=False, verbosity=0)
+    pre, post = (path.stem for path in sorted(previous_release.glob("000[2-9]_*.py")))
+    pre_sql = call_command("sqlmigrate", APP, pre)
+    post_sql = call_command("sqlmigrate", APP, post)
+    assert "CREATE TRIGGER" in pre_sql and "reading_retyped" in pre_sql
+    assert "DROP TRIGGER" in post_sql
+    assert "reading_retyped" in post_sql  # renamed to reading
