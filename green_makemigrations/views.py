@@ -251,8 +251,13 @@ class _RenamesTables(Operation):
     def _renamed_already(
         self, app_label: str, schema_editor: BaseDatabaseSchemaEditor, to_state: ProjectState
     ) -> bool:
-        """Return whether an earlier run renamed the table (MariaDB: DDL is not transactional)."""
-        if schema_editor.collect_sql or schema_editor.connection.features.can_rollback_ddl:
+        """Return whether an earlier run renamed the tables.
+
+        A failed run of a non-atomic migration (PostgreSQL, with concurrent
+        index builds or backfills in it) or any failed run on MariaDB/MySQL,
+        which cannot roll DDL back, leaves them renamed.
+        """
+        if schema_editor.collect_sql:
             return False
         connection = schema_editor.connection
         with connection.cursor() as cursor:
