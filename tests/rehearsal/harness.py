@@ -625,6 +625,48 @@ def run_phase(phase: str, workers: list[Worker], action: Callable[[], Any] | Non
     return result
 
 
+@dataclass
+class RollingDeploy:
+    """What a rolling deploy of release N+1 over release N recorded."""
+
+    pre: subprocess.CompletedProcess[str]  # migrate --stage pre-deploy
+    post: subprocess.CompletedProcess[str]  # migrate --stage post-deploy
+    prepared: Schema  # the schema after pre-deploy
+    old: WorkerResult  # release N's queries
+    new: WorkerResult  # release N+1's queries
+    between: Any = None  # what the between callback returned
+
+
+def rolling_deploy(
+    n: Project,
+    n1: Project,
+    between: Callable[[], Any] | None = None,
+    check: bool = True,
+) -> RollingDeploy:
+    """Deploy release N+1 over release N as production does, workers of both querying.
+
+    Release N alone (baseline), the pre-deploy stage under it, release N+1
+    beside it (both), then release N stopped and the post-deploy stage under
+    release N+1. between runs after pre-deploy, before release N+1 starts;
+    check=False lets the post-deploy command fail (its result says how).
+    """
+    with n.worker("N", "baseline") as old:
+        run_phase("baseline", [old])
+        pre = run_phase("pre-deploy", [old], lambda: n1.manage("migrate", "--stage", "pre-deploy"))
+        prepared = n1.schema()
+        extra = between() if between is not None else None
+        with n1.worker("N+1", "both") as current:
+            run_phase("both", [old, current])
+            old_result = old.stop()
+            post = run_phase(
+                "post-deploy",
+                [current],
+                lambda: n1.manage("migrate", "--stage", "post-deploy", check=check),
+            )
+            new_result = current.stop()
+    return RollingDeploy(pre, post, prepared, old_result, new_result, extra)
+
+
 def _write_atomic(path: Path, text: str) -> None:
     temporary = path.with_name(path.name + ".tmp")
     temporary.write_text(text)

@@ -25,6 +25,7 @@ from .harness import (
     assert_phases,
     build_pair,
     release_source,
+    rolling_deploy,
     run_phase,
 )
 
@@ -137,22 +138,11 @@ def test_removals_and_additions_roll_out_without_failed_queries(cases: ReleasePa
     assert PRE in n1.migration_text(new[0]) and POST in n1.migration_text(new[1])
     cases.settle("n")
 
-    with n.worker("N", "baseline") as old:
-        # Release N alone: its baseline queries seed rows in every table.
-        run_phase("baseline", [old])
-        pre = run_phase("pre-deploy", [old], lambda: n1.manage("migrate", "--stage", "pre-deploy"))
-        assert "Left for the post-deploy stage:" in pre.stdout
-        assert f"{APP_LABEL}.{new[1]}" in pre.stdout
-        prepared = n1.schema()
-        with n1.worker("N+1", "both") as current:
-            run_phase("both", [old, current])
-            old_result = old.stop()
-            run_phase(
-                "post-deploy",
-                [current],
-                lambda: n1.manage("migrate", "--stage", "post-deploy"),
-            )
-            new_result = current.stop()
+    # Release N's baseline queries seed rows in every table.
+    deploy = rolling_deploy(n, n1)
+    pre, prepared, old_result, new_result = deploy.pre, deploy.prepared, deploy.old, deploy.new
+    assert "Left for the post-deploy stage:" in pre.stdout
+    assert f"{APP_LABEL}.{new[1]}" in pre.stdout
 
     cases.at = "n1"
     assert_no_failures(old_result, new_result)
@@ -211,21 +201,10 @@ def test_multi_pr_release_applies_addition_before_the_drop(multi_pr: ReleasePair
     assert f"('{APP_LABEL}', '{names[1]}')" in addition and names[2] not in addition
     multi_pr.settle("n")
 
-    with n.worker("N", "baseline") as old:
-        run_phase("baseline", [old])
-        pre = run_phase("pre-deploy", [old], lambda: n1.manage("migrate", "--stage", "pre-deploy"))
-        assert f"Applying {APP_LABEL}.{names[3]}" in pre.stdout
-        assert f"Applying {APP_LABEL}.{names[2]}" not in pre.stdout
-        prepared = n1.schema()
-        with n1.worker("N+1", "both") as current:
-            run_phase("both", [old, current])
-            old_result = old.stop()
-            run_phase(
-                "post-deploy",
-                [current],
-                lambda: n1.manage("migrate", "--stage", "post-deploy"),
-            )
-            new_result = current.stop()
+    deploy = rolling_deploy(n, n1)
+    pre, prepared, old_result, new_result = deploy.pre, deploy.prepared, deploy.old, deploy.new
+    assert f"Applying {APP_LABEL}.{names[3]}" in pre.stdout
+    assert f"Applying {APP_LABEL}.{names[2]}" not in pre.stdout
 
     multi_pr.at = "n1"
     assert_no_failures(old_result, new_result)

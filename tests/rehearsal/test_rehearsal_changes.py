@@ -44,6 +44,7 @@ from .harness import (
     assert_no_failures,
     assert_phases,
     build_pair,
+    rolling_deploy,
     run_phase,
 )
 
@@ -289,20 +290,11 @@ def deploy(changes: ReleasePair) -> Deploy:
     """Deploy release N+1 in two stages while both releases' workers run."""
     n, n1 = changes.n, changes.n1
     seeded = n.shell(SEED)
-    with n.worker("N", "baseline") as old:
-        run_phase("baseline", [old])
-        pre = run_phase("pre-deploy", [old], lambda: n1.manage("migrate", "--stage", "pre-deploy"))
-        prepared = n1.schema()
-        read_after_pre = n1.shell(READ_BACK.format(ids=json.dumps(seeded)))
-        with n1.worker("N+1", "both") as current:
-            run_phase("both", [old, current])
-            old_result = old.stop()
-            run_phase(
-                "post-deploy",
-                [current],
-                lambda: n1.manage("migrate", "--stage", "post-deploy"),
-            )
-            new_result = current.stop()
+    deploy = rolling_deploy(
+        n, n1, between=lambda: n1.shell(READ_BACK.format(ids=json.dumps(seeded)))
+    )
+    pre, prepared, read_after_pre = deploy.pre, deploy.prepared, deploy.between
+    old_result, new_result = deploy.old, deploy.new
     changes.at = "n1"
     print(old_result.failure_report())
     print(new_result.failure_report())
@@ -573,19 +565,8 @@ def views(
         "            model_name='integerretyped',",
         before=True,
     )
-    with n.worker("N", "baseline") as old:
-        run_phase("baseline", [old])
-        run_phase("pre-deploy", [old], lambda: n1.manage("migrate", "--stage", "pre-deploy"))
-        prepared = n1.schema()
-        with n1.worker("N+1", "both") as current:
-            run_phase("both", [old, current])
-            old_result = old.stop()
-            post = run_phase(
-                "post-deploy",
-                [current],
-                lambda: n1.manage("migrate", "--stage", "post-deploy", check=False),
-            )
-            new_result = current.stop()
+    deploy = rolling_deploy(n, n1, check=False)
+    post, prepared, old_result, new_result = deploy.post, deploy.prepared, deploy.old, deploy.new
     pair.at = None
     print(old_result.failure_report())
     print(new_result.failure_report())
