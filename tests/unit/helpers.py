@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterable, Sequence
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from django.db.migrations import Migration
@@ -70,3 +73,12 @@ def describe_changes(changes: dict[str, list[Migration]]) -> str:
             lines.append(f"{app_label}.{migration.name} [{stage}] <- {migration.dependencies}")
             lines.extend(f"    {operation!r}" for operation in migration.operations)
     return "\n".join(lines)
+
+
+def load_module(path: Path) -> ModuleType:
+    """Import a written migration file as a module of its own."""
+    spec = importlib.util.spec_from_file_location(f"written_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

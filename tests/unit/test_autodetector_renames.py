@@ -14,12 +14,8 @@ builds its model states afresh.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -50,7 +46,13 @@ from green_makemigrations.views import (
 )
 from green_makemigrations.writer import StagedMigrationWriter
 
-from .helpers import apply_operations, describe_changes, make_migration, make_project_state
+from .helpers import (
+    apply_operations,
+    describe_changes,
+    load_module,
+    make_migration,
+    make_project_state,
+)
 
 Changes = dict[str, list[Migration]]
 States = Callable[[], list[ModelState]]
@@ -686,27 +688,6 @@ def test_renamed_model_with_its_explicit_table_renamed_gets_the_view_from_the_ta
 # -- written and read back ----------------------------------------------------------
 
 
-@pytest.fixture
-def migrations_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Return an empty, importable package directory; forget its modules afterwards."""
-    name = f"green_unit_renames_{uuid.uuid4().hex}"
-    package = tmp_path / name
-    package.mkdir()
-    (package / "__init__.py").write_text("")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    yield package
-    for module in [m for m in sys.modules if m == name or m.startswith(f"{name}.")]:
-        del sys.modules[module]
-
-
-def load(path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"written_{path.stem}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 RENAME_OPERATIONS: list[Operation] = [
     SyncRenamedColumns("Foo", "title", "name"),
     SyncRenamedColumns("Foo", "pages", "leaves", batch_size=250),
@@ -747,7 +728,7 @@ def test_rename_operations_written_and_reloaded(migrations_package: Path) -> Non
         assert qualified in text
     assert "batch_size=250" in text
     assert text.count("batch_size") == 1  # the default is not written
-    loaded = load(path).Migration
+    loaded = load_module(path).Migration
     assert loaded.atomic is False
     assert [type(op) for op in loaded.operations] == types(migration)
     assert [op.deconstruct() for op in loaded.operations] == [

@@ -9,7 +9,6 @@ tests/commands/test_foreign_keys_online.py.
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ from green_makemigrations.foreign_keys import (
 from green_makemigrations.operations import SetNotNull, runs_outside_transaction
 from green_makemigrations.writer import StagedMigrationWriter
 
-from .helpers import make_migration, make_project_state
+from .helpers import load_module, make_migration, make_project_state
 
 OPERATIONS = (AddForeignKeyNotValid, AlterFieldForeignKeyNotValid)
 
@@ -181,14 +180,6 @@ def test_alter_state_change_is_alter_field_s() -> None:
 # -- round trip through a written migration ---------------------------------------
 
 
-def load(path: Path) -> Any:
-    spec = importlib.util.spec_from_file_location(f"written_{path.stem}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_written_migration_round_trip(tmp_path: Path) -> None:
     """StagedMigrationWriter writes the operations; the file imports them back, equal."""
     ops = [
@@ -212,7 +203,7 @@ def test_written_migration_round_trip(tmp_path: Path) -> None:
     assert "preserve_default=False" in text
     assert "    atomic = False\n" in text
 
-    loaded = load(path).Migration
+    loaded = load_module(path).Migration
     assert [type(op) for op in loaded.operations] == [type(op) for op in ops]
     assert [deconstructed(op) for op in loaded.operations] == [deconstructed(op) for op in ops]
     before = states(("editor", models.IntegerField(null=True)))

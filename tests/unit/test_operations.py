@@ -8,13 +8,8 @@ they do to a database is tested in tests/commands/test_online_ddl.py.
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
-import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -38,7 +33,7 @@ from green_makemigrations.operations import (
 from green_makemigrations.questioner import GreenQuestioner
 from green_makemigrations.writer import StagedMigrationWriter
 
-from .helpers import describe_changes, make_graph, make_migration, make_project_state
+from .helpers import describe_changes, load_module, make_graph, make_migration, make_project_state
 
 PRE, POST = Stage.PRE_DEPLOY, Stage.POST_DEPLOY
 GREEN_OPERATIONS = (AddIndexConcurrently, RemoveIndexConcurrently, AddCheckConstraintNotValid)
@@ -214,27 +209,6 @@ def test_state_changes_are_django_s() -> None:
 # -- round trip through a written migration -------------------------------------
 
 
-@pytest.fixture
-def migrations_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Return an empty, importable package directory; forget its modules afterwards."""
-    name = f"green_unit_operations_{uuid.uuid4().hex}"
-    package = tmp_path / name
-    package.mkdir()
-    (package / "__init__.py").write_text("")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    yield package
-    for module in [m for m in sys.modules if m == name or m.startswith(f"{name}.")]:
-        del sys.modules[module]
-
-
-def load(path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"written_{path.stem}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_generated_migration_round_trip(migrations_package: Path) -> None:
     """makemigrations' path: autodetector, StagedMigrationWriter, file, import."""
     old_index = models.Index(fields=["pages"], name="book_pages_idx")
@@ -276,7 +250,7 @@ def test_generated_migration_round_trip(migrations_package: Path) -> None:
     assert "    atomic = False\n" in text
     assert "CREATE INDEX CONCURRENTLY" in text  # the comment says why
 
-    loaded = load(path).Migration
+    loaded = load_module(path).Migration
     assert loaded.atomic is False
     assert loaded.stage is PRE
     assert [type(op) for op in loaded.operations] == op_types(migration)
@@ -566,7 +540,7 @@ def test_unique_operations_written_and_reloaded(migrations_package: Path) -> Non
     ):
         assert f"green_makemigrations.operations.{cls.__name__}(" in text
     assert "preserve_default=False" in text
-    loaded = load(path).Migration
+    loaded = load_module(path).Migration
     assert loaded.atomic is False
     assert [type(op) for op in loaded.operations] == op_types(migration)
     assert [comparable(op) for op in loaded.operations] == [

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -22,7 +17,7 @@ from green_makemigrations.constants import STAGE_COMMENTS, Stage
 from green_makemigrations.questioner import GreenQuestioner
 from green_makemigrations.writer import STAGE_IMPORT, StagedMigrationWriter
 
-from .helpers import make_graph, make_migration, make_project_state
+from .helpers import load_module, make_graph, make_migration, make_project_state
 
 CLASS_LINE = "class Migration(migrations.Migration):\n"
 
@@ -56,31 +51,10 @@ def test_writer_without_stage_infers_from_operations() -> None:
 # -- round trip ---------------------------------------------------------------
 
 
-@pytest.fixture
-def migrations_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Return an empty, importable package directory; forget its modules afterwards."""
-    name = f"green_unit_migrations_{uuid.uuid4().hex}"
-    package = tmp_path / name
-    package.mkdir()
-    (package / "__init__.py").write_text("")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    yield package
-    for module in [m for m in sys.modules if m == name or m.startswith(f"{name}.")]:
-        del sys.modules[module]
-
-
 def write(package: Path, migration: Migration) -> Path:
     path = package / f"{migration.name}.py"
     path.write_text(StagedMigrationWriter(migration, include_header=False).as_string())
     return path
-
-
-def load(path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"written_{path.stem}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def comparable(operation: Operation) -> tuple[Any, ...]:
@@ -124,7 +98,7 @@ def test_generated_migrations_round_trip(migrations_package: Path) -> None:
     assert [type(op) for op in migrations[1].operations] == [operations.RemoveField] * 3
 
     for original in migrations:
-        module = load(write(migrations_package, original))
+        module = load_module(write(migrations_package, original))
         loaded = module.Migration(original.name, "testapp")
         assert loaded.stage is original.stage
         assert [tuple(d) for d in loaded.dependencies] == [tuple(d) for d in original.dependencies]
@@ -132,7 +106,7 @@ def test_generated_migrations_round_trip(migrations_package: Path) -> None:
             comparable(op) for op in original.operations
         ]
         assert [type(op) for op in loaded.operations] == [type(op) for op in original.operations]
-    loaded_prep = load(migrations_package / f"{migrations[0].name}.py").Migration.operations
+    loaded_prep = load_module(migrations_package / f"{migrations[0].name}.py").Migration.operations
     fields = {op.name: op.field for op in loaded_prep}
     assert fields["created"].db_default == Now()
     assert fields["author"].remote_field.on_delete is models.PROTECT
