@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, models, transaction
@@ -39,8 +40,8 @@ from .operations import (
     _constraint_names,
     _constraint_state,
     _ensure_not_in_transaction,
-    _index_state,
     _is_postgresql,
+    build_index_concurrently,
 )
 
 # The suffix Django's add_field() and alter_field() give foreign key names.
@@ -185,13 +186,9 @@ def _create_field_indexes(
     for statement in statements:
         statement.template = schema_editor.sql_create_index_concurrently  # type: ignore[attr-defined]
         name = _unquote(schema_editor, str(statement.parts["name"]))
-        state = None if _collecting(schema_editor) else _index_state(schema_editor, name)
-        if state is True:
-            continue  # built by an earlier run
-        if state is False:
-            quoted = schema_editor.quote_name(name)
-            schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {quoted}")
-        schema_editor.execute(statement, params=None)
+        build_index_concurrently(
+            schema_editor, name, partial(schema_editor.execute, statement, params=None)
+        )
 
 
 class AddForeignKeyNotValid(operations.AddField):
@@ -200,8 +197,11 @@ class AddForeignKeyNotValid(operations.AddField):
     On PostgreSQL the column is added without its constraint and index, the
     index is built ``CONCURRENTLY`` (a one-to-one's unique index too, then
     attached as a constraint), and the constraint is added ``NOT VALID``
-    then validated, each step in its own transaction. The result is the
-    schema Django's AddField gives. Elsewhere it is Django's AddField.
+    then validated, each step in its own transaction. On MariaDB/MySQL the
+    column is added without its constraint, the rows are checked by a query
+    and the constraint is added in place (``foreign_key_checks`` off). The
+    result is the schema Django's AddField gives. On SQLite it is Django's
+    AddField.
     """
 
     outside_transaction = True
@@ -304,8 +304,9 @@ class AlterFieldForeignKeyNotValid(operations.AlterField):
     ForeignKey with ``db_constraint=False``) to a ForeignKey with one. On
     PostgreSQL Django's alter_field() applies every other difference, the
     new index is built ``CONCURRENTLY``, and the constraint is added ``NOT
-    VALID`` then validated in a separate transaction. Elsewhere it is
-    Django's AlterField.
+    VALID`` then validated in a separate transaction. On MariaDB/MySQL the
+    rows are checked by a query and the constraint is added in place. On
+    SQLite it is Django's AlterField.
     """
 
     outside_transaction = True

@@ -16,7 +16,7 @@ Operations that must run outside a transaction on PostgreSQL say so with
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.db import NotSupportedError, models
@@ -84,25 +84,38 @@ def _collecting(schema_editor: BaseDatabaseSchemaEditor) -> bool:
     return bool(schema_editor.collect_sql)
 
 
+def build_index_concurrently(
+    schema_editor: BaseDatabaseSchemaEditor, name: str, build: Callable[[], object]
+) -> None:
+    """Run build, which creates index name CONCURRENTLY, unless a valid one is there (PostgreSQL).
+
+    An interrupted ``CREATE INDEX CONCURRENTLY`` leaves an INVALID index
+    behind: it is dropped first, so a re-run builds it again. Under
+    sqlmigrate build just runs.
+    """
+    if not _collecting(schema_editor):
+        state = _index_state(schema_editor, name)
+        if state is True:
+            return  # built by an earlier run
+        if state is False:
+            quoted = schema_editor.quote_name(name)
+            schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {quoted}")
+    build()
+
+
 def _create_index(
     schema_editor: BaseDatabaseSchemaEditor, model: type[models.Model], index: models.Index
 ) -> None:
     """Create index; on PostgreSQL concurrently, replacing an INVALID leftover."""
-    if _collecting(schema_editor):
-        if _is_postgresql(schema_editor):
-            schema_editor.add_index(model, index, concurrently=True)  # type: ignore[call-arg]
-        else:
-            schema_editor.add_index(model, index)
-        return
     if _is_postgresql(schema_editor):
-        state = _index_state(schema_editor, str(index.name))
-        if state is True:
-            return  # done by an earlier run
-        if state is False:
-            name = schema_editor.quote_name(str(index.name))
-            schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
-        schema_editor.add_index(model, index, concurrently=True)  # type: ignore[call-arg]
-    elif index.name not in _constraint_names(schema_editor, model._meta.db_table):
+        build_index_concurrently(
+            schema_editor,
+            str(index.name),
+            lambda: schema_editor.add_index(model, index, concurrently=True),  # type: ignore[call-arg]
+        )
+    elif _collecting(schema_editor) or index.name not in _constraint_names(
+        schema_editor, model._meta.db_table
+    ):
         schema_editor.add_index(model, index)
 
 
@@ -326,18 +339,13 @@ def _add_unique_online(
     INVALID leftover of an interrupted build is dropped and built again.
     """
     create, attach = _unique_index_steps(schema_editor, statement)
-    if _collecting(schema_editor):
-        schema_editor.execute(create)
-        if attach is not None:
-            schema_editor.execute(attach)
-        return
-    if attach is not None and _constraint_state(schema_editor, name, table) is not None:
+    if (
+        attach is not None
+        and not _collecting(schema_editor)
+        and _constraint_state(schema_editor, name, table) is not None
+    ):
         return  # attached by an earlier run
-    state = _index_state(schema_editor, name)
-    if state is False:
-        schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {schema_editor.quote_name(name)}")
-    if state is not True:
-        schema_editor.execute(create)
+    build_index_concurrently(schema_editor, name, lambda: schema_editor.execute(create))
     if attach is not None:
         schema_editor.execute(attach)
 
@@ -498,17 +506,8 @@ class AlterFieldUniqueConcurrently(operations.AlterField):
         if like is None:
             return
         concurrently = str(Statement(editor.sql_create_index_concurrently, **like.parts))
-        if _collecting(schema_editor):
-            schema_editor.execute(concurrently)
-            return
         name = editor._create_index_name(model._meta.db_table, [str(field.column)], suffix="_like")
-        state = _index_state(schema_editor, name)
-        if state is False:
-            schema_editor.execute(
-                f"DROP INDEX CONCURRENTLY IF EXISTS {schema_editor.quote_name(name)}"
-            )
-        if state is not True:
-            schema_editor.execute(concurrently)
+        build_index_concurrently(schema_editor, name, lambda: schema_editor.execute(concurrently))
 
     @staticmethod
     def _drop_replaced_indexes(
@@ -726,20 +725,6 @@ def runs_outside_transaction(operation: object) -> bool:
     return getattr(operation, "outside_transaction", False) is True
 
 
-def is_plain_unique(constraint: object) -> bool:
-    """Return whether a constraint is a UniqueConstraint on plain fields only."""
-    return (
-        isinstance(constraint, models.UniqueConstraint)
-        and bool(constraint.fields)
-        and not constraint.condition
-        and not constraint.expressions
-        and not getattr(constraint, "include", None)
-        and not getattr(constraint, "opclasses", None)
-        and constraint.deferrable is None
-        and getattr(constraint, "nulls_distinct", None) is None
-    )
-
-
 # -- replacements of Django's operations, for the autodetector -----------------------
 
 
@@ -785,23 +770,13 @@ def online_alter_field(
     )
 
 
-def online_unique_together(
-    operation: operations.AlterUniqueTogether,
-    old_unique_together: Any = None,
-) -> Operation | None:
-    """Return AlterUniqueTogetherConcurrently if operation adds a field set, else None.
+def online_unique_together(operation: operations.AlterUniqueTogether) -> Operation | None:
+    """Return AlterUniqueTogetherConcurrently if operation leaves a unique_together, else None.
 
-    With old_unique_together (the model's value before the change), only an
-    operation that adds a set not in it is replaced; without it, every
-    operation with a non-empty unique_together (replacing one that only
-    removes is harmless: it does what Django does, outside a transaction).
-    Use it for existing models only: a new model's unique_together is built
-    with its table.
+    For existing models only: a new model's unique_together is built with its
+    table. An operation that only removes sets is replaced too when some are
+    left; it then does what Django does, outside a transaction.
     """
-    if type(operation) is not operations.AlterUniqueTogether:
-        return None
-    news = {tuple(fields) for fields in operation.option_value or ()}
-    olds = {tuple(fields) for fields in old_unique_together or ()}
-    if not news - olds:
+    if type(operation) is not operations.AlterUniqueTogether or not operation.option_value:
         return None
     return AlterUniqueTogetherConcurrently(operation.name, operation.option_value)

@@ -621,10 +621,6 @@ def test_online_unique_together() -> None:
     replacement = green_operations.online_unique_together(added)
     assert type(replacement) is AlterUniqueTogetherConcurrently
     assert replacement.option_value == {("title", "pages")}  # type: ignore[attr-defined]
-    assert green_operations.online_unique_together(added, [("title", "pages")]) is None
-    assert type(green_operations.online_unique_together(added, [("title",)])) is (
-        AlterUniqueTogetherConcurrently
-    )
     assert (
         green_operations.online_unique_together(operations.AlterUniqueTogether("book", set()))
         is None
