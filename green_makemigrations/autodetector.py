@@ -490,21 +490,20 @@ class GreenMigrationAutodetector(MigrationAutodetector):
             return 0
         keep = f"db_column='{old_column}'"
         prep = rules.rename_prep(old_field, new_field)
-        referenced = self._relations_naming(app_label, old_model_name, rename.old_name)
-        if referenced is not None:
-            prep = rules.RenamePrep(None, None, referenced)
         target = self._renamed_target_elsewhere(app_label, new_field)
-        if target is not None:
-            prep = rules.RenamePrep(
-                None,
-                None,
-                f"it points at {target}, renamed in the same run in another app (make one "
-                "of the two renames in a later release)",
+        refusal = (
+            prep.refusal
+            or self._relations_naming(app_label, old_model_name, rename.old_name)
+            or (
+                target
+                and f"it points at {target}, renamed in the same run in another app (make "
+                "one of the two renames in a later release)"
             )
-        if prep.refusal is not None or prep.new_field is None:
+        )
+        if refusal or prep.new_field is None:
             raise PhasingError(
                 f"Renaming {label} to {rename.new_name} changes its database name, and "
-                f"this rename cannot be phased: {prep.refusal}. Keep the database name "
+                f"this rename cannot be phased: {refusal}. Keep the database name "
                 f"({keep}) to rename without touching the database."
             )
         self._inform(

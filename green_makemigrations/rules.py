@@ -290,11 +290,9 @@ FILLING_ARGUMENTS = ("default", "db_default", "auto_now", "auto_now_add")
 
 
 def rename_prep(old_field: models.Field[Any, Any], new_field: models.Field[Any, Any]) -> RenamePrep:
-    """Return the pre-deploy fields of a rename that changes a field's column."""
+    """Return the pre-deploy fields of a rename that changes a (non-many-to-many) field's column."""
     if old_field.primary_key or new_field.primary_key:
         return RenamePrep(None, None, "it is the primary key, which other tables point at")
-    if new_field.many_to_many:
-        return RenamePrep(None, None, "many-to-many: its table would be renamed")
     if isinstance(new_field, models.GeneratedField):
         return RenamePrep(None, None, "generated columns cannot be written by a trigger")
     _name, _path, args, kwargs = new_field.deconstruct()
