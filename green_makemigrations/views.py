@@ -6,10 +6,11 @@ the renamed table (with the old names of the columns the rename changed, in a
 many-to-many table). RenameModelWithViews and AlterModelTableWithViews do
 both in one operation: in one transaction on PostgreSQL and SQLite; on
 MariaDB/MySQL, which cannot roll DDL back, the view takes the table's place in
-one ``RENAME TABLE``. PostgreSQL and MariaDB/MySQL write through such views;
-SQLite gets ``INSTEAD OF`` triggers, but returns neither the primary key of a
-row inserted through them nor the count of rows updated. DropView removes
-the views in post-deploy; CreateView makes one on its own.
+one ``RENAME TABLE``. PostgreSQL and MariaDB/MySQL write through such views.
+SQLite cannot (it reports neither the key of a row inserted through a view nor
+the rows an update changed), so there the old name is a mirror table kept in
+sync by triggers (see mirror.py). DropView removes the views in post-deploy;
+CreateView makes one on its own.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from django.db.migrations import operations
 from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ProjectState
 
+from . import mirror
 from .patching import swap_attribute
 
 
@@ -78,36 +80,16 @@ class ViewOperation(Operation):
     def create(
         self, app_label: str, schema_editor: BaseDatabaseSchemaEditor, state: ProjectState
     ) -> None:
-        """Create the view (and, on SQLite, its triggers), replacing an earlier run's."""
+        """Create the view (on SQLite, a mirror table), replacing an earlier run's."""
         model = self._table(app_label, state)
         if model is None or not self.allow_migrate_model(schema_editor.connection.alias, model):
             return
         self.drop(app_label, schema_editor, state)
-        quote = schema_editor.quote_name
-        table = quote(model._meta.db_table)
-        view = quote(self.name)
-        schema_editor.execute(f"CREATE VIEW {view} AS {self.select_sql(schema_editor, model)}")
-        if schema_editor.connection.vendor != "sqlite":
+        if schema_editor.connection.vendor == "sqlite":
+            mirror.create_mirror(schema_editor, model, self.name, self._columns(model))
             return
-        to_view = {column: alias for alias, column in self.renamed_columns.items()}
-        pairs = self._columns(model)
-        pk = model._meta.pk
-        assert pk is not None
-        pk_column = str(pk.column)
-        pk_alias = to_view.get(pk_column, pk_column)
-        targets = ", ".join(quote(column) for column, _alias in pairs)
-        values = ", ".join(f"NEW.{quote(alias)}" for _column, alias in pairs)
-        assignments = ", ".join(f"{quote(column)} = NEW.{quote(alias)}" for column, alias in pairs)
-        where = f"{quote(pk_column)} = OLD.{quote(pk_alias)}"
-        for suffix, event, body in (
-            ("i", "INSERT", f"INSERT INTO {table} ({targets}) VALUES ({values})"),
-            ("u", "UPDATE", f"UPDATE {table} SET {assignments} WHERE {where}"),
-            ("d", "DELETE", f"DELETE FROM {table} WHERE {where}"),
-        ):
-            schema_editor.execute(
-                f"CREATE TRIGGER {quote(f'{self.name}_{suffix}')} INSTEAD OF {event} ON {view} "
-                f"FOR EACH ROW BEGIN {body}; END"
-            )
+        view = schema_editor.quote_name(self.name)
+        schema_editor.execute(f"CREATE VIEW {view} AS {self.select_sql(schema_editor, model)}")
 
     def _columns(self, model: type[models.Model]) -> list[tuple[str, str]]:
         """Return (table column, view column) pairs of model's table."""
@@ -129,9 +111,12 @@ class ViewOperation(Operation):
     def drop(
         self, app_label: str, schema_editor: BaseDatabaseSchemaEditor, state: ProjectState
     ) -> None:
-        """Drop the view if it exists (its SQLite triggers go with it)."""
+        """Drop the view (on SQLite, the mirror table and its triggers) if it exists."""
         model = self._table(app_label, state)
         if model is None or not self.allow_migrate_model(schema_editor.connection.alias, model):
+            return
+        if schema_editor.connection.vendor == "sqlite":
+            mirror.drop_mirror(schema_editor, self.name)
             return
         schema_editor.execute(f"DROP VIEW IF EXISTS {schema_editor.quote_name(self.name)}")
 
