@@ -5,7 +5,8 @@ commits, and a release that writes those rows waits that long. Here the rows
 are updated ``batch_size`` at a time: walking ranges of an integer primary
 key (each batch finds its rows through the primary key index, however many
 rows are already done), or, for other primary keys, repeating a ``LIMIT``-ed
-update until it changes fewer rows than the limit.
+update until it changes fewer rows than the limit. On PostgreSQL the
+session compresses its WAL meanwhile (see wal.py).
 """
 
 from __future__ import annotations
@@ -14,7 +15,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import models
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+
+from . import conf
+from .wal import compressed_wal
 
 INTEGER_KEY_TYPES = (
     "AutoField",
@@ -54,6 +59,21 @@ def update_in_batches(
     if schema_editor.collect_sql:
         schema_editor.execute(f"UPDATE {table} SET {assignments} WHERE {condition}", params)
         return 0
+    with compressed_wal(connection, conf.wal_compression()):
+        return _update(connection, table, pk_column, pk, assignments, condition, params, batch_size)
+
+
+def _update(
+    connection: BaseDatabaseWrapper,
+    table: str,
+    pk_column: str,
+    pk: models.Field[Any, Any],
+    assignments: str,
+    condition: str,
+    params: Sequence[Any],
+    batch_size: int,
+) -> int:
+    """Run the batches of update_in_batches; return rows changed."""
     changed = 0
     if pk.get_internal_type() in INTEGER_KEY_TYPES:
         with connection.cursor() as cursor:

@@ -13,6 +13,11 @@ Keys:
     lock before giving up on a migration, and how many times (default 10) it
     then tries again, with backoff. ``migrate --lock-timeout`` and
     ``--lock-retries`` override them for one run.
+
+``WAL_COMPRESSION``
+    PostgreSQL ``wal_compression`` method for the session of a batched
+    backfill or concurrent index build (default ``"lz4"``; ``None`` keeps the
+    server's setting). See ``wal.py``.
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ from .exceptions import StageConfigurationError
 from .locks import LockPolicy
 
 SETTING_NAME = "GREEN_MAKEMIGRATIONS"
-KNOWN_KEYS = frozenset({"STAGES", "LOCK_TIMEOUT", "LOCK_RETRIES"})
+KNOWN_KEYS = frozenset({"STAGES", "LOCK_TIMEOUT", "LOCK_RETRIES", "WAL_COMPRESSION"})
+WAL_COMPRESSION_METHODS = ("lz4", "zstd", "pglz", "on")
 
 
 def get_setting() -> Mapping[str, Any]:
@@ -52,7 +58,7 @@ def setting_errors() -> list[str]:
         for key in value
         if key not in KNOWN_KEYS
     ]
-    for check in (stage_overrides, lock_policy):
+    for check in (stage_overrides, lock_policy, wal_compression):
         try:
             check()
         except StageConfigurationError as error:
@@ -98,3 +104,15 @@ def stage_overrides() -> dict[str, Stage]:
                 f"'pre_deploy' or 'post_deploy'."
             ) from None
     return overrides
+
+
+def wal_compression() -> str | None:
+    """Return the ``wal_compression`` method of backfills and index builds, or None."""
+    value = get_setting().get("WAL_COMPRESSION", WAL_COMPRESSION_METHODS[0])
+    if value is None or value in WAL_COMPRESSION_METHODS:
+        return value  # type: ignore[no-any-return]
+    raise StageConfigurationError(
+        f"{SETTING_NAME}['WAL_COMPRESSION'] is {value!r}; use one of "
+        f"{', '.join(map(repr, WAL_COMPRESSION_METHODS))}, or None to keep the server's "
+        "setting."
+    )

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from django.db import DatabaseError
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+from .session import read_setting, write_setting
+
 # SQLSTATEs (PostgreSQL) and error numbers (MariaDB/MySQL) of lock waits
 # given up on and of deadlocks: the statement failed and nothing of the
 # transaction remains, so trying again is safe.
@@ -71,28 +73,11 @@ def lock_timeout(connection: BaseDatabaseWrapper, seconds: float) -> Iterator[No
     else:
         yield
         return
-    previous = {name: _get(connection, name) for name in settings}
+    previous = {name: read_setting(connection, name) for name in settings}
     for name, value in settings.items():
-        _set(connection, name, value)
+        write_setting(connection, name, value)
     try:
         yield
     finally:
         for name, value in previous.items():
-            _set(connection, name, value)
-
-
-def _get(connection: BaseDatabaseWrapper, name: str) -> str:
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(f"SHOW {name}")
-        else:
-            cursor.execute(f"SELECT @@SESSION.{name}")
-        return str(cursor.fetchone()[0])
-
-
-def _set(connection: BaseDatabaseWrapper, name: str, value: str) -> None:
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(f"SET {name} = %s", [value])
-        else:
-            cursor.execute(f"SET SESSION {name} = %s", [int(value)])
+            write_setting(connection, name, value)

@@ -27,7 +27,9 @@ from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ProjectState
 from django.db.models.fields import NOT_PROVIDED
 
+from . import conf
 from .backfill import update_in_batches
+from .wal import compressed_wal
 
 
 def _is_postgresql(schema_editor: BaseDatabaseSchemaEditor) -> bool:
@@ -90,8 +92,8 @@ def build_index_concurrently(
     """Run build, which creates index name CONCURRENTLY, unless a valid one is there (PostgreSQL).
 
     An interrupted ``CREATE INDEX CONCURRENTLY`` leaves an INVALID index
-    behind: it is dropped first, so a re-run builds it again. Under
-    sqlmigrate build just runs.
+    behind: it is dropped first, so a re-run builds it again. The build
+    compresses its WAL (see wal.py). Under sqlmigrate build just runs.
     """
     if not _collecting(schema_editor):
         state = _index_state(schema_editor, name)
@@ -100,7 +102,9 @@ def build_index_concurrently(
         if state is False:
             quoted = schema_editor.quote_name(name)
             schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {quoted}")
-    build()
+    method = None if _collecting(schema_editor) else conf.wal_compression()
+    with compressed_wal(schema_editor.connection, method):
+        build()
 
 
 def _create_index(

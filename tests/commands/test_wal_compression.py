@@ -1,0 +1,151 @@
+"""Backfills and concurrent index builds compress their WAL on PostgreSQL (wal.py).
+
+What the session's ``wal_compression`` is while the work runs is read by
+the work itself: the backfill writes ``current_setting('wal_compression')``
+into the rows it updates, the index build records ``SHOW``. Whether the
+compression shortens the application's waits is measured in benchmarks/.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.db import connection, models, transaction
+from django.test import override_settings
+from django.test.utils import isolate_apps
+
+from green_makemigrations import conf
+from green_makemigrations.backfill import update_in_batches
+from green_makemigrations.conf import setting_errors
+from green_makemigrations.exceptions import StageConfigurationError
+from green_makemigrations.operations import build_index_concurrently
+from green_makemigrations.session import read_setting
+from green_makemigrations.wal import compressed_wal
+
+postgresql_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="wal_compression is a PostgreSQL setting"
+)
+
+
+def compression() -> str:
+    """Return the session's wal_compression."""
+    return read_setting(connection, "wal_compression")
+
+
+@pytest.fixture
+def note_model(transactional_db: None) -> Iterator[type[models.Model]]:
+    """A table of three notes without text, dropped afterwards."""
+    with isolate_apps("tests.testapp"):
+
+        class Note(models.Model):
+            text = models.CharField(max_length=20, null=True)
+
+            class Meta:
+                app_label = "testapp"
+                db_table = "green_wal_note"
+
+        with connection.schema_editor() as editor:
+            editor.create_model(Note)
+        Note.objects.bulk_create([Note() for _ in range(3)])
+        try:
+            yield Note
+        finally:
+            with connection.schema_editor() as editor:
+                editor.delete_model(Note)
+
+
+def backfill_setting(model: type[models.Model]) -> list[str | None]:
+    """Backfill each note with the session's wal_compression, two rows a batch."""
+    with connection.schema_editor(atomic=False) as editor:
+        update_in_batches(
+            editor, model, "text = current_setting('wal_compression')", "text IS NULL", batch_size=2
+        )
+    return list(model.objects.order_by("pk").values_list("text", flat=True))  # type: ignore[attr-defined]
+
+
+@postgresql_only
+def test_backfill_compresses_its_wal_then_restores_the_setting(
+    note_model: type[models.Model],
+) -> None:
+    before = compression()
+    assert before == "off"  # the server's default; nothing to compress otherwise
+    assert backfill_setting(note_model) == ["lz4"] * 3
+    assert compression() == before
+
+
+@postgresql_only
+@override_settings(GREEN_MAKEMIGRATIONS={"WAL_COMPRESSION": None})
+def test_backfill_keeps_the_server_setting_when_told(note_model: type[models.Model]) -> None:
+    assert backfill_setting(note_model) == ["off"] * 3
+
+
+@postgresql_only
+@override_settings(GREEN_MAKEMIGRATIONS={"WAL_COMPRESSION": "zstd"})
+def test_backfill_uses_the_configured_method(note_model: type[models.Model]) -> None:
+    assert backfill_setting(note_model) == ["zstd"] * 3
+
+
+@postgresql_only
+def test_concurrent_index_build_compresses_its_wal(transactional_db: None) -> None:
+    seen: list[str] = []
+    with connection.schema_editor(atomic=False) as editor:
+        build_index_concurrently(
+            editor, "green_wal_no_such_index", lambda: seen.append(compression())
+        )
+    assert seen == ["lz4"]
+    assert compression() == "off"
+
+
+@postgresql_only
+def test_a_method_the_server_refuses_falls_back_to_pglz(transactional_db: None) -> None:
+    with compressed_wal(connection, "brotli"):
+        assert compression() == "pglz"
+    assert compression() == "off"
+
+
+@postgresql_only
+def test_a_user_who_may_not_set_it_changes_nothing(db: None) -> None:
+    """Without the privilege the setting stays, and the transaction goes on."""
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE ROLE green_wal_unprivileged")
+        cursor.execute("SET ROLE green_wal_unprivileged")
+    try:
+        assert transaction.get_connection().in_atomic_block
+        with compressed_wal(connection, "lz4"):
+            assert compression() == "off"
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+                assert cursor.fetchone() == (1,)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET ROLE")
+
+
+def test_other_databases_run_the_block_unchanged(transactional_db: None) -> None:
+    ran = []
+    with compressed_wal(connection, "lz4" if connection.vendor != "postgresql" else None):
+        ran.append(True)
+    assert ran == [True]
+
+
+@pytest.mark.parametrize("value", ["lz4", "zstd", "pglz", "on", None])
+def test_setting_accepts_methods_and_none(value: str | None) -> None:
+    with override_settings(GREEN_MAKEMIGRATIONS={"WAL_COMPRESSION": value}):
+        assert conf.wal_compression() == value
+        assert setting_errors() == []
+
+
+def test_setting_defaults_to_lz4() -> None:
+    with override_settings(GREEN_MAKEMIGRATIONS={}):
+        assert conf.wal_compression() == "lz4"
+
+
+def test_setting_refuses_an_unknown_method() -> None:
+    with override_settings(GREEN_MAKEMIGRATIONS={"WAL_COMPRESSION": "gzip"}):
+        with pytest.raises(StageConfigurationError) as error:
+            conf.wal_compression()
+        message = str(error.value)
+        assert "GREEN_MAKEMIGRATIONS['WAL_COMPRESSION'] is 'gzip'" in message
+        assert "'lz4', 'zstd', 'pglz', 'on', or None" in message
+        assert setting_errors() == [message]
