@@ -11,16 +11,18 @@ again (``recursive_triggers`` is off), so the copies cannot drift apart.
 
 The mirror has the primary key of the renamed table (with ``AUTOINCREMENT``
 and its counter where the table has them), each column's type and database
-default, and nothing else: every column other than the key is nullable and
-unconstrained, since the renamed table checks each row the mirror passes on,
-and a row it refuses is refused to the writer of the mirror too. A row that
-an ``INSERT OR IGNORE`` into the mirror puts there, and that the renamed table
-ignores, is taken out of the mirror again.
+default, its generated columns (computed in the mirror too), and nothing
+else: every other column is nullable and unconstrained, since the renamed
+table checks each row the mirror passes on, and a row it refuses is refused
+to the writer of the mirror too. A row that an ``INSERT OR IGNORE`` into the
+mirror puts there, and that the renamed table ignores, is taken out of the
+mirror again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from django.db import models
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
@@ -48,17 +50,27 @@ def create_mirror(
     autoincrement = False
     definitions = []
     for field in model._meta.local_concrete_fields:
-        definition = f"{quote(to_mirror[str(field.column)])} {field.db_type(connection)}"
-        if field.primary_key:
+        name_in_mirror = quote(to_mirror[str(field.column)])
+        definition = f"{name_in_mirror} {field.db_type(connection)}"
+        if field.generated:
+            # Computed in the mirror too: its rows are the old release's at once.
+            sql, column_params = schema_editor.column_sql(model, field)
+            definition = f"{name_in_mirror} {_inline(schema_editor, str(sql), column_params or ())}"
+        elif field.primary_key:
             suffix = field.db_type_suffix(connection)
             autoincrement = bool(suffix)
             definition += f" NOT NULL PRIMARY KEY {suffix or ''}".rstrip()
         elif field.db_default is not NOT_PROVIDED:
-            default, params = schema_editor.db_default_sql(field)
-            definition += f" DEFAULT {default % tuple(map(schema_editor.quote_value, params))}"
+            default, default_params = schema_editor.db_default_sql(field)
+            definition += f" DEFAULT {_inline(schema_editor, default, default_params)}"
         definitions.append(definition)
     schema_editor.execute(f"CREATE TABLE {mirror} ({', '.join(definitions)})")
-    pairs = [(quote(column), quote(to_mirror[column])) for column, _alias in columns]
+    generated = {str(f.column) for f in model._meta.local_concrete_fields if f.generated}
+    pairs = [
+        (quote(column), quote(to_mirror[column]))
+        for column, _alias in columns
+        if column not in generated
+    ]
     schema_editor.execute(
         f"INSERT INTO {mirror} ({', '.join(alias for _c, alias in pairs)}) "
         f"SELECT {', '.join(column for column, _a in pairs)} FROM {table}"
@@ -71,19 +83,21 @@ def create_mirror(
             "WHERE name = %s",
             [name, model._meta.db_table],
         )
-    generated = {quote(str(f.column)) for f in model._meta.local_concrete_fields if f.generated}
-    writable = [(column, alias) for column, alias in pairs if column not in generated]
     key = (quote(str(pk.column)), quote(to_mirror[str(pk.column)]))
-    mirrored = [(alias, column) for column, alias in pairs]
     for prefix, source, target, copied, source_key, target_key in (
-        ("from", table, mirror, mirrored, key[0], key[1]),
-        ("to", mirror, table, writable, key[1], key[0]),
+        ("from", table, mirror, [(alias, column) for column, alias in pairs], key[0], key[1]),
+        ("to", mirror, table, pairs, key[1], key[0]),
     ):
         for suffix, event, body in _trigger_bodies(source, target, copied, source_key, target_key):
             schema_editor.execute(
                 f"CREATE TRIGGER {quote(trigger_name(name, prefix, suffix))} AFTER {event} "
                 f"ON {source} FOR EACH ROW {body}"
             )
+
+
+def _inline(schema_editor: BaseDatabaseSchemaEditor, sql: str, params: Sequence[Any]) -> str:
+    """Return sql with its parameters written in as literals (DDL takes no parameters)."""
+    return sql % tuple(map(schema_editor.quote_value, params)) if params else sql
 
 
 def _trigger_bodies(

@@ -23,7 +23,8 @@ from green_makemigrations.mirror import TRIGGER_SUFFIXES, trigger_name
 from .utils import app_with_history, execute, select, tables
 
 APP = "rename_model_app"
-INITIAL = """from django.db import migrations, models
+INITIAL = """import django.db.models.functions.text
+from django.db import migrations, models
 from django.db.models.deletion import CASCADE
 
 
@@ -48,6 +49,14 @@ class Migration(migrations.Migration):
                 (
                     "fans",
                     models.ManyToManyField(related_name="favourites", to="rename_model_app.author"),
+                ),
+                (
+                    "title_length",
+                    models.GeneratedField(
+                        db_persist=True,
+                        expression=django.db.models.functions.text.Length("title"),
+                        output_field=models.IntegerField(),
+                    ),
                 ),
             ],
         ),
@@ -200,12 +209,15 @@ def test_release_n_saves_updates_and_deletes_under_the_old_names(previous_releas
     # one release N+1 just took.
     created = book_model.objects.create(title="two", author_id=1)
     assert created.pk > gone
+    # A generated column is computed under the old name at once.
+    assert book_model.objects.get(pk=created.pk).title_length == 3
     execute(f"INSERT INTO {NEW_TABLE} (title, author_id) VALUES ('new', 1)")
     [(newest,)] = select(f"SELECT id FROM {NEW_TABLE} WHERE title = 'new'")
     assert newest > created.pk
     assert select(f"SELECT title FROM {NEW_TABLE} WHERE id = %s", (created.pk,)) == [("two",)]
     created.title = "deux"
     created.save()
+    assert book_model.objects.get(pk=created.pk).title_length == 4
     assert select(f"SELECT title FROM {NEW_TABLE} WHERE id = %s", (created.pk,)) == [("deux",)]
 
     # An ignored duplicate of a many-to-many row leaves no row under either name.
