@@ -153,9 +153,20 @@ def _add_fk_checked(
                 f"{dangling[0]!r}, which {target.model._meta.db_table}.{target.column} "
                 "does not have. Fix or clear those rows, then run migrate again."
             )
+    with foreign_key_checks_off(schema_editor):
+        schema_editor.execute(statement)
+
+
+@contextmanager
+def foreign_key_checks_off(schema_editor: BaseDatabaseSchemaEditor) -> Iterator[None]:
+    """Turn MariaDB/MySQL's ``foreign_key_checks`` off for the block.
+
+    The server then adds a foreign key in place instead of copying the
+    table to check its rows: only for rows known to be valid.
+    """
     schema_editor.execute("SET SESSION foreign_key_checks = 0")
     try:
-        schema_editor.execute(statement)
+        yield
     finally:
         schema_editor.execute("SET SESSION foreign_key_checks = 1")
 

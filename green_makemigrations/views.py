@@ -27,6 +27,7 @@ from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ProjectState
 
 from . import mirror
+from .foreign_keys import foreign_key_checks_off
 from .patching import swap_attribute
 
 
@@ -69,7 +70,7 @@ class ViewOperation(Operation):
         """Return whether the view is over the model called name's table."""
         return name.lower() == self.model_name_lower
 
-    def _table(self, app_label: str, state: ProjectState) -> type[models.Model] | None:
+    def _table(self, app_label: str, state: ProjectState) -> type[models.Model]:
         """Return the model whose table the view shows (a many-to-many table's model)."""
         model = state.apps.get_model(app_label, self.model_name)
         if self.field_name is not None:
@@ -82,14 +83,19 @@ class ViewOperation(Operation):
     ) -> None:
         """Create the view (on SQLite, a mirror table), replacing an earlier run's."""
         model = self._table(app_label, state)
-        if model is None or not self.allow_migrate_model(schema_editor.connection.alias, model):
+        if not self.allow_migrate_model(schema_editor.connection.alias, model):
+            return
+        view = schema_editor.quote_name(self.name)
+        select = self.select_sql(schema_editor, model)
+        if schema_editor.connection.vendor == "mysql":
+            # Replaced in one statement: no moment without a view (no transactional DDL).
+            schema_editor.execute(f"CREATE OR REPLACE VIEW {view} AS {select}")
             return
         self.drop(app_label, schema_editor, state)
         if schema_editor.connection.vendor == "sqlite":
             mirror.create_mirror(schema_editor, model, self.name, self._columns(model))
             return
-        view = schema_editor.quote_name(self.name)
-        schema_editor.execute(f"CREATE VIEW {view} AS {self.select_sql(schema_editor, model)}")
+        schema_editor.execute(f"CREATE VIEW {view} AS {select}")
 
     def _columns(self, model: type[models.Model]) -> list[tuple[str, str]]:
         """Return (table column, view column) pairs of model's table."""
@@ -113,7 +119,7 @@ class ViewOperation(Operation):
     ) -> None:
         """Drop the view (on SQLite, the mirror table and its triggers) if it exists."""
         model = self._table(app_label, state)
-        if model is None or not self.allow_migrate_model(schema_editor.connection.alias, model):
+        if not self.allow_migrate_model(schema_editor.connection.alias, model):
             return
         if schema_editor.connection.vendor == "sqlite":
             mirror.drop_mirror(schema_editor, self.name)
@@ -286,44 +292,87 @@ class _RenamesTables(Operation):
         to_state: ProjectState,
         rename: Any,
     ) -> list[CreateView]:
-        """Rename the model's table and put its view in its place atomically (MariaDB).
+        """Rename the tables and put a view in the place of each atomically (MariaDB).
 
-        A placeholder view takes the new name, the view is created on it,
-        and one ``RENAME TABLE`` moves the table to the new name and the view
-        to the old one. Django's operation then renames the rest (the
-        many-to-many tables, whose views follow). Returns the views left to
-        create.
+        For the model's table and each many-to-many table the rename
+        renames: a placeholder view takes the new name, the view is created
+        on it, and one ``RENAME TABLE`` moves the table to the new name and
+        the view to the old one. Django's operation then does the rest with
+        the table renames skipped and foreign key checks off (the foreign
+        keys it drops and adds back, already valid, are added in place rather
+        than by a copy of the table): it renames the ``<model>_id`` column of
+        a many-to-many table, and its view, which names the old column, is
+        replaced by the next statement. Returns the views left to create.
         """
-        old_table = from_state.apps.get_model(app_label, self._old_model_name())._meta.db_table
         model = to_state.apps.get_model(app_label, self._model_name())
-        new_table = model._meta.db_table
         views = self._view_operations()
-        table_view = next((v for v in views if v.name == old_table and not v.field_name), None)
-        if table_view is None or old_table == new_table:
-            return views
         connection = schema_editor.connection
         with connection.cursor() as cursor:
             kinds = {
                 info.name: info.type for info in connection.introspection.get_table_list(cursor)
             }
-        if kinds.get(old_table) != "t" or new_table in kinds:
-            return views  # an earlier run renamed it: the views are made as usual
-        quote = schema_editor.quote_name
-        digest = names_digest(old_table, new_table, length=8)
-        spare, staged = (quote(f"green_{digest}_{suffix}") for suffix in ("old", "view"))
-        schema_editor.execute(f"DROP VIEW IF EXISTS {spare}, {staged}")
-        schema_editor.execute(f"CREATE VIEW {quote(new_table)} AS SELECT * FROM {quote(old_table)}")
-        schema_editor.execute(
-            f"CREATE VIEW {staged} AS {table_view.select_sql(schema_editor, model)}"
-        )
-        schema_editor.execute(
-            f"RENAME TABLE {quote(new_table)} TO {spare}, "
-            f"{quote(old_table)} TO {quote(new_table)}, {staged} TO {quote(old_table)}"
-        )
-        schema_editor.execute(f"DROP VIEW {spare}")
-        with _skipping_table_rename(schema_editor, old_table, new_table):
+        renames = []
+        done = []
+        for view in views:
+            new_table = view._table(app_label, to_state)._meta.db_table
+            if view.name == new_table:
+                continue
+            renames.append((view.name, new_table))
+            if kinds.get(view.name) != "t" or new_table in kinds:
+                continue  # an earlier run swapped it
+            select = (
+                f"SELECT * FROM {schema_editor.quote_name(new_table)}"
+                if view.field_name
+                else view.select_sql(schema_editor, model)
+            )
+            _swap_table_for_view(schema_editor, view.name, new_table, select)
+            if not view.field_name:
+                done.append(view)
+        if self._columns_renamed_already(app_label, schema_editor, to_state):
+            return [view for view in views if view not in done]
+        # The view of a many-to-many table names its old columns: replaced as
+        # soon as the last of them is renamed, not after the foreign keys.
+        followers = {
+            f"ALTER TABLE {schema_editor.quote_name(new_table)} RENAME COLUMN": view
+            for view in views
+            for old_table, new_table in renames
+            if view.field_name and view.renamed_columns and old_table == view.name
+        }
+        remaining = {prefix: len(view.renamed_columns) for prefix, view in followers.items()}
+        execute = schema_editor.execute
+
+        def execute_and_follow(sql: Any, params: Any = ()) -> None:
+            execute(sql, params)
+            prefix = next((p for p in followers if str(sql).startswith(p)), None)
+            if prefix is None:
+                return
+            remaining[prefix] -= 1
+            if remaining[prefix] == 0:
+                followers[prefix].create(app_label, schema_editor, to_state)
+                done.append(followers[prefix])
+
+        with (
+            _skipping_table_renames(schema_editor, renames),
+            foreign_key_checks_off(schema_editor),
+            swap_attribute(schema_editor, "execute", execute_and_follow),
+        ):
             rename(app_label, schema_editor, from_state, to_state)
-        return [view for view in views if view is not table_view]
+        return [view for view in views if view not in done]
+
+    def _columns_renamed_already(
+        self, app_label: str, schema_editor: BaseDatabaseSchemaEditor, to_state: ProjectState
+    ) -> bool:
+        """Return whether every many-to-many column the rename renames has its new name."""
+        connection = schema_editor.connection
+        for view in self._view_operations():
+            if not view.renamed_columns:
+                continue
+            table = view._table(app_label, to_state)._meta.db_table
+            with connection.cursor() as cursor:
+                description = connection.introspection.get_table_description(cursor, table)
+            if not set(view.renamed_columns.values()) <= {info.name for info in description}:
+                return False
+        return self._renamed_already(app_label, schema_editor, to_state)
 
     def database_backwards(
         self,
@@ -332,8 +381,17 @@ class _RenamesTables(Operation):
         from_state: ProjectState,
         to_state: ProjectState,
     ) -> None:
-        """Drop the views, then rename the tables back."""
-        with _ddl_transaction(schema_editor):
+        """Drop the views, then rename the tables back.
+
+        On MariaDB/MySQL the foreign keys Django drops and adds back go in
+        place (checks off: their rows were valid), not by a copy of the table.
+        """
+        checks_off = (
+            foreign_key_checks_off(schema_editor)
+            if schema_editor.connection.vendor == "mysql"
+            else contextlib.nullcontext()
+        )
+        with _ddl_transaction(schema_editor), checks_off:
             for view in self._view_operations():
                 view.drop(app_label, schema_editor, from_state)
             self._undoing = True
@@ -368,15 +426,37 @@ class AlterModelTableWithViews(_RenamesTables, operations.AlterModelTable):
         return self.name
 
 
+def _swap_table_for_view(
+    schema_editor: BaseDatabaseSchemaEditor, old_table: str, new_table: str, select: str
+) -> None:
+    """Move old_table to new_table and a view of select to old_table in one ``RENAME TABLE``.
+
+    select may name new_table: a placeholder view of that name over
+    old_table lets the view be created before the swap.
+    """
+    quote = schema_editor.quote_name
+    digest = names_digest(old_table, new_table, length=8)
+    spare, staged = (quote(f"green_{digest}_{suffix}") for suffix in ("old", "view"))
+    schema_editor.execute(f"DROP VIEW IF EXISTS {spare}, {staged}")
+    schema_editor.execute(f"CREATE VIEW {quote(new_table)} AS SELECT * FROM {quote(old_table)}")
+    schema_editor.execute(f"CREATE VIEW {staged} AS {select}")
+    schema_editor.execute(
+        f"RENAME TABLE {quote(new_table)} TO {spare}, "
+        f"{quote(old_table)} TO {quote(new_table)}, {staged} TO {quote(old_table)}"
+    )
+    schema_editor.execute(f"DROP VIEW {spare}")
+
+
 @contextlib.contextmanager
-def _skipping_table_rename(
-    schema_editor: BaseDatabaseSchemaEditor, old_table: str, new_table: str
+def _skipping_table_renames(
+    schema_editor: BaseDatabaseSchemaEditor, renames: list[tuple[str, str]]
 ) -> Iterator[None]:
-    """Make the schema editor skip renaming old_table to new_table (done already)."""
+    """Make the schema editor skip renaming each (old, new) table of renames (done already)."""
     alter_db_table = schema_editor.alter_db_table
+    skipped = set(renames)
 
     def alter(model: Any, old_db_table: str, new_db_table: str) -> None:
-        if (old_db_table, new_db_table) != (old_table, new_table):
+        if (old_db_table, new_db_table) not in skipped:
             alter_db_table(model, old_db_table, new_db_table)
 
     with swap_attribute(schema_editor, "alter_db_table", alter):

@@ -17,6 +17,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
+from django.test.utils import CaptureQueriesContext
 
 from green_makemigrations.mirror import TRIGGER_SUFFIXES, trigger_name
 
@@ -248,3 +249,52 @@ def test_release_n_saves_updates_and_deletes_under_the_old_names(previous_releas
     call_command("migrate", APP, "0002", verbosity=0)
     assert list(book_model.objects.values_list("title", flat=True)) == ["un"]
     assert list(fans.objects.values_list("book_id", flat=True)) == [book.pk]
+
+
+@pytest.mark.skipif(
+    connection.vendor != "mysql", reason="the swap of tables for views is MariaDB/MySQL's"
+)
+def test_mariadb_swaps_each_table_for_its_view_and_keeps_foreign_keys_in_place(
+    previous_release: Path,
+) -> None:
+    """No statement leaves release N without its tables; no table is copied.
+
+    MariaDB cannot roll DDL back: each table goes to its new name in the
+    same ``RENAME TABLE`` that gives its old name to a view; the view of the
+    many-to-many table is replaced by the statement right after the rename
+    of its column; the foreign keys Django drops and adds back are added
+    with ``foreign_key_checks`` off, in place (with checks on, MariaDB
+    copies the table to add one).
+    """
+    call_command("makemigrations", APP, interactive=True, verbosity=0)
+    with CaptureQueriesContext(connection) as captured:
+        call_command("migrate", APP, stage="pre-deploy", verbosity=0)
+    statements = [query["sql"] for query in captured.captured_queries]
+    for old, new in ((OLD_TABLE, NEW_TABLE), (OLD_M2M, NEW_M2M)):
+        swaps = [
+            sql
+            for sql in statements
+            if sql.startswith("RENAME TABLE") and f"`{old}` TO `{new}`" in sql
+        ]
+        assert len(swaps) == 1, statements
+        assert swaps[0].endswith(f" TO `{old}`"), swaps[0]
+    renames = [
+        i
+        for i, sql in enumerate(statements)
+        if sql.startswith(f"ALTER TABLE `{NEW_M2M}` RENAME COLUMN")
+    ]
+    assert len(renames) == 1, statements
+    assert statements[renames[0] + 1].startswith(f"CREATE OR REPLACE VIEW `{OLD_M2M}` AS"), (
+        statements
+    )
+    checks = "on"
+    added = 0
+    for sql in statements:
+        if sql.startswith("SET SESSION foreign_key_checks"):
+            checks = "off" if sql.endswith("= 0") else "on"
+        elif "ADD CONSTRAINT" in sql and "FOREIGN KEY" in sql:
+            assert checks == "off", sql
+            added += 1
+    assert added == 1  # the many-to-many table's volume_id
+    assert select(f"SELECT volume_id, author_id FROM {NEW_M2M}") == [(1, 1)]
+    assert select(f"SELECT book_id, author_id FROM {OLD_M2M}") == [(1, 1)]
