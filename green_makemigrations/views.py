@@ -383,17 +383,20 @@ class _RenamesTables(Operation):
     ) -> None:
         """Drop the views, then rename the tables back.
 
-        On MariaDB/MySQL the foreign keys Django drops and adds back go in
-        place (checks off: their rows were valid), not by a copy of the table.
+        On MariaDB/MySQL, with no transactional DDL, each table instead takes
+        its old name back in the ``RENAME TABLE`` that moves its view away,
+        and the foreign keys Django drops and adds back go in place (checks
+        off: their rows were valid), not by a copy of the table.
         """
-        checks_off = (
-            foreign_key_checks_off(schema_editor)
-            if schema_editor.connection.vendor == "mysql"
-            else contextlib.nullcontext()
-        )
-        with _ddl_transaction(schema_editor), checks_off:
-            for view in self._view_operations():
-                view.drop(app_label, schema_editor, from_state)
+        mysql = schema_editor.connection.vendor == "mysql" and not schema_editor.collect_sql
+        with contextlib.ExitStack() as stack:
+            if mysql:
+                stack.enter_context(foreign_key_checks_off(schema_editor))
+                stack.enter_context(_swapping_views_out(schema_editor, self.views))
+            else:
+                stack.enter_context(_ddl_transaction(schema_editor))
+                for view in self._view_operations():
+                    view.drop(app_label, schema_editor, from_state)
             self._undoing = True
             try:
                 super().database_backwards(app_label, schema_editor, from_state, to_state)
@@ -445,6 +448,40 @@ def _swap_table_for_view(
         f"{quote(old_table)} TO {quote(new_table)}, {staged} TO {quote(old_table)}"
     )
     schema_editor.execute(f"DROP VIEW {spare}")
+
+
+@contextlib.contextmanager
+def _swapping_views_out(
+    schema_editor: BaseDatabaseSchemaEditor, views: list[ViewSpec]
+) -> Iterator[None]:
+    """Make each rename of a table back to a view's name one swap (MariaDB).
+
+    ``RENAME TABLE view TO spare, table TO view`` then drops the spare: the
+    old name never stands empty. Tables whose view is gone rename as usual.
+    """
+    alter_db_table = schema_editor.alter_db_table
+    names = {name for name, _field, _columns in views}
+    quote = schema_editor.quote_name
+    connection = schema_editor.connection
+
+    def alter(model: Any, old_db_table: str, new_db_table: str) -> None:
+        with connection.cursor() as cursor:
+            kinds = {
+                info.name: info.type for info in connection.introspection.get_table_list(cursor)
+            }
+        if new_db_table not in names or kinds.get(new_db_table) != "v":
+            alter_db_table(model, old_db_table, new_db_table)
+            return
+        spare = quote(f"green_{names_digest(new_db_table, old_db_table, length=8)}_old")
+        schema_editor.execute(f"DROP VIEW IF EXISTS {spare}")
+        schema_editor.execute(
+            f"RENAME TABLE {quote(new_db_table)} TO {spare}, "
+            f"{quote(old_db_table)} TO {quote(new_db_table)}"
+        )
+        schema_editor.execute(f"DROP VIEW {spare}")
+
+    with swap_attribute(schema_editor, "alter_db_table", alter):
+        yield
 
 
 @contextlib.contextmanager

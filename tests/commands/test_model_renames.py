@@ -298,3 +298,23 @@ def test_mariadb_swaps_each_table_for_its_view_and_keeps_foreign_keys_in_place(
     assert added == 1  # the many-to-many table's volume_id
     assert select(f"SELECT volume_id, author_id FROM {NEW_M2M}") == [(1, 1)]
     assert select(f"SELECT book_id, author_id FROM {OLD_M2M}") == [(1, 1)]
+
+    # Rolled back, each table takes its old name in the statement that moves
+    # its view away.
+    with CaptureQueriesContext(connection) as captured:
+        call_command("migrate", APP, "0001", verbosity=0)
+    statements = [query["sql"] for query in captured.captured_queries]
+    for old, new in ((OLD_TABLE, NEW_TABLE), (OLD_M2M, NEW_M2M)):
+        swaps = [sql for sql in statements if f"`{new}` TO `{old}`" in sql]
+        assert len(swaps) == 1, statements
+        assert swaps[0].startswith(f"RENAME TABLE `{old}` TO `green_"), swaps[0]
+    assert not [sql for sql in statements if sql.startswith("DROP VIEW IF EXISTS `rename")]
+    checks = "on"
+    for sql in statements:
+        if sql.startswith("SET SESSION foreign_key_checks"):
+            checks = "off" if sql.endswith("= 0") else "on"
+        elif "ADD CONSTRAINT" in sql and "FOREIGN KEY" in sql:
+            assert checks == "off", sql
+    assert {OLD_TABLE, OLD_M2M} <= tables()
+    assert not {NEW_TABLE, NEW_M2M} & tables()
+    assert select(f"SELECT book_id, author_id FROM {OLD_M2M}") == [(1, 1)]
