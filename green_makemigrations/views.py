@@ -209,12 +209,19 @@ class _RenamesTables(Operation):
     created for each ``(name, field_name, renamed_columns)`` in ``views``
     (see CreateView), in the same transaction where the database can roll
     DDL back: a query of the old release finds either the old table or its
-    view, never nothing. MariaDB/MySQL create the views right after the
-    rename. DropView removes them in post-deploy.
+    view, never nothing. MariaDB/MySQL swap each table for its view in one
+    ``RENAME TABLE``. DropView removes them in post-deploy.
+
+    Django drops and adds back the foreign keys that point at the renamed
+    table (those of its many-to-many tables, and of other models): on
+    PostgreSQL they are added ``NOT VALID`` in that transaction and validated
+    after its commit, so its locks are not held while every row is checked
+    (the migration is written non-atomic for that).
     """
 
     views: list[ViewSpec]
     _undoing: bool = False
+    outside_transaction = True
 
     def _set_views(self, views: list[ViewSpec]) -> None:
         self.views = [(name, field, dict(columns)) for name, field, columns in views]
@@ -278,7 +285,8 @@ class _RenamesTables(Operation):
         if schema_editor.connection.vendor == "mysql" and not schema_editor.collect_sql:
             # No transactional DDL: swap the view in for the table in one RENAME TABLE.
             views = self._swap_in_view(app_label, schema_editor, from_state, to_state, rename)
-        with _ddl_transaction(schema_editor):
+        target = to_state.apps.get_model(app_label, self._model_name())._meta.db_table
+        with _foreign_keys_validated_after(schema_editor, target), _ddl_transaction(schema_editor):
             if not self._renamed_already(app_label, schema_editor, to_state):
                 rename(app_label, schema_editor, from_state, to_state)
             for view in views:
@@ -394,6 +402,10 @@ class _RenamesTables(Operation):
                 stack.enter_context(foreign_key_checks_off(schema_editor))
                 stack.enter_context(_swapping_views_out(schema_editor, self.views))
             else:
+                target = to_state.apps.get_model(app_label, self._old_model_name())
+                stack.enter_context(
+                    _foreign_keys_validated_after(schema_editor, target._meta.db_table)
+                )
                 stack.enter_context(_ddl_transaction(schema_editor))
                 for view in self._view_operations():
                     view.drop(app_label, schema_editor, from_state)
@@ -448,6 +460,49 @@ def _swap_table_for_view(
         f"{quote(old_table)} TO {quote(new_table)}, {staged} TO {quote(old_table)}"
     )
     schema_editor.execute(f"DROP VIEW {spare}")
+
+
+@contextlib.contextmanager
+def _foreign_keys_validated_after(
+    schema_editor: BaseDatabaseSchemaEditor, target: str
+) -> Iterator[None]:
+    """Add the block's foreign keys ``NOT VALID``, then validate them after it (PostgreSQL).
+
+    ``VALIDATE CONSTRAINT`` takes a lock that lets reads and writes go on;
+    the block's own transaction (with the table renames' exclusive locks)
+    is over by then. Foreign keys to target left ``NOT VALID`` by an earlier
+    run that stopped in between are validated too. Elsewhere the block runs
+    unchanged.
+    """
+    if schema_editor.connection.vendor != "postgresql":
+        yield
+        return
+    added: list[tuple[str, str]] = []
+    create_fk_sql = schema_editor._create_fk_sql  # type: ignore[attr-defined]
+
+    def create_not_valid(model: Any, field: Any, suffix: str) -> Any:
+        statement = create_fk_sql(model, field, suffix)
+        added.append((str(statement.parts["table"]), str(statement.parts["name"])))
+        return statement
+
+    with (
+        swap_attribute(schema_editor, "sql_create_fk", f"{schema_editor.sql_create_fk} NOT VALID"),
+        swap_attribute(schema_editor, "_create_fk_sql", create_not_valid),
+    ):
+        yield
+    if not schema_editor.collect_sql:
+        quote = schema_editor.quote_name
+        with schema_editor.connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT conrelid::regclass::text, conname FROM pg_constraint "
+                "WHERE contype = 'f' AND NOT convalidated AND confrelid = to_regclass(%s)",
+                [quote(target)],
+            )
+            left = {quote(name): table for table, name in cursor.fetchall()}
+        added = [(table, name) for table, name in added if name not in left]
+        added += [(table, name) for name, table in left.items()]
+    for table, name in added:
+        schema_editor.execute(f"ALTER TABLE {table} VALIDATE CONSTRAINT {name}")
 
 
 @contextlib.contextmanager

@@ -318,3 +318,60 @@ def test_mariadb_swaps_each_table_for_its_view_and_keeps_foreign_keys_in_place(
     assert {OLD_TABLE, OLD_M2M} <= tables()
     assert not {NEW_TABLE, NEW_M2M} & tables()
     assert select(f"SELECT book_id, author_id FROM {OLD_M2M}") == [(1, 1)]
+
+
+def unvalidated_foreign_keys() -> list[tuple[str, str]]:
+    """Return (table, name) of each foreign key PostgreSQL has not validated."""
+    return select(
+        "SELECT conrelid::regclass::text, conname FROM pg_constraint "
+        "WHERE contype = 'f' AND NOT convalidated"
+    )
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="NOT VALID is PostgreSQL's")
+def test_postgresql_adds_foreign_keys_not_valid_and_validates_them_after(
+    previous_release: Path,
+) -> None:
+    """The foreign keys Django adds back are checked after the rename's transaction.
+
+    Django re-creates the many-to-many table's foreign key to the renamed
+    table; validated inside the transaction, it would check every row while
+    the rename's exclusive locks stop release N's queries. The migration is
+    non-atomic; the constraint is added NOT VALID with the rename and the
+    views, and validated after them. A run that stopped in between is
+    finished by the next.
+    """
+    call_command("makemigrations", APP, interactive=True, verbosity=0)
+    pre = sorted(previous_release.glob("000[2-9]_*.py"))[0]
+    assert "    atomic = False\n" in pre.read_text()
+    with CaptureQueriesContext(connection) as captured:
+        call_command("migrate", APP, stage="pre-deploy", verbosity=0)
+    statements = [query["sql"] for query in captured.captured_queries]
+    added = [i for i, sql in enumerate(statements) if "ADD CONSTRAINT" in sql and "FOREIGN" in sql]
+    assert len(added) == 1, statements
+    assert statements[added[0]].endswith(" NOT VALID"), statements[added[0]]
+    validated = [i for i, sql in enumerate(statements) if "VALIDATE CONSTRAINT" in sql]
+    views = [i for i, sql in enumerate(statements) if sql.startswith("CREATE VIEW")]
+    assert len(validated) == 1 and len(views) == 2
+    assert validated[0] > max(views)
+    assert unvalidated_foreign_keys() == []
+
+    [(name,)] = select(
+        "SELECT conname FROM pg_constraint WHERE contype = 'f' "
+        f"AND conrelid = '{NEW_M2M}'::regclass AND confrelid = '{NEW_TABLE}'::regclass"
+    )
+    definition = select(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = %s", (name,)
+    )
+    execute(f'ALTER TABLE {NEW_M2M} DROP CONSTRAINT "{name}"')
+    execute(f'ALTER TABLE {NEW_M2M} ADD CONSTRAINT "{name}" {definition[0][0]} NOT VALID')
+    assert unvalidated_foreign_keys() == [(NEW_M2M, name)]
+    MigrationRecorder(connection).migration_qs.filter(app=APP, name=pre.stem).delete()
+    call_command("migrate", APP, stage="pre-deploy", verbosity=0)
+    assert unvalidated_foreign_keys() == []
+
+    # Rolled back, the same: Django's foreign keys to the table under its old
+    # name are validated after the transaction.
+    call_command("migrate", APP, "0001", verbosity=0)
+    assert unvalidated_foreign_keys() == []
+    assert select(f"SELECT book_id, author_id FROM {OLD_M2M}") == [(1, 1)]
