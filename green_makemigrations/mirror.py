@@ -66,11 +66,7 @@ def create_mirror(
         definitions.append(definition)
     schema_editor.execute(f"CREATE TABLE {mirror} ({', '.join(definitions)})")
     generated = {str(f.column) for f in model._meta.local_concrete_fields if f.generated}
-    pairs = [
-        (quote(column), quote(to_mirror[column]))
-        for column, _alias in columns
-        if column not in generated
-    ]
+    pairs = [(quote(column), quote(alias)) for column, alias in columns if column not in generated]
     schema_editor.execute(
         f"INSERT INTO {mirror} ({', '.join(alias for _c, alias in pairs)}) "
         f"SELECT {', '.join(column for column, _a in pairs)} FROM {table}"

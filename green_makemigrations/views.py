@@ -314,18 +314,20 @@ class _RenamesTables(Operation):
         """
         model = to_state.apps.get_model(app_label, self._model_name())
         views = self._view_operations()
-        connection = schema_editor.connection
-        with connection.cursor() as cursor:
-            kinds = {
-                info.name: info.type for info in connection.introspection.get_table_list(cursor)
-            }
+        kinds = _table_kinds(schema_editor)
         renames = []
         done = []
+        # The view of a many-to-many table names its old columns: replaced as
+        # soon as the last of them is renamed, not after the foreign keys.
+        followers: dict[str, CreateView] = {}
         for view in views:
             new_table = view._table(app_label, to_state)._meta.db_table
             if view.name == new_table:
                 continue
             renames.append((view.name, new_table))
+            if view.renamed_columns:
+                prefix = f"ALTER TABLE {schema_editor.quote_name(new_table)} RENAME COLUMN"
+                followers[prefix] = view
             if kinds.get(view.name) != "t" or new_table in kinds:
                 continue  # an earlier run swapped it
             select = (
@@ -338,14 +340,6 @@ class _RenamesTables(Operation):
                 done.append(view)
         if self._columns_renamed_already(app_label, schema_editor, to_state):
             return [view for view in views if view not in done]
-        # The view of a many-to-many table names its old columns: replaced as
-        # soon as the last of them is renamed, not after the foreign keys.
-        followers = {
-            f"ALTER TABLE {schema_editor.quote_name(new_table)} RENAME COLUMN": view
-            for view in views
-            for old_table, new_table in renames
-            if view.field_name and view.renamed_columns and old_table == view.name
-        }
         remaining = {prefix: len(view.renamed_columns) for prefix, view in followers.items()}
         execute = schema_editor.execute
 
@@ -450,16 +444,34 @@ def _swap_table_for_view(
     old_table lets the view be created before the swap.
     """
     quote = schema_editor.quote_name
-    digest = names_digest(old_table, new_table, length=8)
-    spare, staged = (quote(f"green_{digest}_{suffix}") for suffix in ("old", "view"))
-    schema_editor.execute(f"DROP VIEW IF EXISTS {spare}, {staged}")
+    staged = f"green_{names_digest(old_table, new_table, length=8)}_view"
+    schema_editor.execute(f"DROP VIEW IF EXISTS {quote(staged)}")
     schema_editor.execute(f"CREATE VIEW {quote(new_table)} AS SELECT * FROM {quote(old_table)}")
-    schema_editor.execute(f"CREATE VIEW {staged} AS {select}")
-    schema_editor.execute(
-        f"RENAME TABLE {quote(new_table)} TO {spare}, "
-        f"{quote(old_table)} TO {quote(new_table)}, {staged} TO {quote(old_table)}"
-    )
+    schema_editor.execute(f"CREATE VIEW {quote(staged)} AS {select}")
+    _rename_moving_view(schema_editor, new_table, [(old_table, new_table), (staged, old_table)])
+
+
+def _rename_moving_view(
+    schema_editor: BaseDatabaseSchemaEditor, view: str, renames: list[tuple[str, str]]
+) -> None:
+    """Move view out of the way and rename each (old, new) of renames in one ``RENAME TABLE``.
+
+    The name view held is free for renames in the same statement; the view,
+    under a spare name, is dropped after.
+    """
+    quote = schema_editor.quote_name
+    spare = quote(f"green_{names_digest(view, *(n for pair in renames for n in pair), length=8)}")
+    pairs = ", ".join(f"{quote(old)} TO {quote(new)}" for old, new in renames)
+    schema_editor.execute(f"DROP VIEW IF EXISTS {spare}")
+    schema_editor.execute(f"RENAME TABLE {quote(view)} TO {spare}, {pairs}")
     schema_editor.execute(f"DROP VIEW {spare}")
+
+
+def _table_kinds(schema_editor: BaseDatabaseSchemaEditor) -> dict[str, str]:
+    """Return each table's and view's kind (``"t"`` or ``"v"``), by name."""
+    connection = schema_editor.connection
+    with connection.cursor() as cursor:
+        return {info.name: info.type for info in connection.introspection.get_table_list(cursor)}
 
 
 @contextlib.contextmanager
@@ -470,19 +482,21 @@ def _foreign_keys_validated_after(
 
     ``VALIDATE CONSTRAINT`` takes a lock that lets reads and writes go on;
     the block's own transaction (with the table renames' exclusive locks)
-    is over by then. Foreign keys to target left ``NOT VALID`` by an earlier
-    run that stopped in between are validated too. Elsewhere the block runs
-    unchanged.
+    is over by then. Every foreign key Django re-creates in a rename points
+    at the renamed table, target: what is validated is each foreign key to
+    target still ``NOT VALID``, this run's and those of an earlier run that
+    stopped in between (under sqlmigrate, the block's). Elsewhere the block
+    runs unchanged.
     """
     if schema_editor.connection.vendor != "postgresql":
         yield
         return
-    added: list[tuple[str, str]] = []
+    pending: list[tuple[str, str]] = []
     create_fk_sql = schema_editor._create_fk_sql  # type: ignore[attr-defined]
 
     def create_not_valid(model: Any, field: Any, suffix: str) -> Any:
         statement = create_fk_sql(model, field, suffix)
-        added.append((str(statement.parts["table"]), str(statement.parts["name"])))
+        pending.append((str(statement.parts["table"]), str(statement.parts["name"])))
         return statement
 
     with (
@@ -498,10 +512,8 @@ def _foreign_keys_validated_after(
                 "WHERE contype = 'f' AND NOT convalidated AND confrelid = to_regclass(%s)",
                 [quote(target)],
             )
-            left = {quote(name): table for table, name in cursor.fetchall()}
-        added = [(table, name) for table, name in added if name not in left]
-        added += [(table, name) for name, table in left.items()]
-    for table, name in added:
+            pending = [(table, quote(name)) for table, name in cursor.fetchall()]
+    for table, name in pending:
         schema_editor.execute(f"ALTER TABLE {table} VALIDATE CONSTRAINT {name}")
 
 
@@ -516,24 +528,12 @@ def _swapping_views_out(
     """
     alter_db_table = schema_editor.alter_db_table
     names = {name for name, _field, _columns in views}
-    quote = schema_editor.quote_name
-    connection = schema_editor.connection
 
     def alter(model: Any, old_db_table: str, new_db_table: str) -> None:
-        with connection.cursor() as cursor:
-            kinds = {
-                info.name: info.type for info in connection.introspection.get_table_list(cursor)
-            }
-        if new_db_table not in names or kinds.get(new_db_table) != "v":
+        if new_db_table in names and _table_kinds(schema_editor).get(new_db_table) == "v":
+            _rename_moving_view(schema_editor, new_db_table, [(old_db_table, new_db_table)])
+        else:
             alter_db_table(model, old_db_table, new_db_table)
-            return
-        spare = quote(f"green_{names_digest(new_db_table, old_db_table, length=8)}_old")
-        schema_editor.execute(f"DROP VIEW IF EXISTS {spare}")
-        schema_editor.execute(
-            f"RENAME TABLE {quote(new_db_table)} TO {spare}, "
-            f"{quote(old_db_table)} TO {quote(new_db_table)}"
-        )
-        schema_editor.execute(f"DROP VIEW {spare}")
 
     with swap_attribute(schema_editor, "alter_db_table", alter):
         yield
