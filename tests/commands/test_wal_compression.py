@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 from django.db import connection, models, transaction
 from django.test import override_settings
-from django.test.utils import isolate_apps
+from django.test.utils import CaptureQueriesContext, isolate_apps
 
 from green_makemigrations import conf
 from green_makemigrations.backfill import update_in_batches
@@ -122,11 +122,15 @@ def test_a_user_who_may_not_set_it_changes_nothing(db: None) -> None:
             cursor.execute("RESET ROLE")
 
 
-def test_other_databases_run_the_block_unchanged(transactional_db: None) -> None:
+def test_other_databases_and_none_send_no_statement(transactional_db: None) -> None:
+    """Elsewhere, and with the method None, the block runs without a query around it."""
+    method = "lz4" if connection.vendor != "postgresql" else None
     ran = []
-    with compressed_wal(connection, "lz4" if connection.vendor != "postgresql" else None):
-        ran.append(True)
+    with CaptureQueriesContext(connection) as captured:
+        with compressed_wal(connection, method):
+            ran.append(True)
     assert ran == [True]
+    assert captured.captured_queries == []
 
 
 @pytest.mark.parametrize("value", ["lz4", "zstd", "pglz", "on", None])
