@@ -7,8 +7,8 @@ the whole page), and each commit of the application waits until the WAL
 written before it is on disk: the more WAL the operation writes, the longer
 the application's commits wait (``IO:WALSync``). ``wal_compression``
 compresses those page images: on a table of 5,000,000 rows an index build
-wrote 62 MB of WAL instead of 137 MB, a backfill 1,340 MB instead of 1,524 MB
-(``benchmarks/README.rst``).
+wrote 62 MB of WAL instead of 137 MB, a backfill 13% less
+(``benchmarks/bench_wal.py``).
 
 The setting needs a superuser, or on PostgreSQL 15 and later ``GRANT SET ON
 PARAMETER wal_compression TO <migration user>``; without that the server's
