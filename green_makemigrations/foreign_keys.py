@@ -60,7 +60,8 @@ def _unquote(schema_editor: BaseDatabaseSchemaEditor, quoted: str) -> str:
     return quoted
 
 
-def _columns(schema_editor: BaseDatabaseSchemaEditor, table: str) -> set[str]:
+def column_names(schema_editor: BaseDatabaseSchemaEditor, table: str) -> set[str]:
+    """Return the names of table's columns, as the database has them now."""
     connection = schema_editor.connection
     with connection.cursor() as cursor:
         return {info.name for info in connection.introspection.get_table_description(cursor, table)}
@@ -265,7 +266,7 @@ class AddForeignKeyNotValid(operations.AddField):
             return
         field: Any = to_model._meta.get_field(self.name)
         collecting = _collecting(schema_editor)
-        if not collecting and field.column in _columns(schema_editor, to_model._meta.db_table):
+        if not collecting and field.column in column_names(schema_editor, to_model._meta.db_table):
             added = True  # by an earlier run
         else:
             added = False
@@ -302,7 +303,7 @@ class AddForeignKeyNotValid(operations.AddField):
         if not self.allow_migrate_model(schema_editor.connection.alias, from_model):
             return
         field: Any = from_model._meta.get_field(self.name)
-        if _collecting(schema_editor) or field.column in _columns(
+        if _collecting(schema_editor) or field.column in column_names(
             schema_editor, from_model._meta.db_table
         ):
             super().database_backwards(app_label, schema_editor, from_state, to_state)
@@ -410,7 +411,7 @@ class AlterFieldForeignKeyNotValid(operations.AlterField):
         elif name in _constraint_names(schema_editor, table):
             return True
         if old_field.column != new_field.column:
-            columns = _columns(schema_editor, table)
+            columns = column_names(schema_editor, table)
             return old_field.column not in columns and new_field.column in columns
         return False
 

@@ -26,8 +26,8 @@ from django.db.migrations import operations
 from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ProjectState
 
-from . import mirror
-from .foreign_keys import foreign_key_checks_off
+from . import m2m_columns, mirror
+from .foreign_keys import column_names, foreign_key_checks_off
 from .patching import swap_attribute
 
 
@@ -185,8 +185,16 @@ class DropView(ViewOperation):
         from_state: ProjectState,
         to_state: ProjectState,
     ) -> None:
-        """Drop the view."""
+        """Drop the view; on MariaDB/MySQL, then swap in the columns pre-deploy added."""
         self.drop(app_label, schema_editor, from_state)
+        model = self._table(app_label, from_state)
+        if (
+            self.renamed_columns
+            and schema_editor.connection.vendor == "mysql"
+            and not schema_editor.collect_sql
+            and self.allow_migrate_model(schema_editor.connection.alias, model)
+        ):
+            m2m_columns.contract(schema_editor, model, self.renamed_columns)
 
     def database_backwards(
         self,
@@ -308,26 +316,20 @@ class _RenamesTables(Operation):
         the view to the old one. Django's operation then does the rest with
         the table renames skipped and foreign key checks off (the foreign
         keys it drops and adds back, already valid, are added in place rather
-        than by a copy of the table): it renames the ``<model>_id`` column of
-        a many-to-many table, and its view, which names the old column, is
-        replaced by the next statement. Returns the views left to create.
+        than by a copy of the table), but for the many-to-many tables: their
+        ``<model>_id`` column, which their views name, is not renamed but
+        expanded (see m2m_columns.py). Returns the views left to create.
         """
         model = to_state.apps.get_model(app_label, self._model_name())
         views = self._view_operations()
         kinds = _table_kinds(schema_editor)
         renames = []
         done = []
-        # The view of a many-to-many table names its old columns: replaced as
-        # soon as the last of them is renamed, not after the foreign keys.
-        followers: dict[str, CreateView] = {}
         for view in views:
             new_table = view._table(app_label, to_state)._meta.db_table
             if view.name == new_table:
                 continue
             renames.append((view.name, new_table))
-            if view.renamed_columns:
-                prefix = f"ALTER TABLE {schema_editor.quote_name(new_table)} RENAME COLUMN"
-                followers[prefix] = view
             if kinds.get(view.name) != "t" or new_table in kinds:
                 continue  # an earlier run swapped it
             select = (
@@ -338,41 +340,33 @@ class _RenamesTables(Operation):
             _swap_table_for_view(schema_editor, view.name, new_table, select)
             if not view.field_name:
                 done.append(view)
-        if self._columns_renamed_already(app_label, schema_editor, to_state):
-            return [view for view in views if view not in done]
-        remaining = {prefix: len(view.renamed_columns) for prefix, view in followers.items()}
-        execute = schema_editor.execute
-
-        def execute_and_follow(sql: Any, params: Any = ()) -> None:
-            execute(sql, params)
-            prefix = next((p for p in followers if str(sql).startswith(p)), None)
-            if prefix is None:
-                return
-            remaining[prefix] -= 1
-            if remaining[prefix] == 0:
-                followers[prefix].create(app_label, schema_editor, to_state)
-                done.append(followers[prefix])
-
-        with (
-            _skipping_table_renames(schema_editor, renames),
-            foreign_key_checks_off(schema_editor),
-            swap_attribute(schema_editor, "execute", execute_and_follow),
-        ):
-            rename(app_label, schema_editor, from_state, to_state)
+        expanded = [view for view in views if view.renamed_columns]
+        throughs = {view.name for view in expanded} | {
+            view._table(app_label, to_state)._meta.db_table for view in expanded
+        }
+        if not self._columns_renamed_already(app_label, schema_editor, to_state):
+            with (
+                _skipping_table_renames(schema_editor, renames),
+                _skipping_fields_of(schema_editor, throughs),
+                foreign_key_checks_off(schema_editor),
+            ):
+                rename(app_label, schema_editor, from_state, to_state)
+        for view in expanded:
+            through = view._table(app_label, to_state)
+            if set(view.renamed_columns) <= column_names(schema_editor, through._meta.db_table):
+                m2m_columns.expand(schema_editor, through, view.renamed_columns)
+                done.append(view)  # its view names the old columns, which stay
         return [view for view in views if view not in done]
 
     def _columns_renamed_already(
         self, app_label: str, schema_editor: BaseDatabaseSchemaEditor, to_state: ProjectState
     ) -> bool:
         """Return whether every many-to-many column the rename renames has its new name."""
-        connection = schema_editor.connection
         for view in self._view_operations():
-            if not view.renamed_columns:
-                continue
             table = view._table(app_label, to_state)._meta.db_table
-            with connection.cursor() as cursor:
-                description = connection.introspection.get_table_description(cursor, table)
-            if not set(view.renamed_columns.values()) <= {info.name for info in description}:
+            if view.renamed_columns and not set(view.renamed_columns.values()) <= column_names(
+                schema_editor, table
+            ):
                 return False
         return self._renamed_already(app_label, schema_editor, to_state)
 
@@ -388,13 +382,17 @@ class _RenamesTables(Operation):
         On MariaDB/MySQL, with no transactional DDL, each table instead takes
         its old name back in the ``RENAME TABLE`` that moves its view away,
         and the foreign keys Django drops and adds back go in place (checks
-        off: their rows were valid), not by a copy of the table.
+        off: their rows were valid), not by a copy of the table; the columns
+        a many-to-many table got beside its old ones are dropped (see
+        m2m_columns.py).
         """
         mysql = schema_editor.connection.vendor == "mysql" and not schema_editor.collect_sql
         with contextlib.ExitStack() as stack:
             if mysql:
+                throughs = self._shrink_expanded(app_label, schema_editor, from_state)
                 stack.enter_context(foreign_key_checks_off(schema_editor))
                 stack.enter_context(_swapping_views_out(schema_editor, self.views))
+                stack.enter_context(_skipping_fields_of(schema_editor, throughs))
             else:
                 target = to_state.apps.get_model(app_label, self._old_model_name())
                 stack.enter_context(
@@ -408,6 +406,29 @@ class _RenamesTables(Operation):
                 super().database_backwards(app_label, schema_editor, from_state, to_state)
             finally:
                 self._undoing = False
+
+    def _shrink_expanded(
+        self, app_label: str, schema_editor: BaseDatabaseSchemaEditor, state: ProjectState
+    ) -> set[str]:
+        """Drop the columns added beside a many-to-many table's old ones (MariaDB).
+
+        Returns the names, old and new, of each many-to-many table that has
+        its old columns: Django's rename back must leave their columns alone.
+        """
+        kinds = _table_kinds(schema_editor)
+        throughs = set()
+        for view in self._view_operations():
+            through = view._table(app_label, state)
+            table = through._meta.db_table
+            if not view.renamed_columns or kinds.get(table) != "t":
+                continue
+            columns = column_names(schema_editor, table)
+            if not set(view.renamed_columns) <= columns:
+                continue  # renamed by Django: renamed back by Django
+            if set(view.renamed_columns.values()) & columns:
+                m2m_columns.shrink(schema_editor, through, view.renamed_columns)
+            throughs |= {table, view.name}
+        return throughs
 
 
 class RenameModelWithViews(_RenamesTables, operations.RenameModel):
@@ -552,6 +573,21 @@ def _skipping_table_renames(
             alter_db_table(model, old_db_table, new_db_table)
 
     with swap_attribute(schema_editor, "alter_db_table", alter):
+        yield
+
+
+@contextlib.contextmanager
+def _skipping_fields_of(
+    schema_editor: BaseDatabaseSchemaEditor, tables: set[str]
+) -> Iterator[None]:
+    """Make the schema editor skip altering the fields of the tables called tables."""
+    alter_field = schema_editor.alter_field
+
+    def alter(model: Any, old_field: Any, new_field: Any, strict: bool = False) -> None:
+        if model._meta.db_table not in tables:
+            alter_field(model, old_field, new_field, strict)
+
+    with swap_attribute(schema_editor, "alter_field", alter):
         yield
 
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 from django.test.utils import CaptureQueriesContext
@@ -257,14 +258,15 @@ def test_release_n_saves_updates_and_deletes_under_the_old_names(previous_releas
 def test_mariadb_swaps_each_table_for_its_view_and_keeps_foreign_keys_in_place(
     previous_release: Path,
 ) -> None:
-    """No statement leaves release N without its tables; no table is copied.
+    """No statement leaves release N without its tables or its columns; no table is copied.
 
     MariaDB cannot roll DDL back: each table goes to its new name in the
-    same ``RENAME TABLE`` that gives its old name to a view; the view of the
-    many-to-many table is replaced by the statement right after the rename
-    of its column; the foreign keys Django drops and adds back are added
-    with ``foreign_key_checks`` off, in place (with checks on, MariaDB
-    copies the table to add one).
+    same ``RENAME TABLE`` that gives its old name to a view, and the
+    many-to-many table's book_id column, which that view names, is not
+    renamed (the view would be invalid until replaced) but gets volume_id
+    beside it, kept equal by triggers and indexed online. The foreign keys
+    Django drops and adds back are added with ``foreign_key_checks`` off, in
+    place (with checks on, MariaDB copies the table to add one).
     """
     call_command("makemigrations", APP, interactive=True, verbosity=0)
     with CaptureQueriesContext(connection) as captured:
@@ -278,29 +280,24 @@ def test_mariadb_swaps_each_table_for_its_view_and_keeps_foreign_keys_in_place(
         ]
         assert len(swaps) == 1, statements
         assert swaps[0].endswith(f" TO `{old}`"), swaps[0]
-    renames = [
-        i
-        for i, sql in enumerate(statements)
-        if sql.startswith(f"ALTER TABLE `{NEW_M2M}` RENAME COLUMN")
-    ]
-    assert len(renames) == 1, statements
-    assert statements[renames[0] + 1].startswith(f"CREATE OR REPLACE VIEW `{OLD_M2M}` AS"), (
-        statements
-    )
-    checks = "on"
-    added = 0
-    for sql in statements:
-        if sql.startswith("SET SESSION foreign_key_checks"):
-            checks = "off" if sql.endswith("= 0") else "on"
-        elif "ADD CONSTRAINT" in sql and "FOREIGN KEY" in sql:
-            assert checks == "off", sql
-            added += 1
-    assert added == 1  # the many-to-many table's volume_id
+    swapped = next(i for i, sql in enumerate(statements) if f"`{OLD_M2M}` TO `{NEW_M2M}`" in sql)
+    assert not [sql for sql in statements if "RENAME COLUMN" in sql]
+    assert not [sql for sql in statements[swapped:] if f"VIEW `{OLD_M2M}`" in sql]
+    assert_no_foreign_key_added_with_checks_on(statements)
+    assert not [sql for sql in statements if "FOREIGN KEY" in sql]
+    assert m2m_columns() == {"id": False, "book_id": False, "author_id": False, "volume_id": True}
+    assert unique_columns() == {("book_id", "author_id"), ("volume_id", "author_id")}
+    assert len(m2m_triggers()) == 2
     assert select(f"SELECT volume_id, author_id FROM {NEW_M2M}") == [(1, 1)]
-    assert select(f"SELECT book_id, author_id FROM {OLD_M2M}") == [(1, 1)]
+    # Release N+1 writes volume_id alone; release N reads book_id through its view.
+    execute(f"INSERT INTO {NEW_TABLE} (title, author_id) VALUES ('two', 1)")
+    [(two,)] = select(f"SELECT id FROM {NEW_TABLE} WHERE title = 'two'")
+    execute(f"INSERT INTO {NEW_M2M} (volume_id, author_id) VALUES (%s, 1)", (two,))
+    assert select(f"SELECT book_id, author_id FROM {OLD_M2M} ORDER BY id") == [(1, 1), (two, 1)]
+    execute(f"DELETE FROM {NEW_M2M} WHERE volume_id = %s", (two,))
 
-    # Rolled back, each table takes its old name in the statement that moves
-    # its view away.
+    # Rolled back, the added column goes, and each table takes its old name
+    # in the statement that moves its view away.
     with CaptureQueriesContext(connection) as captured:
         call_command("migrate", APP, "0001", verbosity=0)
     statements = [query["sql"] for query in captured.captured_queries]
@@ -309,15 +306,130 @@ def test_mariadb_swaps_each_table_for_its_view_and_keeps_foreign_keys_in_place(
         assert len(swaps) == 1, statements
         assert swaps[0].startswith(f"RENAME TABLE `{old}` TO `green_"), swaps[0]
     assert not [sql for sql in statements if sql.startswith("DROP VIEW IF EXISTS `rename")]
+    assert not [sql for sql in statements if "RENAME COLUMN" in sql]
+    assert_no_foreign_key_added_with_checks_on(statements)
+    assert {OLD_TABLE, OLD_M2M} <= tables()
+    assert not {NEW_TABLE, NEW_M2M} & tables()
+    assert m2m_columns(OLD_M2M) == {"id": False, "book_id": False, "author_id": False}
+    assert unique_columns(OLD_M2M) == {("book_id", "author_id")}
+    assert not m2m_triggers()
+    assert select(f"SELECT book_id, author_id FROM {OLD_M2M}") == [(1, 1)]
+
+
+@pytest.mark.skipif(
+    connection.vendor != "mysql", reason="the column beside the old one is MariaDB/MySQL's"
+)
+def test_mariadb_post_deploy_leaves_what_django_renames(
+    previous_release: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Post-deploy drops book_id and its triggers; volume_id is what Django's rename makes.
+
+    NOT NULL, in the unique index, with Django's foreign key to the renamed
+    table, and every statement online. A run that stops before the foreign
+    key is added is finished by the next, and a run of pre-deploy that
+    stops before its index is finished too.
+    """
+    call_command("makemigrations", APP, interactive=True, verbosity=0)
+    pre, post = sorted(path.stem for path in previous_release.glob("000[2-9]_*.py"))
+    call_command("migrate", APP, stage="pre-deploy", verbosity=0)
+    # A run that stopped after adding the column: the next one syncs, copies, indexes.
+    [uniq] = [
+        name
+        for name, info in constraints(NEW_M2M).items()
+        if info["unique"] and list(info["columns"]) == ["volume_id", "author_id"]
+    ]
+    execute(f"ALTER TABLE {NEW_M2M} DROP INDEX `{uniq}`")
+    for trigger in m2m_triggers():
+        execute(f"DROP TRIGGER `{trigger}`")
+    execute(f"UPDATE {NEW_M2M} SET volume_id = NULL")
+    MigrationRecorder(connection).migration_qs.filter(app=APP, name=pre).delete()
+    call_command("migrate", APP, stage="pre-deploy", verbosity=0)
+    assert unique_columns() == {("book_id", "author_id"), ("volume_id", "author_id")}
+    assert len(m2m_triggers()) == 2
+    assert select(f"SELECT volume_id, author_id FROM {NEW_M2M}") == [(1, 1)]
+
+    def fail(*args: object) -> None:
+        raise RuntimeError("stopped")
+
+    monkeypatch.setattr("green_makemigrations.m2m_columns._add_fk_checked", fail)
+    with CaptureQueriesContext(connection) as captured, pytest.raises(RuntimeError):
+        call_command("migrate", APP, stage="post-deploy", verbosity=0)
+    statements = [query["sql"] for query in captured.captured_queries]
+    altered = [sql for sql in statements if sql.startswith(f"ALTER TABLE `{NEW_M2M}`")]
+    assert len(altered) == 2, statements
+    assert all(sql.endswith("ALGORITHM=INPLACE, LOCK=NONE") for sql in altered), altered
+    assert m2m_columns() == {"id": False, "author_id": False, "volume_id": False}
+    monkeypatch.undo()
+    call_command("migrate", APP, stage="post-deploy", verbosity=0)
+
+    assert unique_columns() == {("volume_id", "author_id")}
+    assert not m2m_triggers()
+    references = {
+        tuple(info["columns"]): info["foreign_key"]
+        for info in constraints(NEW_M2M).values()
+        if info["foreign_key"]
+    }
+    assert references == {
+        ("volume_id",): (NEW_TABLE, "id"),
+        ("author_id",): (f"{APP}_author", "id"),
+    }
+    execute(f"INSERT INTO {NEW_TABLE} (title, author_id) VALUES ('two', 1)")
+    [(two,)] = select(f"SELECT id FROM {NEW_TABLE} WHERE title = 'two'")
+    execute(f"INSERT INTO {NEW_M2M} (volume_id, author_id) VALUES (%s, 1)", (two,))
+    with pytest.raises(IntegrityError):
+        execute(f"INSERT INTO {NEW_M2M} (volume_id, author_id) VALUES (%s, 1)", (two,))
+    with pytest.raises(IntegrityError):
+        execute(f"INSERT INTO {NEW_M2M} (volume_id, author_id) VALUES (%s, 1)", (two + 100,))
+    assert post in {
+        name for _app, name in MigrationLoader(connection).applied_migrations if _app == APP
+    }
+
+    # Rolled back through both stages, the tables have their old names and columns.
+    call_command("migrate", APP, "0001", verbosity=0)
+    assert m2m_columns(OLD_M2M) == {"id": False, "book_id": False, "author_id": False}
+    assert select(f"SELECT book_id, author_id FROM {OLD_M2M} ORDER BY id") == [(1, 1), (two, 1)]
+
+
+def assert_no_foreign_key_added_with_checks_on(statements: list[str]) -> None:
+    """Fail if a statement adds a foreign key while foreign_key_checks is on (a table copy)."""
     checks = "on"
     for sql in statements:
         if sql.startswith("SET SESSION foreign_key_checks"):
             checks = "off" if sql.endswith("= 0") else "on"
         elif "ADD CONSTRAINT" in sql and "FOREIGN KEY" in sql:
             assert checks == "off", sql
-    assert {OLD_TABLE, OLD_M2M} <= tables()
-    assert not {NEW_TABLE, NEW_M2M} & tables()
-    assert select(f"SELECT book_id, author_id FROM {OLD_M2M}") == [(1, 1)]
+
+
+def constraints(table: str) -> dict[str, Any]:
+    """Return Django's introspection of table's constraints."""
+    with connection.cursor() as cursor:
+        return connection.introspection.get_constraints(cursor, table)
+
+
+def m2m_columns(table: str = NEW_M2M) -> dict[str, bool]:
+    """Return each column of the many-to-many table and whether it is nullable."""
+    with connection.cursor() as cursor:
+        description = connection.introspection.get_table_description(cursor, table)
+    return {info.name: bool(info.null_ok) for info in description}
+
+
+def unique_columns(table: str = NEW_M2M) -> set[tuple[str, ...]]:
+    """Return the columns of each unique index of table but its primary key."""
+    return {
+        tuple(info["columns"])
+        for info in constraints(table).values()
+        if info["unique"] and not info["primary_key"]
+    }
+
+
+def m2m_triggers() -> list[str]:
+    """Return the names of the database's triggers (MariaDB/MySQL)."""
+    return [
+        name
+        for (name,) in select(
+            "SELECT trigger_name FROM information_schema.triggers WHERE trigger_schema = DATABASE()"
+        )
+    ]
 
 
 def unvalidated_foreign_keys() -> list[tuple[str, str]]:

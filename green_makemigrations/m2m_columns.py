@@ -1,0 +1,154 @@
+"""A renamed model's many-to-many columns on MariaDB/MySQL: added beside, then swapped.
+
+Renaming a model renames the ``<model>_id`` column of its many-to-many
+tables. The view under such a table's old name names the old column; where
+DDL cannot be rolled back (MariaDB/MySQL), a view is invalid from the rename
+of its column until it is replaced, and a query of the running release in
+between fails. So there the column is not renamed but expanded, then
+contracted:
+
+- pre-deploy (``expand``): the new column is added beside the old one
+  (nullable, in place), triggers keep both equal (sync.py), the rows are
+  copied in batches and the new column gets the unique index of Django's
+  through table, built online. The view keeps naming the old column; the
+  new release inserts the new one, the old one is filled by the trigger.
+- post-deploy (``contract``): once no release uses the old column, its
+  foreign key and indexes go and it gets a default, the triggers go, then
+  it is dropped and the new column made ``NOT NULL`` (online), and the
+  new column gets Django's foreign key, checked by a query and added in
+  place.
+- rolling pre-deploy back (``shrink``): the triggers, the new column and
+  its index go.
+
+Each step looks at the table first: a run that stopped is finished by the
+next one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+
+from .foreign_keys import _add_fk_checked, column_names
+from .sync import _ColumnSync
+
+
+def _constraints(schema_editor: BaseDatabaseSchemaEditor, table: str) -> dict[str, Any]:
+    connection = schema_editor.connection
+    with connection.cursor() as cursor:
+        return connection.introspection.get_constraints(cursor, table)
+
+
+def is_expanded(
+    schema_editor: BaseDatabaseSchemaEditor, table: str, renamed: dict[str, str]
+) -> bool:
+    """Return whether table has both the old and the new column of each renamed pair."""
+    columns = column_names(schema_editor, table)
+    return set(renamed) | set(renamed.values()) <= columns
+
+
+def _field(through: type[models.Model], column: str) -> Any:
+    return next(f for f in through._meta.local_concrete_fields if f.column == column)
+
+
+def _unique_columns(through: type[models.Model]) -> list[str]:
+    """Return the columns of the through table's unique index, as Django names them now."""
+    [names] = through._meta.unique_together
+    fields = {field.name: field for field in through._meta.local_concrete_fields}
+    return [str(fields[name].column) for name in names]
+
+
+def _syncs(
+    schema_editor: BaseDatabaseSchemaEditor, through: type[models.Model], renamed: dict[str, str]
+) -> list[_ColumnSync]:
+    return [_ColumnSync(schema_editor, through, old, new) for old, new in renamed.items()]
+
+
+def expand(
+    schema_editor: BaseDatabaseSchemaEditor, through: type[models.Model], renamed: dict[str, str]
+) -> None:
+    """Add each new column beside its old one, keep them equal, copy the rows, index them.
+
+    through is the many-to-many model of the new state (its table already
+    renamed); renamed maps each old column to its new name.
+    """
+    quote = schema_editor.quote_name
+    table = through._meta.db_table
+    columns = column_names(schema_editor, table)
+    for new in renamed.values():
+        if new not in columns:
+            kind = _field(through, new).db_parameters(connection=schema_editor.connection)["type"]
+            schema_editor.execute(f"ALTER TABLE {quote(table)} ADD COLUMN {quote(new)} {kind} NULL")
+    for sync in _syncs(schema_editor, through, renamed):
+        sync.create()
+        sync.backfill(through, 1000, reverse=False)
+    unique = _unique_columns(through)
+    if not any(
+        info["unique"] and list(info["columns"]) == unique
+        for info in _constraints(schema_editor, table).values()
+    ):
+        name = schema_editor._create_index_name(table, unique, suffix="_uniq")  # type: ignore[attr-defined]
+        schema_editor.execute(
+            f"ALTER TABLE {quote(table)} ADD UNIQUE INDEX {quote(name)} "
+            f"({', '.join(quote(c) for c in unique)}), ALGORITHM=INPLACE, LOCK=NONE"
+        )
+
+
+def contract(
+    schema_editor: BaseDatabaseSchemaEditor, through: type[models.Model], renamed: dict[str, str]
+) -> None:
+    """Drop each old column and its sync; the new one becomes what Django's rename makes.
+
+    The old column's foreign key and indexes are dropped first (MariaDB
+    would otherwise keep its unique index on the remaining columns) and it
+    gets a default, so that inserts of the new release, which leave it out,
+    go on once the triggers that filled it are gone.
+    """
+    quote = schema_editor.quote_name
+    table = through._meta.db_table
+    q_table = quote(table)
+    old = [column for column in renamed if column in column_names(schema_editor, table)]
+    if old:
+        changes: list[str] = []
+        for name, info in _constraints(schema_editor, table).items():
+            if info["primary_key"] or not set(info["columns"]) & set(old):
+                continue
+            if info["foreign_key"]:
+                changes.insert(0, f"DROP FOREIGN KEY {quote(name)}")
+            if info["index"] or info["unique"]:
+                changes.append(f"DROP INDEX {quote(name)}")
+        changes += [f"ALTER COLUMN {quote(column)} SET DEFAULT 0" for column in old]
+        schema_editor.execute(
+            f"ALTER TABLE {q_table} {', '.join(changes)}, ALGORITHM=INPLACE, LOCK=NONE"
+        )
+        for sync in _syncs(schema_editor, through, renamed):
+            sync.drop()
+        changes = [f"DROP COLUMN {quote(column)}" for column in old]
+        for new in renamed.values():
+            kind = _field(through, new).db_parameters(connection=schema_editor.connection)["type"]
+            changes.append(f"MODIFY {quote(new)} {kind} NOT NULL")
+        schema_editor.execute(
+            f"ALTER TABLE {q_table} {', '.join(changes)}, ALGORITHM=INPLACE, LOCK=NONE"
+        )
+    for new in renamed.values():
+        _add_fk_checked(schema_editor, through, _field(through, new))
+
+
+def shrink(
+    schema_editor: BaseDatabaseSchemaEditor, through: type[models.Model], renamed: dict[str, str]
+) -> None:
+    """Undo expand: drop the triggers, the new columns and their index."""
+    quote = schema_editor.quote_name
+    table = through._meta.db_table
+    for sync in _syncs(schema_editor, through, renamed):
+        sync.drop()
+    new = set(renamed.values())
+    changes = [
+        f"DROP INDEX {quote(name)}"
+        for name, info in _constraints(schema_editor, table).items()
+        if not info["primary_key"] and not info["foreign_key"] and set(info["columns"]) & new
+    ]
+    changes += [f"DROP COLUMN {quote(column)}" for column in sorted(new)]
+    schema_editor.execute(f"ALTER TABLE {quote(table)} {', '.join(changes)}")
