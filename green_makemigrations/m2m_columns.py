@@ -67,24 +67,35 @@ def _syncs(
 
 
 def expand(
-    schema_editor: BaseDatabaseSchemaEditor, through: type[models.Model], renamed: dict[str, str]
+    schema_editor: BaseDatabaseSchemaEditor,
+    through: type[models.Model],
+    renamed: dict[str, str],
+    *,
+    back: bool = False,
 ) -> None:
     """Add each new column beside its old one, keep them equal, copy the rows, index them.
 
     through is the many-to-many model of the new state (its table already
-    renamed); renamed maps each old column to its new name.
+    renamed); renamed maps each old column to its new name. back: add the
+    old columns beside the new ones instead (rolling post-deploy back).
     """
     quote = schema_editor.quote_name
     table = through._meta.db_table
     columns = column_names(schema_editor, table)
-    for new in renamed.values():
-        if new not in columns:
-            kind = _field(through, new).db_parameters(connection=schema_editor.connection)["type"]
-            schema_editor.execute(f"ALTER TABLE {quote(table)} ADD COLUMN {quote(new)} {kind} NULL")
+    for old, new in renamed.items():
+        added = old if back else new
+        if added not in columns:
+            kind = _type(schema_editor, through, new)
+            schema_editor.execute(
+                f"ALTER TABLE {quote(table)} ADD COLUMN {quote(added)} {kind} NULL"
+            )
     for sync in _syncs(schema_editor, through, renamed):
         sync.create()
-        sync.backfill(through, 1000, reverse=False)
+        sync.backfill(through, 1000, reverse=back)
     unique = _unique_columns(through)
+    if back:
+        to_old = {new: old for old, new in renamed.items()}
+        unique = [to_old.get(column, column) for column in unique]
     if not any(
         info["unique"] and list(info["columns"]) == unique
         for info in _constraints(schema_editor, table).values()
@@ -94,6 +105,11 @@ def expand(
             f"ALTER TABLE {quote(table)} ADD UNIQUE INDEX {quote(name)} "
             f"({', '.join(quote(c) for c in unique)}), ALGORITHM=INPLACE, LOCK=NONE"
         )
+
+
+def _type(schema_editor: BaseDatabaseSchemaEditor, through: type[models.Model], column: str) -> str:
+    """Return the database type of through's column."""
+    return str(_field(through, column).db_parameters(connection=schema_editor.connection)["type"])
 
 
 def contract(
@@ -127,8 +143,7 @@ def contract(
             sync.drop()
         changes = [f"DROP COLUMN {quote(column)}" for column in old]
         for new in renamed.values():
-            kind = _field(through, new).db_parameters(connection=schema_editor.connection)["type"]
-            changes.append(f"MODIFY {quote(new)} {kind} NOT NULL")
+            changes.append(f"MODIFY {quote(new)} {_type(schema_editor, through, new)} NOT NULL")
         schema_editor.execute(
             f"ALTER TABLE {q_table} {', '.join(changes)}, ALGORITHM=INPLACE, LOCK=NONE"
         )
@@ -139,16 +154,52 @@ def contract(
 def shrink(
     schema_editor: BaseDatabaseSchemaEditor, through: type[models.Model], renamed: dict[str, str]
 ) -> None:
-    """Undo expand: drop the triggers, the new columns and their index."""
+    """Undo expand: drop the triggers, the new columns, their indexes and foreign keys.
+
+    The old columns are made ``NOT NULL`` again where a rolled back
+    post-deploy stage added them (``expand(back=True)``); their foreign keys
+    are added back by ``restore_foreign_keys`` once the tables have their
+    old names.
+    """
     quote = schema_editor.quote_name
     table = through._meta.db_table
     for sync in _syncs(schema_editor, through, renamed):
         sync.drop()
     new = set(renamed.values())
-    changes = [
-        f"DROP INDEX {quote(name)}"
-        for name, info in _constraints(schema_editor, table).items()
-        if not info["primary_key"] and not info["foreign_key"] and set(info["columns"]) & new
-    ]
+    changes: list[str] = []
+    for name, info in _constraints(schema_editor, table).items():
+        if info["primary_key"] or not set(info["columns"]) & new:
+            continue
+        if info["foreign_key"]:
+            changes.insert(0, f"DROP FOREIGN KEY {quote(name)}")
+        if info["index"] or info["unique"]:
+            changes.append(f"DROP INDEX {quote(name)}")
     changes += [f"DROP COLUMN {quote(column)}" for column in sorted(new)]
-    schema_editor.execute(f"ALTER TABLE {quote(table)} {', '.join(changes)}")
+    connection = schema_editor.connection
+    with connection.cursor() as cursor:
+        description = connection.introspection.get_table_description(cursor, table)
+    nullable = {info.name for info in description if info.null_ok}
+    changes += [
+        f"MODIFY {quote(old)} {_type(schema_editor, through, new)} NOT NULL"
+        for old, new in renamed.items()
+        if old in nullable
+    ]
+    schema_editor.execute(
+        f"ALTER TABLE {quote(table)} {', '.join(changes)}, ALGORITHM=INPLACE, LOCK=NONE"
+    )
+
+
+def restore_foreign_keys(
+    schema_editor: BaseDatabaseSchemaEditor, through: type[models.Model], columns: list[str]
+) -> None:
+    """Give each of columns that has none Django's foreign key (through: the old state's model).
+
+    Rolling post-deploy back re-adds the old columns without one: the table
+    they point at is a view until pre-deploy is rolled back too.
+    """
+    constraints = _constraints(schema_editor, through._meta.db_table).values()
+    for column in columns:
+        if not any(
+            info["foreign_key"] and list(info["columns"]) == [column] for info in constraints
+        ):
+            _add_fk_checked(schema_editor, through, _field(through, column))

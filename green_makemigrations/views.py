@@ -88,6 +88,8 @@ class ViewOperation(Operation):
         view = schema_editor.quote_name(self.name)
         select = self.select_sql(schema_editor, model)
         if schema_editor.connection.vendor == "mysql":
+            if self._beside(schema_editor, model):
+                select = self.select_sql(schema_editor, model, renamed=False)
             # Replaced in one statement: no moment without a view (no transactional DDL).
             schema_editor.execute(f"CREATE OR REPLACE VIEW {view} AS {select}")
             return
@@ -105,11 +107,29 @@ class ViewOperation(Operation):
             for f in model._meta.local_concrete_fields
         ]
 
-    def select_sql(self, schema_editor: BaseDatabaseSchemaEditor, model: type[models.Model]) -> str:
-        """Return the view's query: every column of model's table, under its view name."""
+    def _beside(self, schema_editor: BaseDatabaseSchemaEditor, model: type[models.Model]) -> bool:
+        """Return whether the table has the renamed columns' old ones beside them (MariaDB)."""
+        if not self.renamed_columns or schema_editor.collect_sql:
+            return False
+        return set(self.renamed_columns) <= column_names(schema_editor, model._meta.db_table)
+
+    def select_sql(
+        self,
+        schema_editor: BaseDatabaseSchemaEditor,
+        model: type[models.Model],
+        *,
+        renamed: bool = True,
+    ) -> str:
+        """Return the view's query: every column of model's table, under its view name.
+
+        renamed=False: the table has the old columns (m2m_columns.py), named
+        as they are.
+        """
         quote = schema_editor.quote_name
         select = ", ".join(
-            quote(column) if column == alias else f"{quote(column)} AS {quote(alias)}"
+            quote(column)
+            if column == alias
+            else (f"{quote(column)} AS {quote(alias)}" if renamed else quote(alias))
             for column, alias in self._columns(model)
         )
         return f"SELECT {select} FROM {quote(model._meta.db_table)}"
@@ -188,12 +208,7 @@ class DropView(ViewOperation):
         """Drop the view; on MariaDB/MySQL, then swap in the columns pre-deploy added."""
         self.drop(app_label, schema_editor, from_state)
         model = self._table(app_label, from_state)
-        if (
-            self.renamed_columns
-            and schema_editor.connection.vendor == "mysql"
-            and not schema_editor.collect_sql
-            and self.allow_migrate_model(schema_editor.connection.alias, model)
-        ):
+        if self._contracts(schema_editor, model):
             m2m_columns.contract(schema_editor, model, self.renamed_columns)
 
     def database_backwards(
@@ -203,8 +218,22 @@ class DropView(ViewOperation):
         from_state: ProjectState,
         to_state: ProjectState,
     ) -> None:
-        """Create the view again."""
+        """Create the view again; on MariaDB/MySQL, over old columns added back first."""
+        model = self._table(app_label, to_state)
+        if self._contracts(schema_editor, model):
+            m2m_columns.expand(schema_editor, model, self.renamed_columns, back=True)
         self.create(app_label, schema_editor, to_state)
+
+    def _contracts(
+        self, schema_editor: BaseDatabaseSchemaEditor, model: type[models.Model]
+    ) -> bool:
+        """Return whether the drop swaps columns (a many-to-many table on MariaDB/MySQL)."""
+        return bool(
+            self.renamed_columns
+            and schema_editor.connection.vendor == "mysql"
+            and not schema_editor.collect_sql
+            and self.allow_migrate_model(schema_editor.connection.alias, model)
+        )
 
 
 ViewSpec = tuple[str, str | None, dict[str, str]]
@@ -388,8 +417,12 @@ class _RenamesTables(Operation):
         """
         mysql = schema_editor.connection.vendor == "mysql" and not schema_editor.collect_sql
         with contextlib.ExitStack() as stack:
+            kept = []
             if mysql:
-                throughs = self._shrink_expanded(app_label, schema_editor, from_state)
+                kept = self._shrink_expanded(app_label, schema_editor, from_state)
+                throughs = {view.name for view in kept} | {
+                    view._table(app_label, from_state)._meta.db_table for view in kept
+                }
                 stack.enter_context(foreign_key_checks_off(schema_editor))
                 stack.enter_context(_swapping_views_out(schema_editor, self.views))
                 stack.enter_context(_skipping_fields_of(schema_editor, throughs))
@@ -406,17 +439,22 @@ class _RenamesTables(Operation):
                 super().database_backwards(app_label, schema_editor, from_state, to_state)
             finally:
                 self._undoing = False
+            old_model = to_state.apps.get_model(app_label, self._old_model_name())
+            for view in kept:
+                field: Any = old_model._meta.get_field(str(view.field_name))
+                through = field.remote_field.through
+                m2m_columns.restore_foreign_keys(schema_editor, through, list(view.renamed_columns))
 
     def _shrink_expanded(
         self, app_label: str, schema_editor: BaseDatabaseSchemaEditor, state: ProjectState
-    ) -> set[str]:
+    ) -> list[CreateView]:
         """Drop the columns added beside a many-to-many table's old ones (MariaDB).
 
-        Returns the names, old and new, of each many-to-many table that has
-        its old columns: Django's rename back must leave their columns alone.
+        Returns the views of the many-to-many tables that have their old
+        columns: Django's rename back must leave their columns alone.
         """
         kinds = _table_kinds(schema_editor)
-        throughs = set()
+        kept = []
         for view in self._view_operations():
             through = view._table(app_label, state)
             table = through._meta.db_table
@@ -427,8 +465,8 @@ class _RenamesTables(Operation):
                 continue  # renamed by Django: renamed back by Django
             if set(view.renamed_columns.values()) & columns:
                 m2m_columns.shrink(schema_editor, through, view.renamed_columns)
-            throughs |= {table, view.name}
-        return throughs
+            kept.append(view)
+        return kept
 
 
 class RenameModelWithViews(_RenamesTables, operations.RenameModel):

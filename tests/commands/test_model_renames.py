@@ -384,10 +384,33 @@ def test_mariadb_post_deploy_leaves_what_django_renames(
         name for _app, name in MigrationLoader(connection).applied_migrations if _app == APP
     }
 
-    # Rolled back through both stages, the tables have their old names and columns.
-    call_command("migrate", APP, "0001", verbosity=0)
+    # Rolling post-deploy back adds book_id back beside volume_id, synced,
+    # and the view over it: no column is renamed back, at no moment.
+    execute(f"INSERT INTO {APP}_author (name) VALUES ('b')")
+    [(b,)] = select(f"SELECT id FROM {APP}_author WHERE name = 'b'")
+    with CaptureQueriesContext(connection) as captured:
+        call_command("migrate", APP, pre, verbosity=0)
+        execute(f"INSERT INTO {OLD_M2M} (book_id, author_id) VALUES (1, %s)", (b,))
+        assert select(f"SELECT volume_id FROM {NEW_M2M} WHERE author_id = %s", (b,)) == [(1,)]
+        # Rolling pre-deploy back drops volume_id; book_id gets its foreign key back.
+        call_command("migrate", APP, "0001", verbosity=0)
+    statements = [query["sql"] for query in captured.captured_queries]
+    assert not [sql for sql in statements if "RENAME COLUMN" in sql], statements
+    assert_no_foreign_key_added_with_checks_on(statements)
     assert m2m_columns(OLD_M2M) == {"id": False, "book_id": False, "author_id": False}
-    assert select(f"SELECT book_id, author_id FROM {OLD_M2M} ORDER BY id") == [(1, 1), (two, 1)]
+    assert unique_columns(OLD_M2M) == {("book_id", "author_id")}
+    references = {
+        tuple(info["columns"]): info["foreign_key"]
+        for info in constraints(OLD_M2M).values()
+        if info["foreign_key"]
+    }
+    assert references == {("book_id",): (OLD_TABLE, "id"), ("author_id",): (f"{APP}_author", "id")}
+    assert not m2m_triggers()
+    assert select(f"SELECT book_id, author_id FROM {OLD_M2M} ORDER BY id") == [
+        (1, 1),
+        (two, 1),
+        (1, b),
+    ]
 
 
 def assert_no_foreign_key_added_with_checks_on(statements: list[str]) -> None:
