@@ -47,17 +47,29 @@ class _ColumnSync:
         self.pk = quote(str(meta_pk.column))
         self.source = quote(source)
         self.target = quote(target)
+        self.columns = [source, target]
         # The backend's index naming gives a short, stable, unique name.
-        self.name = schema_editor._create_index_name(  # type: ignore[attr-defined]
-            self.table, [source, target], suffix="_sync"
+        self.name = self._name("_sync")
+
+    def _name(self, suffix: str) -> str:
+        return str(
+            self.editor._create_index_name(  # type: ignore[attr-defined]
+                self.table, self.columns, suffix=suffix
+            )
         )
 
     def _names(self) -> list[str]:
         if self.vendor == "postgresql":
             return [self.name]
-        if self.vendor == "mysql":
-            return [f"{self.name}_i", f"{self.name}_u"]
-        return [f"{self.name}_i", f"{self.name}_t", f"{self.name}_s"]
+        tails = ["_i", "_u"] if self.vendor == "mysql" else ["_i", "_t", "_s"]
+        limit = self.editor.connection.ops.max_name_length()
+        return [
+            # Past the server's limit, the tail goes inside the name's own truncation.
+            f"{self.name}{tail}"
+            if limit is None or len(self.name + tail) <= limit
+            else self._name(f"_sync{tail}")
+            for tail in tails
+        ]
 
     def create(self) -> None:
         """Create the triggers, replacing any left by an earlier run."""
