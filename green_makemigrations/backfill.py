@@ -11,7 +11,9 @@ session compresses its WAL meanwhile (see wal.py).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import models
@@ -59,8 +61,26 @@ def update_in_batches(
     if schema_editor.collect_sql:
         schema_editor.execute(f"UPDATE {table} SET {assignments} WHERE {condition}", params)
         return 0
+    nice_ratio = conf.backfill_nice_ratio()
     with compressed_wal(connection, conf.wal_compression()):
-        return _update(connection, table, pk_column, pk, assignments, condition, params, batch_size)
+        return _update(
+            connection, table, pk_column, pk, assignments, condition, params, batch_size, nice_ratio
+        )
+
+
+@contextmanager
+def _paced(nice_ratio: float) -> Iterator[None]:
+    """Run one batch, then sleep nice_ratio times as long as it took.
+
+    Each batch commits on its own, and its commit waits for its WAL (redo
+    log) to reach the disk; so do the commits of the application's
+    transactions meanwhile. The pause lets the server's disk catch up
+    between batches (gh-ost's ``--nice-ratio``).
+    """
+    began = time.monotonic()
+    yield
+    if nice_ratio > 0:
+        time.sleep((time.monotonic() - began) * nice_ratio)
 
 
 def _update(
@@ -72,6 +92,7 @@ def _update(
     condition: str,
     params: Sequence[Any],
     batch_size: int,
+    nice_ratio: float,
 ) -> int:
     """Run the batches of update_in_batches; return rows changed."""
     changed = 0
@@ -86,7 +107,7 @@ def _update(
             f"{pk_column} < %s AND ({condition})"
         )
         for start in range(int(low), int(high) + 1, batch_size):
-            with connection.cursor() as cursor:
+            with _paced(nice_ratio), connection.cursor() as cursor:
                 cursor.execute(sql, [*params, start, start + batch_size])
                 changed += max(cursor.rowcount, 0)
         return changed
@@ -98,7 +119,7 @@ def _update(
             f"SELECT {pk_column} FROM {table} WHERE {condition} LIMIT {int(batch_size)})"
         )
     while True:
-        with connection.cursor() as cursor:
+        with _paced(nice_ratio), connection.cursor() as cursor:
             cursor.execute(sql, list(params))
             rowcount = int(cursor.rowcount)
         changed += max(rowcount, 0)

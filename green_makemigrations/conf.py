@@ -18,6 +18,11 @@ Keys:
     PostgreSQL ``wal_compression`` method for the session of a batched
     backfill or concurrent index build (default ``"lz4"``; ``None`` keeps the
     server's setting). See ``wal.py``.
+
+``BACKFILL_NICE_RATIO``
+    After each batch of a backfill, sleep this many times as long as the
+    batch took (default 0: no pause; 1: half the time writing, half
+    waiting). See ``backfill.py``.
 """
 
 from __future__ import annotations
@@ -32,8 +37,11 @@ from .exceptions import StageConfigurationError
 from .locks import LockPolicy
 
 SETTING_NAME = "GREEN_MAKEMIGRATIONS"
-KNOWN_KEYS = frozenset({"STAGES", "LOCK_TIMEOUT", "LOCK_RETRIES", "WAL_COMPRESSION"})
+KNOWN_KEYS = frozenset(
+    {"STAGES", "LOCK_TIMEOUT", "LOCK_RETRIES", "WAL_COMPRESSION", "BACKFILL_NICE_RATIO"}
+)
 WAL_COMPRESSION_METHODS = ("lz4", "zstd", "pglz", "on")
+DEFAULT_NICE_RATIO = 0.0
 
 
 def get_setting() -> Mapping[str, Any]:
@@ -58,7 +66,7 @@ def setting_errors() -> list[str]:
         for key in value
         if key not in KNOWN_KEYS
     ]
-    for check in (stage_overrides, lock_policy, wal_compression):
+    for check in (stage_overrides, lock_policy, wal_compression, backfill_nice_ratio):
         try:
             check()
         except StageConfigurationError as error:
@@ -116,3 +124,14 @@ def wal_compression() -> str | None:
         f"{', '.join(map(repr, WAL_COMPRESSION_METHODS))}, or None to keep the server's "
         "setting."
     )
+
+
+def backfill_nice_ratio() -> float:
+    """Return how many times as long as each backfill batch to sleep after it."""
+    value = get_setting().get("BACKFILL_NICE_RATIO", DEFAULT_NICE_RATIO)
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 100:
+        raise StageConfigurationError(
+            f"{SETTING_NAME}['BACKFILL_NICE_RATIO'] is {value!r}; use a number from 0 "
+            "(no pause between batches) to 100."
+        )
+    return float(value)

@@ -83,7 +83,10 @@ def test_unknown_key() -> None:
     assert stage_overrides() == {}
     (error,) = setting_errors()
     assert "unknown key 'STAGE'" in error
-    assert "known keys: LOCK_RETRIES, LOCK_TIMEOUT, STAGES, WAL_COMPRESSION." in error
+    assert (
+        "known keys: BACKFILL_NICE_RATIO, LOCK_RETRIES, LOCK_TIMEOUT, STAGES, WAL_COMPRESSION."
+        in error
+    )
 
 
 @override_settings(GREEN_MAKEMIGRATIONS={"OTHER": 1, "STAGES": {"shop": "soon"}})
