@@ -17,8 +17,12 @@ contracted:
   it is dropped and the new column made ``NOT NULL`` (online), and the
   new column gets Django's foreign key, checked by a query and added in
   place.
-- rolling pre-deploy back (``shrink``): the triggers, the new column and
-  its index go.
+- rolling post-deploy back (``expand(back_to=...)``): the old columns come
+  back beside the new ones, synced, copied and indexed, and the view names
+  them again;
+- rolling pre-deploy back (``shrink``): the triggers, the new columns with
+  their index and foreign key go; the old columns get their foreign key
+  back once the tables have their old names (``restore_foreign_keys``).
 
 Each step looks at the table first: a run that stopped is finished by the
 next one.
@@ -71,14 +75,16 @@ def expand(
     through: type[models.Model],
     renamed: dict[str, str],
     *,
-    back: bool = False,
+    back_to: str | None = None,
 ) -> None:
     """Add each new column beside its old one, keep them equal, copy the rows, index them.
 
     through is the many-to-many model of the new state (its table already
-    renamed); renamed maps each old column to its new name. back: add the
-    old columns beside the new ones instead (rolling post-deploy back).
+    renamed); renamed maps each old column to its new name. back_to: add
+    the old columns beside the new ones instead (rolling post-deploy back),
+    their index named as Django named it on the table's old name, back_to.
     """
+    back = back_to is not None
     quote = schema_editor.quote_name
     table = through._meta.db_table
     columns = column_names(schema_editor, table)
@@ -100,7 +106,9 @@ def expand(
         info["unique"] and list(info["columns"]) == unique
         for info in _constraints(schema_editor, table).values()
     ):
-        name = schema_editor._create_index_name(table, unique, suffix="_uniq")  # type: ignore[attr-defined]
+        name = schema_editor._create_index_name(  # type: ignore[attr-defined]
+            back_to or table, unique, suffix="_uniq"
+        )
         schema_editor.execute(
             f"ALTER TABLE {quote(table)} ADD UNIQUE INDEX {quote(name)} "
             f"({', '.join(quote(c) for c in unique)}), ALGORITHM=INPLACE, LOCK=NONE"
@@ -157,7 +165,7 @@ def shrink(
     """Undo expand: drop the triggers, the new columns, their indexes and foreign keys.
 
     The old columns are made ``NOT NULL`` again where a rolled back
-    post-deploy stage added them (``expand(back=True)``); their foreign keys
+    post-deploy stage added them (``expand(back_to=...)``); their foreign keys
     are added back by ``restore_foreign_keys`` once the tables have their
     old names.
     """

@@ -221,7 +221,7 @@ class DropView(ViewOperation):
         """Create the view again; on MariaDB/MySQL, over old columns added back first."""
         model = self._table(app_label, to_state)
         if self._contracts(schema_editor, model):
-            m2m_columns.expand(schema_editor, model, self.renamed_columns, back=True)
+            m2m_columns.expand(schema_editor, model, self.renamed_columns, back_to=self.name)
         self.create(app_label, schema_editor, to_state)
 
     def _contracts(

@@ -331,6 +331,7 @@ def test_mariadb_post_deploy_leaves_what_django_renames(
     """
     call_command("makemigrations", APP, interactive=True, verbosity=0)
     pre, post = sorted(path.stem for path in previous_release.glob("000[2-9]_*.py"))
+    released = schema(OLD_M2M)
     call_command("migrate", APP, stage="pre-deploy", verbosity=0)
     # A run that stopped after adding the column: the next one syncs, copies, indexes.
     [uniq] = [
@@ -406,6 +407,7 @@ def test_mariadb_post_deploy_leaves_what_django_renames(
     }
     assert references == {("book_id",): (OLD_TABLE, "id"), ("author_id",): (f"{APP}_author", "id")}
     assert not m2m_triggers()
+    assert schema(OLD_M2M) == released  # Django's own names, for columns and constraints
     assert select(f"SELECT book_id, author_id FROM {OLD_M2M} ORDER BY id") == [
         (1, 1),
         (two, 1),
@@ -421,6 +423,14 @@ def assert_no_foreign_key_added_with_checks_on(statements: list[str]) -> None:
             checks = "off" if sql.endswith("= 0") else "on"
         elif "ADD CONSTRAINT" in sql and "FOREIGN KEY" in sql:
             assert checks == "off", sql
+
+
+def schema(table: str) -> tuple[dict[str, bool], dict[str, tuple[tuple[str, ...], Any, bool]]]:
+    """Return table's columns (nullable?) and constraints (columns, target, unique?) by name."""
+    return m2m_columns(table), {
+        name: (tuple(info["columns"]), info["foreign_key"], info["unique"])
+        for name, info in constraints(table).items()
+    }
 
 
 def constraints(table: str) -> dict[str, Any]:
