@@ -4,15 +4,17 @@ Run from the repository root::
 
     python benchmarks/bench_locks.py [--backend postgresql|mysql ...] [--rows 1000000 ...]
         [--kinds index check not_null add_column unique unique_field partial_unique
-         bigint rename_column foreign_key rename_model drop_column] [--json PATH] [--keep]
+         bigint rename_column foreign_key rename_model rename_model_m2m drop_column]
+        [--nice-ratio R] [--json PATH] [--keep]
 
 For each backend and table size it creates a throw-away database
 (``green_locks_<pid>``) on the server of GREEN_POSTGRES_URL / GREEN_MYSQL_URL
 (the test suite's variables), and in a temporary directory a tiny Django project
 whose app ``shop`` holds the model ``Item`` at release N (and ``Store``, ten
-rows, the target of the added ForeignKey). Django creates the
-table; the server fills it (PostgreSQL ``generate_series``, MariaDB's SEQUENCE
-engine), 1% of ``note`` left NULL.
+rows, the target of the added ForeignKey and of ``Item.stores``, a
+ManyToManyField). Django creates the tables; the server fills them (PostgreSQL
+``generate_series``, MariaDB's SEQUENCE engine), 1% of ``note`` left NULL, one
+row per item in the many-to-many table ``shop_item_stores``.
 
 Then, for each change kind, release N+1's models are written and the change is
 migrated twice on the same table, undone in between (``migrate shop 0001``,
@@ -28,6 +30,10 @@ single-row INSERTs and UPDATEs by primary key on the table (autocommit), as the
 application release that runs at that moment would: release N during stock's
 ``migrate`` and the pre-deploy stage, release N+1 during the post-deploy stage.
 It records the latency of every query (no release writes NULL into ``note``).
+For ``rename_model_m2m`` the load is instead what the ORM sends for the
+many-to-many relation: ``add()``'s INSERT that ignores a duplicate, alternating
+with a read of one item's store ids, on ``shop_item_stores`` (release N) or
+``shop_article_stores`` (release N+1).
 The stall of a stage is the longest latency of a query that overlapped the
 stage's window (``call_command("migrate")`` in a process where Django is already
 set up); the failures are the queries that failed during the window or the
@@ -63,6 +69,8 @@ POSTGRESQL_TARGET = 0.100  # seconds: the longest stall allowed on PostgreSQL.
 IDLE = 0.5  # seconds of load before each stage: the noise floor.
 TAIL = 1.0  # seconds of load after each stage: failures of the running release.
 TABLE = "shop_item"
+M2M_TABLE = "shop_item_stores"  # Item.stores' table at release N
+M2M_COLUMN = "item_id"  # its column pointing at Item
 NULL_EVERY = 100  # 1% of the rows have a NULL note.
 
 # Release N's model. Every change kind edits it.
@@ -72,8 +80,11 @@ BASE_FIELDS: dict[str, str | None] = {
     "note": "models.IntegerField(null=True)",
     "code": "models.BigIntegerField()",
     "legacy": "models.IntegerField()",
+    # No reverse accessor: it would clash with the added ForeignKey's (foreign_key).
+    "stores": 'models.ManyToManyField(Store, related_name="+")',
 }
-# A small second model, there from release N on: the target of the added ForeignKey.
+# A small second model, there from release N on: the target of the added ForeignKey
+# and of Item.stores.
 STORE_MODEL = """\
 class Store(models.Model):
     name = models.CharField(max_length=50)
@@ -97,6 +108,9 @@ class Kind:
     # makemigrations runs interactively with these answers on stdin (Django's
     # "Was ... renamed to ...?"); None: --noinput.
     answers: str | None = None
+    # The load queries the many-to-many table of Item.stores instead of the
+    # model's table: release N+1's (table, column pointing at the model).
+    m2m: tuple[str, str] | None = None
 
 
 RELEASE_N_COLUMNS = ("name", "qty", "note", "code", "legacy")
@@ -172,6 +186,14 @@ KINDS = [
         answers="y\n",
     ),
     Kind(
+        "rename_model_m2m",
+        "rename a model with an M2M",
+        model="Article",
+        new_table="shop_article",
+        answers="y\n",
+        m2m=("shop_article_stores", "article_id"),
+    ),
+    Kind(
         "drop_column",
         "drop a column",
         fields={"legacy": None},
@@ -241,8 +263,11 @@ def render_models(kind: Kind | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_project(root: Path, db: dict[str, Any]) -> None:
-    """Write the project: manage.py, stock and green settings, the shop app at release N."""
+def write_project(root: Path, db: dict[str, Any], nice_ratio: float | None = None) -> None:
+    """Write the project: manage.py, stock and green settings, the shop app at release N.
+
+    nice_ratio: green_makemigrations' BACKFILL_NICE_RATIO (None: its default).
+    """
     root.mkdir(parents=True)
     (root / "manage.py").write_text(MANAGE_PY)
     (root / "timed_command.py").write_text(TIMED_COMMAND_PY)
@@ -262,9 +287,12 @@ def write_project(root: Path, db: dict[str, Any]) -> None:
     (settings_dir / "stock.py").write_text(
         'from .base import *  # noqa: F403\n\nINSTALLED_APPS = ["shop"]\n'
     )
-    (settings_dir / "green.py").write_text(
+    green = (
         'from .base import *  # noqa: F403\n\nINSTALLED_APPS = ["green_makemigrations", "shop"]\n'
     )
+    if nice_ratio is not None:
+        green += f'GREEN_MAKEMIGRATIONS = {{"BACKFILL_NICE_RATIO": {nice_ratio!r}}}\n'
+    (settings_dir / "green.py").write_text(green)
     app = root / "shop"
     (app / "migrations").mkdir(parents=True)
     (app / "__init__.py").write_text("")
@@ -327,7 +355,14 @@ def database(backend: str) -> Iterator[dict[str, Any]]:
 
 
 def fill(entry: dict[str, Any], rows: int) -> None:
-    """Fill the table server-side: ids 1..rows, code = id, note NULL in 1% of the rows."""
+    """Fill the tables server-side: ids 1..rows, code = id, note NULL in 1% of the rows.
+
+    The many-to-many table gets one row per item, ids 1..rows, item i in store
+    i % 10 + 1. On MariaDB the ids are given: an INSERT ... SELECT reserves
+    auto-increment values in growing blocks, and the next statement would
+    start after a gap (ids above rows, which delete_load_rows would take for
+    the load's).
+    """
     connection = connect(entry)
     try:
         for number in range(1, STORES + 1):
@@ -341,19 +376,34 @@ def fill(entry: dict[str, Any], rows: int) -> None:
                 "FROM generate_series(1, %s) AS g",
                 [NULL_EVERY, rows],
             )
+            execute(
+                connection,
+                f"INSERT INTO {M2M_TABLE} ({M2M_COLUMN}, store_id) "
+                "SELECT g, g %% %s + 1 FROM generate_series(1, %s) AS g",
+                [STORES, rows],
+            )
             execute(connection, f"VACUUM ANALYZE {TABLE}")
+            execute(connection, f"VACUUM ANALYZE {M2M_TABLE}")
         else:
             step = 500_000
             for first in range(1, rows + 1, step):
                 last = min(rows, first + step - 1)
                 execute(
                     connection,
-                    f"INSERT INTO {TABLE} (name, qty, note, code, legacy) "
-                    "SELECT CONCAT('item ', seq), seq % 1000, "
+                    f"INSERT INTO {TABLE} (id, name, qty, note, code, legacy) "
+                    "SELECT seq, CONCAT('item ', seq), seq % 1000, "
                     f"IF(seq % {NULL_EVERY} = 0, NULL, seq), seq, seq "
                     f"FROM seq_{first}_to_{last}",
                 )
+            for first in range(1, rows + 1, step):
+                last = min(rows, first + step - 1)
+                execute(
+                    connection,
+                    f"INSERT INTO {M2M_TABLE} (id, {M2M_COLUMN}, store_id) "
+                    f"SELECT seq, seq, seq % {STORES} + 1 FROM seq_{first}_to_{last}",
+                )
             execute(connection, f"ANALYZE TABLE {TABLE}")
+            execute(connection, f"ANALYZE TABLE {M2M_TABLE}")
     finally:
         connection.close()
 
@@ -391,8 +441,13 @@ def restore_legacy(entry: dict[str, Any]) -> None:
 
 
 def reset(entry: dict[str, Any], rows: int) -> None:
-    """Bring the table back to its filled state after a run has been undone."""
+    """Bring the tables back to their filled state after a run has been undone.
+
+    The many-to-many rows the load added (rename_model_m2m) are those past
+    the fill's ids; deleted here, once the table has its release N name again.
+    """
     connection = connect(entry)
+    postgresql = entry["ENGINE"].endswith("postgresql")
     try:
         execute(connection, f"DELETE FROM {TABLE} WHERE id > %s", [rows])
         execute(
@@ -400,8 +455,11 @@ def reset(entry: dict[str, Any], rows: int) -> None:
             f"UPDATE {TABLE} SET note = NULL WHERE id %% %s = 0 AND note IS NOT NULL",
             [NULL_EVERY],
         )
-        if entry["ENGINE"].endswith("postgresql"):
+        added = execute(connection, f"DELETE FROM {M2M_TABLE} WHERE id > %s", [rows]).rowcount
+        if postgresql:
             execute(connection, f"VACUUM ANALYZE {TABLE}")
+            if added:
+                execute(connection, f"VACUUM ANALYZE {M2M_TABLE}")
     finally:
         connection.close()
 
@@ -413,6 +471,11 @@ LOAD = "--_load"
 
 def load_main(spec_path: str) -> None:
     """Run single-row INSERTs and UPDATEs until SIGTERM; write every latency to a file.
+
+    spec["mode"] "m2m": on a many-to-many table (columns: the one pointing at
+    the item, then store_id), alternate what the ORM sends for
+    ``item.stores.add(store)`` (an INSERT that ignores a duplicate) and a read
+    of one item's store ids, each for a random item and store.
 
     Bounded: it stops by itself after spec["max_seconds"]. A query that fails
     is counted, and the loop goes on (on a fresh connection if it was lost).
@@ -439,12 +502,20 @@ def load_main(spec_path: str) -> None:
         return connection
 
     connection = open_connection()
+    m2m = spec["mode"] == "m2m"
     insert = (
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
     )
     update = f"UPDATE {table} SET qty = qty + 1 WHERE id = %s"
+    if m2m:  # Django's add(): bulk_create(ignore_conflicts=True); then a read
+        if postgresql:
+            insert += " ON CONFLICT DO NOTHING"
+        else:
+            insert = insert.replace("INSERT INTO", "INSERT IGNORE INTO", 1)
+        update = f"SELECT {columns[1]} FROM {table} WHERE {columns[0]} = %s"
     rng = random.Random(os.getpid())
-    samples: list[tuple[float, float, int, int]] = []  # start, end, ok, 0 insert / 1 update
+    # start, end, ok, 0 insert / 1 update (m2m: read)
+    samples: list[tuple[float, float, int, int]] = []
     errors: Counter[str] = Counter()
     deadline = time.monotonic() + spec["max_seconds"]
     if postgresql:
@@ -459,6 +530,8 @@ def load_main(spec_path: str) -> None:
         params: list[Any]
         if is_update:
             sql, params = update, [rng.randint(1, rows)]
+        elif m2m:
+            sql, params = insert, [rng.randint(1, rows), rng.randint(1, STORES)]
         else:
             values: dict[str, Any] = {
                 "name": "load",
@@ -474,7 +547,9 @@ def load_main(spec_path: str) -> None:
         start = time.monotonic()
         ok = 1
         try:
-            execute(connection, sql, params)
+            cursor = execute(connection, sql, params)
+            if m2m and is_update:
+                cursor.fetchall()
         except Exception as error:  # noqa: BLE001 - counted, reported
             ok = 0
             errors[f"{type(error).__name__}: {str(error).strip().splitlines()[0][:160]}"] += 1
@@ -496,8 +571,12 @@ def load(
     pause: float,
     workdir: Path,
     table: str = TABLE,
+    mode: str = "rows",
 ) -> Iterator[dict[str, Any]]:
-    """Run the load process for the block; fill the yielded dict with its samples."""
+    """Run the load process for the block; fill the yielded dict with its samples.
+
+    mode: "rows" (INSERTs and UPDATEs of the model's table) or "m2m" (see load_main).
+    """
     spec_path = workdir / "load_spec.json"
     out = workdir / "load_out.json"
     out.unlink(missing_ok=True)
@@ -508,6 +587,7 @@ def load(
                 "rows": rows,
                 "columns": list(columns),
                 "table": table,
+                "mode": mode,
                 "pause": pause,
                 "max_seconds": 600,
                 "out": str(out),
@@ -650,16 +730,32 @@ class StageResult:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class Target:
+    """What a release's load queries: a table, the columns it inserts, the load's mode."""
+
+    table: str
+    columns: tuple[str, ...]
+    mode: str = "rows"  # "rows": the model's table; "m2m": a many-to-many table
+
+
+def load_target(kind: Kind, new_release: bool) -> Target:
+    """Return what release N (or, new_release, kind's release N+1) queries during kind."""
+    if kind.m2m is not None:
+        table, column = kind.m2m if new_release else (M2M_TABLE, M2M_COLUMN)
+        return Target(table, (column, "store_id"), "m2m")
+    if new_release:
+        return Target(kind.new_table or TABLE, kind.new_columns or RELEASE_N_COLUMNS)
+    return Target(TABLE, RELEASE_N_COLUMNS)
+
+
 def run_stage(
-    ctx: Context,
-    stage: str,
-    settings: str,
-    args: list[str],
-    columns: tuple[str, ...],
-    table: str = TABLE,
+    ctx: Context, stage: str, settings: str, args: list[str], target: Target
 ) -> StageResult:
-    """Run one migrate under load (the release's queries on table); return its figures."""
-    with load(ctx.entry, ctx.rows, columns, ctx.pause, ctx.workdir, table) as observed:
+    """Run one migrate under load (the release's queries on target); return its figures."""
+    with load(
+        ctx.entry, ctx.rows, target.columns, ctx.pause, ctx.workdir, target.table, target.mode
+    ) as observed:
         with WaitSampler(ctx.entry, observed["backend_id"]) as sampler:
             time.sleep(IDLE)
             window = timed_command(
@@ -758,19 +854,15 @@ def run_kind(ctx: Context, kind: Kind, order: list[str]) -> Row:
         manage(ctx.python, ctx.project, "green", args, stdin=kind.answers)
         files = migration_files(ctx.project)
         results[f"{variant}_files"] = [_describe_file(path) for path in files]
-        new_columns = kind.new_columns or RELEASE_N_COLUMNS
+        old, new = load_target(kind, False), load_target(kind, True)
         new_table = kind.new_table or TABLE
         if variant == "stock":
-            results["stock"] = run_stage(ctx, "migrate", "stock", [], RELEASE_N_COLUMNS)
+            results["stock"] = run_stage(ctx, "migrate", "stock", [], old)
             _progress(ctx, kind, "stock", results["stock"])
         else:
-            pre = run_stage(
-                ctx, "pre-deploy", "green", ["--stage", "pre-deploy"], RELEASE_N_COLUMNS
-            )
+            pre = run_stage(ctx, "pre-deploy", "green", ["--stage", "pre-deploy"], old)
             _progress(ctx, kind, "ours pre-deploy", pre)
-            post = run_stage(
-                ctx, "post-deploy", "green", ["--stage", "post-deploy"], new_columns, new_table
-            )
+            post = run_stage(ctx, "post-deploy", "green", ["--stage", "post-deploy"], new)
             _progress(ctx, kind, "ours post-deploy", post)
             results["pre"], results["post"] = pre, post
         # Undo: back to release N's schema and rows.
@@ -814,7 +906,7 @@ def _describe_file(path: Path) -> str:
 def _progress(ctx: Context, kind: Kind, label: str, result: StageResult) -> None:
     applied = ", ".join(result.applied) or "nothing to apply"
     line = (
-        f"    {kind.key:<14} {label:<17} {result.seconds:6.2f}s  max stall "
+        f"    {kind.key:<16} {label:<17} {result.seconds:6.2f}s  max stall "
         f"{result.max_stall:6.3f}s [{result.stall_waits}] (idle {result.idle_max:.3f}s)  "
         f"{result.queries} queries, {result.failed} failed  [{applied}]"
     )
@@ -846,7 +938,8 @@ def _cell(result: StageResult) -> str:
 def format_table(rows: list[Row]) -> str:
     """Return the results as a text table."""
     group = f"{'stall':<12} {'time':>6} {'fail':>4}"
-    head = f"{'backend':<10} {'rows':>4}  {'change':<24}"
+    width = max([24, *(len(row.title) for row in rows)])
+    head = f"{'backend':<10} {'rows':>4}  {'change':<{width}}"
     lines = [
         f"{'':<{len(head)}}  {'stock migrate':<24} | {'ours pre-deploy':<24} | "
         f"{'ours post-deploy':<24} | {'idle':>5}  target",
@@ -856,11 +949,12 @@ def format_table(rows: list[Row]) -> str:
     for row in rows:
         idle = max(row.stock.idle_max, row.pre.idle_max, row.post.idle_max)
         lines.append(
-            f"{row.backend:<10} {_size(row.rows):>4}  {row.title:<24}  {_cell(row.stock)} | "
+            f"{row.backend:<10} {_size(row.rows):>4}  {row.title:<{width}}  {_cell(row.stock)} | "
             f"{_cell(row.pre)} | {_cell(row.post)} | {idle:5.3f}  {row.verdict()}"
         )
     lines.append(
-        "stall: longest single INSERT/UPDATE during the stage (s), and what it waited on most:"
+        "stall: longest single INSERT/UPDATE (M2M: INSERT/SELECT) during the stage (s),"
+        "\n  and what it waited on most:"
         "\n  lock = a table/row lock, mdl = MariaDB metadata lock, io = disk (WAL), cpu = nothing,"
         "\n  run = MariaDB thread busy (CPU or I/O); time: the stage's migrate (s);"
         "\nfail: queries of the running release that failed during the stage or the second after;"
@@ -897,6 +991,11 @@ def main() -> None:
         type=float,
         default=0.002,
         help="seconds the load waits between two queries (default 0.002)",
+    )
+    parser.add_argument(
+        "--nice-ratio",
+        type=float,
+        help="green_makemigrations' BACKFILL_NICE_RATIO for ours (default: its default, 0)",
     )
     parser.add_argument("--json", type=Path, help="write the results as JSON to this path")
     parser.add_argument("--python", default=sys.executable, help="interpreter of the project")
@@ -937,6 +1036,7 @@ def main() -> None:
                     "load_average": load,
                     "setup": setup,
                     "pause": options.pause,
+                    "nice_ratio": options.nice_ratio,
                     "total_seconds": total,
                     "rows": [asdict(row) | {"verdict": row.verdict()} for row in rows],
                 },
@@ -954,7 +1054,7 @@ def measure(
     print(f"{backend}, {size:,} rows:", flush=True)
     with database(backend) as entry:
         project = workdir / f"{backend}_{size}"
-        write_project(project, entry)
+        write_project(project, entry, options.nice_ratio)
         ctx = Context(backend, size, entry, project, workdir, options.python, options.pause)
         manage(options.python, project, "stock", ["makemigrations", "shop", "--noinput"])
         manage(options.python, project, "stock", ["migrate", "--noinput"])
