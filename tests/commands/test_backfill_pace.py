@@ -19,6 +19,8 @@ from green_makemigrations.backfill import update_in_batches
 from green_makemigrations.conf import setting_errors
 from green_makemigrations.exceptions import StageConfigurationError
 
+from .utils import table_of
+
 
 class Clock:
     """time.monotonic and time.sleep for the backfill: each batch takes 0.25 s.
@@ -66,19 +68,14 @@ def tag_model(
                 app_label = "testapp"
                 db_table = "green_pace_tag"
 
-        with connection.schema_editor() as editor:
-            editor.create_model(Tag)
-        Tag.objects.bulk_create(
-            [
-                Tag(id=number if request.param == "integer" else f"t{number}")
-                for number in range(1, 6)
-            ]
-        )
-        try:
+        with table_of(Tag):
+            Tag.objects.bulk_create(
+                [
+                    Tag(id=number if request.param == "integer" else f"t{number}")
+                    for number in range(1, 6)
+                ]
+            )
             yield Tag
-        finally:
-            with connection.schema_editor() as editor:
-                editor.delete_model(Tag)
 
 
 def label_all(model: type[models.Model]) -> int:

@@ -23,6 +23,8 @@ from green_makemigrations.operations import build_index_concurrently
 from green_makemigrations.session import read_setting
 from green_makemigrations.wal import compressed_wal
 
+from .utils import table_of
+
 postgresql_only = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="wal_compression is a PostgreSQL setting"
 )
@@ -45,14 +47,9 @@ def note_model(transactional_db: None) -> Iterator[type[models.Model]]:
                 app_label = "testapp"
                 db_table = "green_wal_note"
 
-        with connection.schema_editor() as editor:
-            editor.create_model(Note)
-        Note.objects.bulk_create([Note() for _ in range(3)])
-        try:
+        with table_of(Note):
+            Note.objects.bulk_create([Note() for _ in range(3)])
             yield Note
-        finally:
-            with connection.schema_editor() as editor:
-                editor.delete_model(Note)
 
 
 def backfill_setting(model: type[models.Model]) -> list[str | None]:

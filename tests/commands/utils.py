@@ -147,6 +147,18 @@ def table_rows(table: str) -> list[tuple[Any, ...]]:
     return select(f"SELECT * FROM {connection.ops.quote_name(table)} ORDER BY 1")
 
 
+@contextmanager
+def table_of(model: Any) -> Iterator[None]:
+    """Create model's table for the block, then drop it."""
+    with connection.schema_editor() as editor:
+        editor.create_model(model)
+    try:
+        yield
+    finally:
+        with connection.schema_editor() as editor:
+            editor.delete_model(model)
+
+
 def historical_apps(migration_name: str) -> Apps:
     """Return the test app's models as they are after migration_name (an old release)."""
     loader = MigrationLoader(None, ignore_no_migrations=True)
