@@ -30,11 +30,13 @@ next one.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.db import models
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 
+from .backfill import INTEGER_KEY_TYPES
 from .foreign_keys import _add_fk_checked, column_names
 from .sync import _ColumnSync
 
@@ -45,16 +47,13 @@ def _constraints(schema_editor: BaseDatabaseSchemaEditor, table: str) -> dict[st
         return connection.introspection.get_constraints(cursor, table)
 
 
-def is_expanded(
-    schema_editor: BaseDatabaseSchemaEditor, table: str, renamed: dict[str, str]
-) -> bool:
-    """Return whether table has both the old and the new column of each renamed pair."""
-    columns = column_names(schema_editor, table)
-    return set(renamed) | set(renamed.values()) <= columns
-
-
 def _field(through: type[models.Model], column: str) -> Any:
     return next(f for f in through._meta.local_concrete_fields if f.column == column)
+
+
+def _type(schema_editor: BaseDatabaseSchemaEditor, through: type[models.Model], column: str) -> str:
+    """Return the database type of through's column."""
+    return str(_field(through, column).db_parameters(connection=schema_editor.connection)["type"])
 
 
 def _unique_columns(through: type[models.Model]) -> list[str]:
@@ -62,6 +61,39 @@ def _unique_columns(through: type[models.Model]) -> list[str]:
     [names] = through._meta.unique_together
     fields = {field.name: field for field in through._meta.local_concrete_fields}
     return [str(fields[name].column) for name in names]
+
+
+def _zero(schema_editor: BaseDatabaseSchemaEditor, through: type[models.Model], column: str) -> str:
+    """Return a literal of the type of through's foreign key column (its value never read)."""
+    target = _field(through, column).target_field
+    kind = target.get_internal_type()
+    if kind in INTEGER_KEY_TYPES:
+        return "0"
+    value = ""
+    if kind == "UUIDField":
+        # A UUID where the server has the type (MariaDB 10.7+), else its hex.
+        value = str(target.get_db_prep_value(uuid.UUID(int=0), connection=schema_editor.connection))
+    return str(schema_editor.quote_value(value))
+
+
+def _keys_dropped(
+    schema_editor: BaseDatabaseSchemaEditor, table: str, columns: set[str]
+) -> list[str]:
+    """Return the ``ALTER TABLE`` clauses dropping the keys of table that hold columns.
+
+    Foreign keys first; then every index but the primary key (MariaDB
+    would keep an index on the columns a drop of columns leaves).
+    """
+    quote = schema_editor.quote_name
+    changes: list[str] = []
+    for name, info in _constraints(schema_editor, table).items():
+        if info["primary_key"] or not set(info["columns"]) & columns:
+            continue
+        if info["foreign_key"]:
+            changes.insert(0, f"DROP FOREIGN KEY {quote(name)}")
+        if info["index"] or info["unique"]:
+            changes.append(f"DROP INDEX {quote(name)}")
+    return changes
 
 
 def _syncs(
@@ -115,11 +147,6 @@ def expand(
         )
 
 
-def _type(schema_editor: BaseDatabaseSchemaEditor, through: type[models.Model], column: str) -> str:
-    """Return the database type of through's column."""
-    return str(_field(through, column).db_parameters(connection=schema_editor.connection)["type"])
-
-
 def contract(
     schema_editor: BaseDatabaseSchemaEditor, through: type[models.Model], renamed: dict[str, str]
 ) -> None:
@@ -135,15 +162,10 @@ def contract(
     q_table = quote(table)
     old = [column for column in renamed if column in column_names(schema_editor, table)]
     if old:
-        changes: list[str] = []
-        for name, info in _constraints(schema_editor, table).items():
-            if info["primary_key"] or not set(info["columns"]) & set(old):
-                continue
-            if info["foreign_key"]:
-                changes.insert(0, f"DROP FOREIGN KEY {quote(name)}")
-            if info["index"] or info["unique"]:
-                changes.append(f"DROP INDEX {quote(name)}")
-        changes += [f"ALTER COLUMN {quote(column)} SET DEFAULT 0" for column in old]
+        changes = _keys_dropped(schema_editor, table, set(old))
+        for column in old:
+            zero = _zero(schema_editor, through, renamed[column])
+            changes.append(f"ALTER COLUMN {quote(column)} SET DEFAULT {zero}")
         schema_editor.execute(
             f"ALTER TABLE {q_table} {', '.join(changes)}, ALGORITHM=INPLACE, LOCK=NONE"
         )
@@ -174,14 +196,7 @@ def shrink(
     for sync in _syncs(schema_editor, through, renamed):
         sync.drop()
     new = set(renamed.values())
-    changes: list[str] = []
-    for name, info in _constraints(schema_editor, table).items():
-        if info["primary_key"] or not set(info["columns"]) & new:
-            continue
-        if info["foreign_key"]:
-            changes.insert(0, f"DROP FOREIGN KEY {quote(name)}")
-        if info["index"] or info["unique"]:
-            changes.append(f"DROP INDEX {quote(name)}")
+    changes = _keys_dropped(schema_editor, table, new)
     changes += [f"DROP COLUMN {quote(column)}" for column in sorted(new)]
     connection = schema_editor.connection
     with connection.cursor() as cursor:

@@ -1,7 +1,8 @@
 """A renamed model with a many-to-many field to itself: both columns of its table change.
 
-Release N has Person (table rename_self_app_person_friends with columns
-from_person_id and to_person_id); the new release calls it Human. Both
+Release N has Person, with a UUID primary key (table
+rename_self_app_person_friends with columns from_person_id and to_person_id);
+the new release calls it Human. Both
 releases add, read and remove friends while the stages run; rolled back, the
 tables are as they were.
 """
@@ -19,7 +20,9 @@ from django.db.migrations.loader import MigrationLoader
 from .utils import app_with_history, execute, select, tables
 
 APP = "rename_self_app"
-INITIAL = """from django.db import migrations, models
+INITIAL = """import uuid
+
+from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
@@ -31,9 +34,7 @@ class Migration(migrations.Migration):
             fields=[
                 (
                     "id",
-                    models.AutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
+                    models.UUIDField(default=uuid.uuid4, primary_key=True, serialize=False),
                 ),
                 ("name", models.CharField(max_length=20)),
                 ("friends", models.ManyToManyField(symmetrical=False, to="rename_self_app.person")),
