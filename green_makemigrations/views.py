@@ -325,6 +325,8 @@ class _RenamesTables(Operation):
         target = to_state.apps.get_model(app_label, self._model_name())._meta.db_table
         with _foreign_keys_validated_after(schema_editor, target), _ddl_transaction(schema_editor):
             if not self._renamed_already(app_label, schema_editor, to_state):
+                old_model = from_state.apps.get_model(app_label, self._old_model_name())
+                _lock_referencing_first(schema_editor, old_model)
                 rename(app_label, schema_editor, from_state, to_state)
             for view in views:
                 view.create(app_label, schema_editor, to_state)
@@ -432,6 +434,9 @@ class _RenamesTables(Operation):
                     _foreign_keys_validated_after(schema_editor, target._meta.db_table)
                 )
                 stack.enter_context(_ddl_transaction(schema_editor))
+                _lock_referencing_first(
+                    schema_editor, from_state.apps.get_model(app_label, self._model_name())
+                )
                 for view in self._view_operations():
                     view.drop(app_label, schema_editor, from_state)
             self._undoing = True
@@ -524,6 +529,34 @@ def _rename_moving_view(
     schema_editor.execute(f"DROP VIEW IF EXISTS {spare}")
     schema_editor.execute(f"RENAME TABLE {quote(view)} TO {spare}, {pairs}")
     schema_editor.execute(f"DROP VIEW {spare}")
+
+
+def _lock_referencing_first(schema_editor: BaseDatabaseSchemaEditor, model: Any) -> None:
+    """Lock the tables a rename of model alters, those referencing it first (PostgreSQL).
+
+    The application inserts into a table that references model's (a
+    many-to-many table, another model's) and then checks the foreign key,
+    which takes a lock on model's table. Were model's table locked first,
+    the rename would wait for that insert while the insert waits for the
+    rename: a deadlock, broken after ``deadlock_timeout`` or the stage's
+    lock timeout, the application stalled meanwhile. Locked in this order
+    in one statement, the rename waits for the insert to finish instead.
+    """
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    tables = [
+        field.remote_field.through._meta.db_table
+        for field in model._meta.local_many_to_many
+        if field.remote_field.through._meta.auto_created
+    ]
+    tables += [
+        related.related_model._meta.db_table
+        for related in model._meta.related_objects
+        if not related.many_to_many and related.related_model._meta.managed
+    ]
+    quote = schema_editor.quote_name
+    names = ", ".join(quote(table) for table in dict.fromkeys([*tables, model._meta.db_table]))
+    schema_editor.execute(f"LOCK TABLE {names} IN ACCESS EXCLUSIVE MODE")
 
 
 def _table_kinds(schema_editor: BaseDatabaseSchemaEditor) -> dict[str, str]:

@@ -9,13 +9,15 @@ post-deploy drops the views.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.management import call_command
-from django.db import IntegrityError, connection
+from django.db import IntegrityError, connection, connections
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 from django.test.utils import CaptureQueriesContext
@@ -520,3 +522,58 @@ def test_postgresql_adds_foreign_keys_not_valid_and_validates_them_after(
     call_command("migrate", APP, "0001", verbosity=0)
     assert unvalidated_foreign_keys() == []
     assert select(f"SELECT book_id, author_id FROM {OLD_M2M}") == [(1, 1)]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's lock order")
+def test_postgresql_rename_waits_for_an_insert_into_the_many_to_many_table(
+    previous_release: Path,
+) -> None:
+    """The rename locks the many-to-many table before the model's: no deadlock.
+
+    Release N's insert into the many-to-many table holds that table, then
+    checks its foreign key, which locks the model's table. A rename that
+    locked the model's table first would wait for the insert while the
+    insert waits for it (PostgreSQL breaks the deadlock after a second,
+    failing one of them); locked in order, the rename waits for the insert.
+    """
+    call_command("makemigrations", APP, interactive=True, verbosity=0)
+    execute(f"INSERT INTO {APP}_author (name) VALUES ('b')")
+    [(b,)] = select(f"SELECT id FROM {APP}_author WHERE name = 'b'")
+    release_n = connection.copy()
+    failures: list[BaseException] = []
+
+    def pre_deploy() -> None:
+        try:
+            # No retry: a deadlock would fail the rename (or the insert).
+            call_command(
+                "migrate", APP, stage="pre-deploy", lock_timeout=10, lock_retries=0, verbosity=0
+            )
+        except BaseException as error:  # noqa: BLE001 - reported by the test
+            failures.append(error)
+        finally:
+            connections.close_all()
+
+    try:
+        with release_n.cursor() as cursor:
+            cursor.execute("BEGIN")
+            cursor.execute(f"LOCK TABLE {OLD_M2M} IN ROW EXCLUSIVE MODE")
+            migrate = threading.Thread(target=pre_deploy)
+            migrate.start()
+            waiting = 0
+            for _ in range(500):
+                [(waiting,)] = select(
+                    "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = %s::regclass",
+                    (OLD_M2M,),
+                )
+                if waiting:
+                    break
+                time.sleep(0.01)
+            assert waiting, "the rename never waited for the many-to-many table"
+            cursor.execute(f"INSERT INTO {OLD_M2M} (book_id, author_id) VALUES (1, %s)", (b,))
+            cursor.execute("COMMIT")
+    finally:
+        release_n.close()
+    migrate.join(timeout=30)
+    assert not migrate.is_alive()
+    assert failures == []
+    assert select(f"SELECT volume_id, author_id FROM {NEW_M2M} ORDER BY id") == [(1, 1), (1, b)]
