@@ -456,19 +456,26 @@ class _RenamesTables(Operation):
         """Drop the columns added beside a many-to-many table's old ones (MariaDB).
 
         Returns the views of the many-to-many tables that have their old
-        columns: Django's rename back must leave their columns alone.
+        columns: Django's rename back must leave their columns alone. A
+        table an earlier, interrupted rollback renamed back is looked at
+        under its old name.
         """
         kinds = _table_kinds(schema_editor)
         kept = []
         for view in self._view_operations():
             through = view._table(app_label, state)
             table = through._meta.db_table
-            if not view.renamed_columns or kinds.get(table) != "t":
+            if not view.renamed_columns:
                 continue
-            columns = column_names(schema_editor, table)
+            if kinds.get(table) == "t":
+                columns = column_names(schema_editor, table)
+            elif kinds.get(view.name) == "t":
+                columns = column_names(schema_editor, view.name)
+            else:
+                continue
             if not set(view.renamed_columns) <= columns:
                 continue  # renamed by Django: renamed back by Django
-            if set(view.renamed_columns.values()) & columns:
+            if kinds.get(table) == "t" and set(view.renamed_columns.values()) & columns:
                 m2m_columns.shrink(schema_editor, through, view.renamed_columns)
             kept.append(view)
         return kept
@@ -616,14 +623,18 @@ def _swapping_views_out(
     """Make each rename of a table back to a view's name one swap (MariaDB).
 
     ``RENAME TABLE view TO spare, table TO view`` then drops the spare: the
-    old name never stands empty. Tables whose view is gone rename as usual.
+    old name never stands empty. Tables whose view is gone rename as usual;
+    a table already back under its old name (an interrupted rollback) stays.
     """
     alter_db_table = schema_editor.alter_db_table
     names = {name for name, _field, _columns in views}
 
     def alter(model: Any, old_db_table: str, new_db_table: str) -> None:
-        if new_db_table in names and _table_kinds(schema_editor).get(new_db_table) == "v":
+        kinds = _table_kinds(schema_editor)
+        if new_db_table in names and kinds.get(new_db_table) == "v":
             _rename_moving_view(schema_editor, new_db_table, [(old_db_table, new_db_table)])
+        elif new_db_table in names and old_db_table not in kinds:
+            pass  # an earlier, interrupted rollback renamed it back
         else:
             alter_db_table(model, old_db_table, new_db_table)
 
