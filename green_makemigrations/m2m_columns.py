@@ -38,13 +38,8 @@ from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 
 from .backfill import INTEGER_KEY_TYPES
 from .foreign_keys import _add_fk_checked, column_names
+from .operations import constraints
 from .sync import _ColumnSync
-
-
-def _constraints(schema_editor: BaseDatabaseSchemaEditor, table: str) -> dict[str, Any]:
-    connection = schema_editor.connection
-    with connection.cursor() as cursor:
-        return connection.introspection.get_constraints(cursor, table)
 
 
 def _field(through: type[models.Model], column: str) -> Any:
@@ -86,7 +81,7 @@ def _keys_dropped(
     """
     quote = schema_editor.quote_name
     changes: list[str] = []
-    for name, info in _constraints(schema_editor, table).items():
+    for name, info in constraints(schema_editor, table).items():
         if info["primary_key"] or not set(info["columns"]) & columns:
             continue
         if info["foreign_key"]:
@@ -136,7 +131,7 @@ def expand(
         unique = [to_old.get(column, column) for column in unique]
     if not any(
         info["unique"] and list(info["columns"]) == unique
-        for info in _constraints(schema_editor, table).values()
+        for info in constraints(schema_editor, table).values()
     ):
         name = schema_editor._create_index_name(  # type: ignore[attr-defined]
             back_to or table, unique, suffix="_uniq"
@@ -220,9 +215,7 @@ def restore_foreign_keys(
     Rolling post-deploy back re-adds the old columns without one: the table
     they point at is a view until pre-deploy is rolled back too.
     """
-    constraints = _constraints(schema_editor, through._meta.db_table).values()
+    existing = constraints(schema_editor, through._meta.db_table).values()
     for column in columns:
-        if not any(
-            info["foreign_key"] and list(info["columns"]) == [column] for info in constraints
-        ):
+        if not any(info["foreign_key"] and list(info["columns"]) == [column] for info in existing):
             _add_fk_checked(schema_editor, through, _field(through, column))

@@ -75,10 +75,15 @@ def _constraint_state(
     return None if row is None else bool(row[0])
 
 
-def _constraint_names(schema_editor: BaseDatabaseSchemaEditor, table: str) -> set[str]:
+def constraints(schema_editor: BaseDatabaseSchemaEditor, table: str) -> dict[str, Any]:
+    """Return Django's introspection of table's constraints and indexes, by name."""
     connection = schema_editor.connection
     with connection.cursor() as cursor:
-        return set(connection.introspection.get_constraints(cursor, table))
+        return connection.introspection.get_constraints(cursor, table)
+
+
+def _constraint_names(schema_editor: BaseDatabaseSchemaEditor, table: str) -> set[str]:
+    return set(constraints(schema_editor, table))
 
 
 def _collecting(schema_editor: BaseDatabaseSchemaEditor) -> bool:

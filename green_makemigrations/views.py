@@ -86,10 +86,11 @@ class ViewOperation(Operation):
         if not self.allow_migrate_model(schema_editor.connection.alias, model):
             return
         view = schema_editor.quote_name(self.name)
-        select = self.select_sql(schema_editor, model)
-        if schema_editor.connection.vendor == "mysql":
-            if self._beside(schema_editor, model):
-                select = self.select_sql(schema_editor, model, renamed=False)
+        mysql = schema_editor.connection.vendor == "mysql"
+        select = self.select_sql(
+            schema_editor, model, renamed=not (mysql and self._beside(schema_editor, model))
+        )
+        if mysql:
             # Replaced in one statement: no moment without a view (no transactional DDL).
             schema_editor.execute(f"CREATE OR REPLACE VIEW {view} AS {select}")
             return
@@ -208,7 +209,7 @@ class DropView(ViewOperation):
         """Drop the view; on MariaDB/MySQL, then swap in the columns pre-deploy added."""
         self.drop(app_label, schema_editor, from_state)
         model = self._table(app_label, from_state)
-        if self._contracts(schema_editor, model):
+        if self._swaps_columns(schema_editor, model):
             m2m_columns.contract(schema_editor, model, self.renamed_columns)
 
     def database_backwards(
@@ -220,14 +221,14 @@ class DropView(ViewOperation):
     ) -> None:
         """Create the view again; on MariaDB/MySQL, over old columns added back first."""
         model = self._table(app_label, to_state)
-        if self._contracts(schema_editor, model):
+        if self._swaps_columns(schema_editor, model):
             m2m_columns.expand(schema_editor, model, self.renamed_columns, back_to=self.name)
         self.create(app_label, schema_editor, to_state)
 
-    def _contracts(
+    def _swaps_columns(
         self, schema_editor: BaseDatabaseSchemaEditor, model: type[models.Model]
     ) -> bool:
-        """Return whether the drop swaps columns (a many-to-many table on MariaDB/MySQL)."""
+        """Return whether dropping (or re-creating) the view swaps columns (MariaDB/MySQL)."""
         return bool(
             self.renamed_columns
             and schema_editor.connection.vendor == "mysql"
@@ -372,13 +373,10 @@ class _RenamesTables(Operation):
             if not view.field_name:
                 done.append(view)
         expanded = [view for view in views if view.renamed_columns]
-        throughs = {view.name for view in expanded} | {
-            view._table(app_label, to_state)._meta.db_table for view in expanded
-        }
         if not self._columns_renamed_already(app_label, schema_editor, to_state):
             with (
                 _skipping_table_renames(schema_editor, renames),
-                _skipping_fields_of(schema_editor, throughs),
+                _skipping_fields_of(schema_editor, _both_names(app_label, expanded, to_state)),
                 foreign_key_checks_off(schema_editor),
             ):
                 rename(app_label, schema_editor, from_state, to_state)
@@ -422,9 +420,7 @@ class _RenamesTables(Operation):
             kept = []
             if mysql:
                 kept = self._shrink_expanded(app_label, schema_editor, from_state)
-                throughs = {view.name for view in kept} | {
-                    view._table(app_label, from_state)._meta.db_table for view in kept
-                }
+                throughs = _both_names(app_label, kept, from_state)
                 stack.enter_context(foreign_key_checks_off(schema_editor))
                 stack.enter_context(_swapping_views_out(schema_editor, self.views))
                 stack.enter_context(_skipping_fields_of(schema_editor, throughs))
@@ -504,6 +500,13 @@ class AlterModelTableWithViews(_RenamesTables, operations.AlterModelTable):
 
     def _model_name(self) -> str:
         return self.name
+
+
+def _both_names(app_label: str, views: list[CreateView], state: ProjectState) -> set[str]:
+    """Return the old name (the view's) and the new name of each view's table."""
+    return {view.name for view in views} | {
+        view._table(app_label, state)._meta.db_table for view in views
+    }
 
 
 def _swap_table_for_view(
