@@ -6,7 +6,8 @@ are updated ``batch_size`` at a time: walking ranges of an integer primary
 key (each batch finds its rows through the primary key index, however many
 rows are already done), or, for other primary keys, repeating a ``LIMIT``-ed
 update until it changes fewer rows than the limit. On PostgreSQL the
-session compresses its WAL meanwhile (see wal.py).
+session compresses its WAL (see wal.py) and has its page writes flushed as
+it goes (see writeback.py) meanwhile.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 
 from . import conf
 from .wal import compressed_wal
+from .writeback import flushed_writes
 
 INTEGER_KEY_TYPES = (
     "AutoField",
@@ -62,7 +64,10 @@ def update_in_batches(
         schema_editor.execute(f"UPDATE {table} SET {assignments} WHERE {condition}", params)
         return 0
     nice_ratio = conf.backfill_nice_ratio()
-    with compressed_wal(connection, conf.wal_compression()):
+    with (
+        compressed_wal(connection, conf.wal_compression()),
+        flushed_writes(connection, conf.backfill_flush_after()),
+    ):
         return _update(
             connection, table, pk_column, pk, assignments, condition, params, batch_size, nice_ratio
         )

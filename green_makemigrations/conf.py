@@ -19,6 +19,11 @@ Keys:
     backfill or concurrent index build (default ``"lz4"``; ``None`` keeps the
     server's setting). See ``wal.py``.
 
+``BACKFILL_FLUSH_AFTER``
+    PostgreSQL ``backend_flush_after`` for the session of a batched
+    backfill: ``"8kB"`` to ``"2MB"`` (default ``"256kB"``; ``None`` keeps the
+    server's setting). See ``writeback.py``.
+
 ``BACKFILL_NICE_RATIO``
     After each batch of a backfill, sleep this many times as long as the
     batch took (default 0: no pause; 1: half the time writing, half
@@ -27,6 +32,7 @@ Keys:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,19 +44,27 @@ from .locks import LockPolicy
 
 SETTING_NAME = "GREEN_MAKEMIGRATIONS"
 KNOWN_KEYS = frozenset(
-    {"STAGES", "LOCK_TIMEOUT", "LOCK_RETRIES", "WAL_COMPRESSION", "BACKFILL_NICE_RATIO"}
+    {
+        "STAGES",
+        "LOCK_TIMEOUT",
+        "LOCK_RETRIES",
+        "WAL_COMPRESSION",
+        "BACKFILL_FLUSH_AFTER",
+        "BACKFILL_NICE_RATIO",
+    }
 )
 WAL_COMPRESSION_METHODS = ("lz4", "zstd", "pglz", "on")
 DEFAULT_NICE_RATIO = 0.0
+DEFAULT_FLUSH_AFTER = "256kB"
+FLUSH_AFTER_PATTERN = re.compile(r"([0-9]+)(kB|MB)")
+FLUSH_AFTER_RANGE_KB = (8, 2048)  # PostgreSQL's bounds: one page to 256 pages
 
 
 def get_setting() -> Mapping[str, Any]:
     """Return the raw settings dict (empty when unset)."""
     value = getattr(settings, SETTING_NAME, None) or {}
     if not isinstance(value, Mapping):
-        raise StageConfigurationError(
-            f"{SETTING_NAME} must be a dict, not {type(value).__name__}."
-        )
+        raise StageConfigurationError(f"{SETTING_NAME} must be a dict, not {type(value).__name__}.")
     return value
 
 
@@ -61,12 +75,17 @@ def setting_errors() -> list[str]:
     except StageConfigurationError as error:
         return [str(error)]
     errors = [
-        f"{SETTING_NAME} has an unknown key {key!r}; known keys: "
-        f"{', '.join(sorted(KNOWN_KEYS))}."
+        f"{SETTING_NAME} has an unknown key {key!r}; known keys: {', '.join(sorted(KNOWN_KEYS))}."
         for key in value
         if key not in KNOWN_KEYS
     ]
-    for check in (stage_overrides, lock_policy, wal_compression, backfill_nice_ratio):
+    for check in (
+        stage_overrides,
+        lock_policy,
+        wal_compression,
+        backfill_flush_after,
+        backfill_nice_ratio,
+    ):
         try:
             check()
         except StageConfigurationError as error:
@@ -123,6 +142,23 @@ def wal_compression() -> str | None:
         f"{SETTING_NAME}['WAL_COMPRESSION'] is {value!r}; use one of "
         f"{', '.join(map(repr, WAL_COMPRESSION_METHODS))}, or None to keep the server's "
         "setting."
+    )
+
+
+def backfill_flush_after() -> str | None:
+    """Return the ``backend_flush_after`` of backfills, or None to keep the server's."""
+    value = get_setting().get("BACKFILL_FLUSH_AFTER", DEFAULT_FLUSH_AFTER)
+    if value is None:
+        return None
+    match = FLUSH_AFTER_PATTERN.fullmatch(value) if isinstance(value, str) else None
+    if match:
+        kilobytes = int(match[1]) * (1024 if match[2] == "MB" else 1)
+        low, high = FLUSH_AFTER_RANGE_KB
+        if low <= kilobytes <= high:
+            return match[0]
+    raise StageConfigurationError(
+        f"{SETTING_NAME}['BACKFILL_FLUSH_AFTER'] is {value!r}; use an amount from '8kB' "
+        "to '2MB' (e.g. '256kB'), or None to keep the server's setting."
     )
 
 

@@ -22,10 +22,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.db import DatabaseError, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from .session import read_setting, write_setting
+from .session import unless_chosen
 
 SETTING = "wal_compression"
 FALLBACK = "on"  # pglz: every PostgreSQL build has it
@@ -41,23 +40,5 @@ def compressed_wal(connection: BaseDatabaseWrapper, method: str | None) -> Itera
     if connection.vendor != "postgresql" or method is None:
         yield
         return
-    previous = read_setting(connection, SETTING)
-    changed = previous == "off" and any(
-        _try_setting(connection, value) for value in dict.fromkeys((method, FALLBACK))
-    )
-    try:
+    with unless_chosen(connection, SETTING, (method, FALLBACK), default="off"):
         yield
-    finally:
-        if changed:
-            write_setting(connection, SETTING, previous)
-
-
-def _try_setting(connection: BaseDatabaseWrapper, value: str) -> bool:
-    """Set wal_compression to value; return False if the server refuses it."""
-    try:
-        # A savepoint inside a transaction, so a refusal does not abort it.
-        with transaction.atomic(using=connection.alias):
-            write_setting(connection, SETTING, value)
-    except DatabaseError:
-        return False
-    return True

@@ -61,7 +61,8 @@ def test_e001_not_raised_when_listed_after(fresh_commands: None) -> None:
         (
             {"STAGE": {}},
             "GREEN_MAKEMIGRATIONS has an unknown key 'STAGE'; "
-            "known keys: BACKFILL_NICE_RATIO, LOCK_RETRIES, LOCK_TIMEOUT, STAGES, WAL_COMPRESSION.",
+            "known keys: BACKFILL_FLUSH_AFTER, BACKFILL_NICE_RATIO, LOCK_RETRIES, LOCK_TIMEOUT, "
+            "STAGES, WAL_COMPRESSION.",
         ),
         ({"STAGES": ["testapp"]}, "GREEN_MAKEMIGRATIONS['STAGES'] must be a dict."),
         (

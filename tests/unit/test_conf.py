@@ -84,8 +84,8 @@ def test_unknown_key() -> None:
     (error,) = setting_errors()
     assert "unknown key 'STAGE'" in error
     assert (
-        "known keys: BACKFILL_NICE_RATIO, LOCK_RETRIES, LOCK_TIMEOUT, STAGES, WAL_COMPRESSION."
-        in error
+        "known keys: BACKFILL_FLUSH_AFTER, BACKFILL_NICE_RATIO, LOCK_RETRIES, LOCK_TIMEOUT, "
+        "STAGES, WAL_COMPRESSION." in error
     )
 
 

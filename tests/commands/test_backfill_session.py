@@ -1,9 +1,11 @@
-"""Backfills and concurrent index builds compress their WAL on PostgreSQL (wal.py).
+"""The PostgreSQL session settings of a backfill and a concurrent index build.
 
-What the session's ``wal_compression`` is while the work runs is read by
-the work itself: the backfill writes ``current_setting('wal_compression')``
-into the rows it updates, the index build records ``SHOW``. Whether the
-compression shortens the application's waits is measured in benchmarks/.
+Both compress their WAL (wal.py); a backfill also has its page writes
+flushed as it goes (writeback.py). What the session's setting is while the
+work runs is read by the work itself: the backfill writes
+``current_setting(...)`` into the rows it updates, the index build records
+``SHOW``. Whether the settings shorten the application's waits is measured
+in benchmarks/ (bench_wal.py).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from django.db import connection, models, transaction
+from django.db import DatabaseError, connection, models, transaction
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext, isolate_apps
 
@@ -22,11 +24,12 @@ from green_makemigrations.exceptions import StageConfigurationError
 from green_makemigrations.operations import build_index_concurrently
 from green_makemigrations.session import read_setting
 from green_makemigrations.wal import compressed_wal
+from green_makemigrations.writeback import flushed_writes
 
 from .utils import table_of
 
 postgresql_only = pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="wal_compression is a PostgreSQL setting"
+    connection.vendor != "postgresql", reason="PostgreSQL session settings"
 )
 
 
@@ -52,11 +55,11 @@ def note_model(transactional_db: None) -> Iterator[type[models.Model]]:
             yield Note
 
 
-def backfill_setting(model: type[models.Model]) -> list[str | None]:
-    """Backfill each note with the session's wal_compression, two rows a batch."""
+def backfill_setting(model: type[models.Model], name: str = "wal_compression") -> list[str | None]:
+    """Backfill each note with the session's setting name, two rows a batch."""
     with connection.schema_editor(atomic=False) as editor:
         update_in_batches(
-            editor, model, "text = current_setting('wal_compression')", "text IS NULL", batch_size=2
+            editor, model, f"text = current_setting('{name}')", "text IS NULL", batch_size=2
         )
     return list(model.objects.order_by("pk").values_list("text", flat=True))  # type: ignore[attr-defined]
 
@@ -149,4 +152,84 @@ def test_setting_refuses_an_unknown_method() -> None:
         message = str(error.value)
         assert "GREEN_MAKEMIGRATIONS['WAL_COMPRESSION'] is 'gzip'" in message
         assert "'lz4', 'zstd', 'pglz', 'on', or None" in message
+        assert setting_errors() == [message]
+
+
+# -- backend_flush_after (writeback.py) ----------------------------------------
+
+
+def flush_after() -> str:
+    """Return the session's backend_flush_after."""
+    return read_setting(connection, "backend_flush_after")
+
+
+@postgresql_only
+def test_backfill_flushes_its_writes_then_restores_the_setting(
+    note_model: type[models.Model],
+) -> None:
+    assert flush_after() == "0"  # the server's default: the kernel decides
+    assert backfill_setting(note_model, "backend_flush_after") == ["256kB"] * 3
+    assert flush_after() == "0"
+
+
+@postgresql_only
+@override_settings(GREEN_MAKEMIGRATIONS={"BACKFILL_FLUSH_AFTER": "1MB"})
+def test_backfill_flushes_the_configured_amount(note_model: type[models.Model]) -> None:
+    assert backfill_setting(note_model, "backend_flush_after") == ["1MB"] * 3
+
+
+@postgresql_only
+@override_settings(GREEN_MAKEMIGRATIONS={"BACKFILL_FLUSH_AFTER": None})
+def test_backfill_keeps_the_server_flush_setting_when_told(note_model: type[models.Model]) -> None:
+    assert backfill_setting(note_model, "backend_flush_after") == ["0"] * 3
+
+
+@postgresql_only
+def test_an_amount_the_operator_chose_stays(note_model: type[models.Model]) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SET backend_flush_after = '64kB'")
+    try:
+        assert backfill_setting(note_model, "backend_flush_after") == ["64kB"] * 3
+        assert flush_after() == "64kB"
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET backend_flush_after")
+
+
+@postgresql_only
+def test_a_backfill_that_fails_restores_the_flush_setting(note_model: type[models.Model]) -> None:
+    with pytest.raises(DatabaseError, match="green_no_such_column"):
+        with connection.schema_editor(atomic=False) as editor:
+            update_in_batches(editor, note_model, "text = green_no_such_column", "text IS NULL")
+    assert flush_after() == "0"
+
+
+def test_flushing_sends_no_statement_elsewhere_or_with_none(transactional_db: None) -> None:
+    amount = "256kB" if connection.vendor != "postgresql" else None
+    with CaptureQueriesContext(connection) as captured:
+        with flushed_writes(connection, amount):
+            pass
+    assert captured.captured_queries == []
+
+
+@pytest.mark.parametrize("value", ["8kB", "256kB", "2MB", "2048kB", None])
+def test_flush_setting_accepts_amounts_and_none(value: str | None) -> None:
+    with override_settings(GREEN_MAKEMIGRATIONS={"BACKFILL_FLUSH_AFTER": value}):
+        assert conf.backfill_flush_after() == value
+        assert setting_errors() == []
+
+
+def test_flush_setting_defaults_to_256kb() -> None:
+    with override_settings(GREEN_MAKEMIGRATIONS={}):
+        assert conf.backfill_flush_after() == "256kB"
+
+
+@pytest.mark.parametrize("value", ["256", "4kB", "3MB", "256 kB", 256, "1GB"])
+def test_flush_setting_refuses_other_values(value: object) -> None:
+    with override_settings(GREEN_MAKEMIGRATIONS={"BACKFILL_FLUSH_AFTER": value}):
+        with pytest.raises(StageConfigurationError) as error:
+            conf.backfill_flush_after()
+        message = str(error.value)
+        assert f"GREEN_MAKEMIGRATIONS['BACKFILL_FLUSH_AFTER'] is {value!r}" in message
+        assert "from '8kB' to '2MB'" in message
         assert setting_errors() == [message]
