@@ -1,8 +1,9 @@
-"""WAL written, and the application's longest write, with and without wal_compression.
+"""WAL written, and the application's longest write, under the backfill's session settings.
 
-PostgreSQL only. For each setting of ``wal_compression`` (the server's
-default ``off``, then ``lz4`` as green_makemigrations sets it for its
-session), on a fresh table of ``--rows`` rows:
+PostgreSQL only. For each pair of ``wal_compression`` and
+``backend_flush_after``: the server's defaults (``off``, ``0``), then
+``lz4`` as green_makemigrations sets it for its session, then both as it
+sets them (``lz4``, ``256kB``), on a fresh table of ``--rows`` rows:
 
 - ``CREATE INDEX CONCURRENTLY`` on one column: the WAL it writes;
 - a backfill of one column on every row, 1,000 ids per ``UPDATE`` in
@@ -15,8 +16,9 @@ Usage::
 
     python benchmarks/bench_wal.py --rows 5000000 --repeat 3
 
-The figures quoted in benchmarks/README.rst ("WAL compression") come from
-this script; the stalls vary from run to run with the disk.
+The figures quoted in benchmarks/README.rst ("WAL compression", "Page
+writes of a backfill") come from this script; the stalls vary from run to
+run with the disk, hence the repeats, alternating the settings.
 """
 
 from __future__ import annotations
@@ -79,11 +81,17 @@ def load(entry: dict[str, Any], rows: int, stop: Any, out: Any) -> None:
     out.put(latencies)
 
 
-def measure(entry: dict[str, Any], rows: int, compression: str) -> dict[str, float]:
-    """Return the figures of one run with wal_compression set to compression."""
+SETTINGS = (("off", "0"), ("lz4", "0"), ("lz4", "256kB"))
+
+
+def measure(
+    entry: dict[str, Any], rows: int, compression: str, flush_after: str
+) -> dict[str, float]:
+    """Return the figures of one run with the session's two settings."""
     fill(entry, rows)
     connection = connect(entry)
     execute(connection, f"SET wal_compression = {compression}")
+    execute(connection, f"SET backend_flush_after = '{flush_after}'")
     start = wal_position(connection)
     execute(connection, "CREATE INDEX CONCURRENTLY item_name_idx ON item (name)")
     index_mb = (wal_position(connection) - start) / 2**20
@@ -122,25 +130,34 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2, help="runs of each setting (default 2)")
     options = parser.parse_args()
     print(
-        f"{'wal_compression':<16} {'index WAL':>10} {'backfill WAL':>13} {'backfill':>9} "
-        f"{'longest':>8} {'p99.9':>7} {'>100ms':>6}"
+        f"{'wal_compression':<16} {'flush_after':<12} {'index WAL':>10} {'backfill WAL':>13} "
+        f"{'backfill':>9} {'longest':>8} {'p99.9':>7} {'>100ms':>6}"
     )
-    results: dict[str, list[dict[str, float]]] = {"off": [], "lz4": []}
+    results: dict[tuple[str, str], list[dict[str, float]]] = {pair: [] for pair in SETTINGS}
     with scratch_database("postgresql", "green_bench_wal") as entry:
         for _ in range(options.repeat):
-            for compression, runs in results.items():  # alternated: the disk drifts
-                run = measure(entry, options.rows, compression)
+            for (compression, flush_after), runs in results.items():  # alternated: disk drifts
+                run = measure(entry, options.rows, compression, flush_after)
                 runs.append(run)
                 print(
-                    f"{compression:<16} {run['index_mb']:8.0f}MB {run['backfill_mb']:11.0f}MB "
-                    f"{run['backfill_s']:8.1f}s {run['max']:7.3f}s {run['p999']:6.3f}s "
-                    f"{run['over_100ms']:6.0f}",
+                    f"{compression:<16} {flush_after:<12} {run['index_mb']:8.0f}MB "
+                    f"{run['backfill_mb']:11.0f}MB {run['backfill_s']:8.1f}s "
+                    f"{run['max']:7.3f}s {run['p999']:6.3f}s {run['over_100ms']:6.0f}",
                     flush=True,
                 )
+
+    def mean(pair: tuple[str, str], key: str) -> float:
+        return sum(run[key] for run in results[pair]) / options.repeat
+
+    default, compressed, flushed = SETTINGS
     for key, label in (("index_mb", "index WAL"), ("backfill_mb", "backfill WAL")):
-        off = sum(run[key] for run in results["off"]) / options.repeat
-        lz4 = sum(run[key] for run in results["lz4"]) / options.repeat
-        print(f"{label}: lz4 / off = {lz4 / off:.2f}")
+        print(f"{label}: lz4 / off = {mean(compressed, key) / mean(default, key):.2f}")
+    for pair in SETTINGS:
+        longest = max(run["max"] for run in results[pair])
+        print(
+            f"{'/'.join(pair)}: longest write {longest:.3f}s, "
+            f"backfill {mean(pair, 'backfill_s'):.1f}s on average"
+        )
 
 
 if __name__ == "__main__":
