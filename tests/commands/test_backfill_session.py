@@ -10,7 +10,7 @@ in benchmarks/ (bench_wal.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from django.db import DatabaseError, connection, models, transaction
@@ -133,18 +133,6 @@ def test_other_databases_and_none_send_no_statement(transactional_db: None) -> N
     assert captured.captured_queries == []
 
 
-@pytest.mark.parametrize("value", ["lz4", "zstd", "pglz", "on", None])
-def test_setting_accepts_methods_and_none(value: str | None) -> None:
-    with override_settings(GREEN_MAKEMIGRATIONS={"WAL_COMPRESSION": value}):
-        assert conf.wal_compression() == value
-        assert setting_errors() == []
-
-
-def test_setting_defaults_to_lz4() -> None:
-    with override_settings(GREEN_MAKEMIGRATIONS={}):
-        assert conf.wal_compression() == "lz4"
-
-
 def test_setting_refuses_an_unknown_method() -> None:
     with override_settings(GREEN_MAKEMIGRATIONS={"WAL_COMPRESSION": "gzip"}):
         with pytest.raises(StageConfigurationError) as error:
@@ -212,18 +200,6 @@ def test_flushing_sends_no_statement_elsewhere_or_with_none(transactional_db: No
     assert captured.captured_queries == []
 
 
-@pytest.mark.parametrize("value", ["8kB", "256kB", "2MB", "2048kB", None])
-def test_flush_setting_accepts_amounts_and_none(value: str | None) -> None:
-    with override_settings(GREEN_MAKEMIGRATIONS={"BACKFILL_FLUSH_AFTER": value}):
-        assert conf.backfill_flush_after() == value
-        assert setting_errors() == []
-
-
-def test_flush_setting_defaults_to_256kb() -> None:
-    with override_settings(GREEN_MAKEMIGRATIONS={}):
-        assert conf.backfill_flush_after() == "256kB"
-
-
 @pytest.mark.parametrize("value", ["256", "4kB", "3MB", "256 kB", 256, "1GB"])
 def test_flush_setting_refuses_other_values(value: object) -> None:
     with override_settings(GREEN_MAKEMIGRATIONS={"BACKFILL_FLUSH_AFTER": value}):
@@ -233,3 +209,32 @@ def test_flush_setting_refuses_other_values(value: object) -> None:
         assert f"GREEN_MAKEMIGRATIONS['BACKFILL_FLUSH_AFTER'] is {value!r}" in message
         assert "from '8kB' to '2MB'" in message
         assert setting_errors() == [message]
+
+
+# Setting key: (its reader in conf, its default, values it accepts).
+SESSION_SETTINGS: dict[str, tuple[Callable[[], str | None], str, list[str | None]]] = {
+    "WAL_COMPRESSION": (conf.wal_compression, "lz4", ["lz4", "zstd", "pglz", "on", None]),
+    "BACKFILL_FLUSH_AFTER": (
+        conf.backfill_flush_after,
+        "256kB",
+        ["8kB", "256kB", "2MB", "2048kB", None],
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [(key, value) for key, (_, _, values) in SESSION_SETTINGS.items() for value in values],
+)
+def test_settings_accept_their_values_and_none(key: str, value: str | None) -> None:
+    read = SESSION_SETTINGS[key][0]
+    with override_settings(GREEN_MAKEMIGRATIONS={key: value}):
+        assert read() == value
+        assert setting_errors() == []
+
+
+@pytest.mark.parametrize("key", list(SESSION_SETTINGS))
+def test_settings_have_their_default(key: str) -> None:
+    read, default, _ = SESSION_SETTINGS[key]
+    with override_settings(GREEN_MAKEMIGRATIONS={}):
+        assert read() == default
