@@ -208,9 +208,7 @@ def data_drops(
     drops = rules.drops_data(migration.operations)
     if state_before is not None and any(isinstance(op, DeleteModel) for op in drops):
         state = state_before((migration.app_label, migration.name))
-        drops = rules.drops_data(
-            migration.operations, tableless_models(state, migration.app_label)
-        )
+        drops = rules.drops_data(migration.operations, tableless_models(state, migration.app_label))
     return drops
 
 

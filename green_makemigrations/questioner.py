@@ -92,7 +92,7 @@ class GreenInteractiveQuestioner(GreenQuestionerMixin, InteractiveMigrationQuest
         return bool(
             self._boolean_input(  # type: ignore[attr-defined]
                 f"The latest migration of '{app_label}', {migration_name}, is "
-            "post-deploy. Has it already run in every environment? If not, the new "
+                "post-deploy. Has it already run in every environment? If not, the new "
                 "pre-deploy migration is placed beside it so one release can hold "
                 "both. [y/N]",
                 default=False,
@@ -103,9 +103,7 @@ class GreenInteractiveQuestioner(GreenQuestionerMixin, InteractiveMigrationQuest
         """Write message to the prompt output."""
         self.prompt_output.write(message)
 
-    def _choice_input(
-        self, question: str, choices: list[str], default: int | None = None
-    ) -> int:
+    def _choice_input(self, question: str, choices: list[str], default: int | None = None) -> int:
         """Ask a numbered question; an empty answer picks default.
 
         Django's own questions give no default: their last option is always

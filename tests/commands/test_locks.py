@@ -30,6 +30,7 @@ needs_lock_timeout = pytest.mark.skipif(
     connection.vendor == "sqlite", reason="SQLite has no lock timeout to set."
 )
 
+
 def test_backoff_doubles_up_to_its_cap() -> None:
     policy = LockPolicy(timeout=0.5, retries=6, backoff=0.5, max_backoff=3)
     assert [policy.delay(n) for n in range(1, 6)] == [0.5, 1, 2, 3, 3]

@@ -65,9 +65,7 @@ class Command(BaseCommand):
         stages = graph_stages(graph)
         pre = split_plan(plan, Stage.PRE_DEPLOY, stages, graph)
         pre_keys = {(m.app_label, m.name) for m, _ in pre.run}
-        blocked_by = {
-            (m.app_label, m.name): f"{b.app_label}.{b.name}" for m, b in pre.blocked
-        }
+        blocked_by = {(m.app_label, m.name): f"{b.app_label}.{b.name}" for m, b in pre.blocked}
         entries: dict[str, list[dict[str, Any]]] = {stage.value: [] for stage in Stage}
         max_name_length = connections[database].ops.max_name_length()
         for migration, _backwards in plan:
