@@ -149,7 +149,7 @@ def main() -> None:
     def mean(pair: tuple[str, str], key: str) -> float:
         return sum(run[key] for run in results[pair]) / options.repeat
 
-    default, compressed, flushed = SETTINGS
+    default, compressed, _ = SETTINGS
     for key, label in (("index_mb", "index WAL"), ("backfill_mb", "backfill WAL")):
         print(f"{label}: lz4 / off = {mean(compressed, key) / mean(default, key):.2f}")
     for pair in SETTINGS:

@@ -192,6 +192,21 @@ def test_a_backfill_that_fails_restores_the_flush_setting(note_model: type[model
     assert flush_after() == "0"
 
 
+@postgresql_only
+def test_any_user_may_have_its_writes_flushed(db: None) -> None:
+    """backend_flush_after needs no privilege, unlike wal_compression."""
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE ROLE green_flush_unprivileged")
+        cursor.execute("SET ROLE green_flush_unprivileged")
+    try:
+        with flushed_writes(connection, "256kB"):
+            assert flush_after() == "256kB"
+        assert flush_after() == "0"
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET ROLE")
+
+
 def test_flushing_sends_no_statement_elsewhere_or_with_none(transactional_db: None) -> None:
     amount = "256kB" if connection.vendor != "postgresql" else None
     with CaptureQueriesContext(connection) as captured:
