@@ -104,22 +104,28 @@ def test_a_method_the_server_refuses_falls_back_to_pglz(transactional_db: None) 
     assert compression() == "off"
 
 
-@postgresql_only
-def test_a_user_who_may_not_set_it_changes_nothing(db: None) -> None:
-    """Without the privilege the setting stays, and the transaction goes on."""
+@pytest.fixture
+def unprivileged(db: None) -> Iterator[None]:
+    """Run the test as a new role without privileges, in the test's transaction."""
     with connection.cursor() as cursor:
-        cursor.execute("CREATE ROLE green_wal_unprivileged")
-        cursor.execute("SET ROLE green_wal_unprivileged")
+        cursor.execute("CREATE ROLE green_session_unprivileged")
+        cursor.execute("SET ROLE green_session_unprivileged")
     try:
-        assert transaction.get_connection().in_atomic_block
-        with compressed_wal(connection, "lz4"):
-            assert compression() == "off"
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT 1")
-                assert cursor.fetchone() == (1,)
+        yield
     finally:
         with connection.cursor() as cursor:
             cursor.execute("RESET ROLE")
+
+
+@postgresql_only
+def test_a_user_who_may_not_set_it_changes_nothing(unprivileged: None) -> None:
+    """Without the privilege the setting stays, and the transaction goes on."""
+    assert transaction.get_connection().in_atomic_block
+    with compressed_wal(connection, "lz4"):
+        assert compression() == "off"
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            assert cursor.fetchone() == (1,)
 
 
 def test_other_databases_and_none_send_no_statement(transactional_db: None) -> None:
@@ -193,18 +199,11 @@ def test_a_backfill_that_fails_restores_the_flush_setting(note_model: type[model
 
 
 @postgresql_only
-def test_any_user_may_have_its_writes_flushed(db: None) -> None:
+def test_any_user_may_have_its_writes_flushed(unprivileged: None) -> None:
     """backend_flush_after needs no privilege, unlike wal_compression."""
-    with connection.cursor() as cursor:
-        cursor.execute("CREATE ROLE green_flush_unprivileged")
-        cursor.execute("SET ROLE green_flush_unprivileged")
-    try:
-        with flushed_writes(connection, "256kB"):
-            assert flush_after() == "256kB"
-        assert flush_after() == "0"
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("RESET ROLE")
+    with flushed_writes(connection, "256kB"):
+        assert flush_after() == "256kB"
+    assert flush_after() == "0"
 
 
 def test_flushing_sends_no_statement_elsewhere_or_with_none(transactional_db: None) -> None:
