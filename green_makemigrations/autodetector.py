@@ -13,7 +13,7 @@ from django.db.migrations.operations.base import Operation
 from django.db.migrations.questioner import MigrationQuestioner
 from django.db.migrations.state import ProjectState
 
-from . import foreign_keys, rules, sync
+from . import foreign_keys, identifiers, rules, sync
 from . import operations as green_operations
 from . import views as views_module
 from .constants import Stage
@@ -269,19 +269,26 @@ class GreenMigrationAutodetector(MigrationAutodetector):
             shadow += "_"
         prep = rules.rename_prep(old_field, operation.field)
         assert prep.new_field is not None  # not a key, relation or generated field
+        final = operation.field
+        column = _retyped_column(old_state, new_state, name, final)
+        added = _with_db_column(prep.new_field, None if column == shadow else column)
         self._inform(
             f"Changing the type of {app_label}.{model_name}.{name}: {change.reason}, so "
-            f"a column {shadow} of the new type is kept in sync in pre-deploy and "
+            f"a column {column} of the new type is kept in sync in pre-deploy and "
             "replaces it in post-deploy. Until then the new release writes the old type."
         )
         pre: list[Operation] = [
-            operations.AddField(model_name=model_name, name=shadow, field=prep.new_field),
+            operations.AddField(model_name=model_name, name=shadow, field=added),
             sync.SyncRetypedColumn(model_name, name, shadow),
         ]
-        # ReplaceColumn stops the sync itself, in the transaction of the swap.
-        post: list[Operation] = [sync.ReplaceColumn(model_name, name, shadow)]
-        final = operation.field
-        if self.deep_deconstruct(prep.new_field) != self.deep_deconstruct(final):
+        # ReplaceColumn stops the sync itself, in the transaction of the swap,
+        # and gives the field its final column.
+        replace = sync.ReplaceColumn(model_name, name, shadow)
+        if added.db_column != final.db_column:
+            replace = sync.ReplaceColumn(model_name, name, shadow, db_column=final.db_column)
+        post: list[Operation] = [replace]
+        swapped = _with_db_column(added, final.db_column)
+        if self.deep_deconstruct(swapped) != self.deep_deconstruct(final):
             if not final.null:
                 post.append(green_operations.SetNotNull(model_name, name, final))
             else:
@@ -989,6 +996,41 @@ def _column_name(field: Any, name: str) -> str | None:
     column_field = field.clone()
     column_field.set_attributes_from_name(name)
     return column_field.column  # type: ignore[no-any-return]
+
+
+def _columns(model_state: Any) -> set[str]:
+    """Return the columns of a model state's concrete fields."""
+    return {
+        str(column)
+        for name, field in model_state.fields.items()
+        if not field.many_to_many and (column := _column_name(field, name)) is not None
+    }
+
+
+def _retyped_column(old_state: Any, new_state: Any, name: str, final: Any) -> str:
+    """Return the column of the replacement of field name, whose type changes.
+
+    It is the field's final column if that is new (``db_column`` changes too);
+    otherwise ``<column>_retyped``, fitted to every backend's limit and
+    distinct from every column of the model before and after, so that the
+    replacement never shares the column it replaces.
+    """
+    final_column = str(_column_name(final, name))
+    taken = _columns(old_state) | _columns(new_state)
+    if final_column not in _columns(old_state) and final_column not in (
+        _columns(new_state) - {final_column}
+    ):
+        return final_column
+    return identifiers.fit_unique(final_column, "_retyped", taken)
+
+
+def _with_db_column(field: Any, db_column: str | None) -> Any:
+    """Return a copy of field with db_column set (or left out, if None)."""
+    _name, _path, args, kwargs = field.deconstruct()
+    kwargs.pop("db_column", None)
+    if db_column is not None:
+        kwargs["db_column"] = db_column
+    return field.__class__(*args, **kwargs)
 
 
 def _table_name(model_state: Any) -> str:

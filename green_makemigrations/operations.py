@@ -27,7 +27,7 @@ from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ProjectState
 from django.db.models.fields import NOT_PROVIDED
 
-from . import conf
+from . import conf, identifiers
 from .backfill import update_in_batches
 from .wal import compressed_wal
 
@@ -688,10 +688,16 @@ class SetNotNull(operations.AlterField):
             self._backfill(schema_editor, to_model, column, new_field, default)
         check = None
         if _is_postgresql(schema_editor):
-            check = schema_editor.quote_name(f"{table}_{column}_not_null_tmp"[:63])
-            quoted_table = schema_editor.quote_name(table)
-            quoted_column = schema_editor.quote_name(column)
-            schema_editor.execute(f"ALTER TABLE {quoted_table} DROP CONSTRAINT IF EXISTS {check}")
+            quote = identifiers.quoter(schema_editor)
+            check = quote(identifiers.fit(f"{table}_{column}", "_not_null_tmp"))
+            quoted_table = quote(table)
+            quoted_column = quote(column)
+            # An interrupted run of an older release named it by cutting characters.
+            legacy = quote(f"{table}_{column}_not_null_tmp"[:63])
+            for name in dict.fromkeys([legacy, check]):
+                schema_editor.execute(
+                    f"ALTER TABLE {quoted_table} DROP CONSTRAINT IF EXISTS {name}"
+                )
             schema_editor.execute(
                 f"ALTER TABLE {quoted_table} ADD CONSTRAINT {check} "
                 f"CHECK ({quoted_column} IS NOT NULL) NOT VALID"
@@ -700,7 +706,8 @@ class SetNotNull(operations.AlterField):
         super().database_forwards(app_label, schema_editor, from_state, to_state)
         if check is not None:
             schema_editor.execute(
-                f"ALTER TABLE {schema_editor.quote_name(table)} DROP CONSTRAINT IF EXISTS {check}"
+                f"ALTER TABLE {identifiers.quote(schema_editor.connection, table)} "
+                f"DROP CONSTRAINT IF EXISTS {check}"
             )
 
     def _backfill(

@@ -23,7 +23,9 @@ from django.db import models, transaction
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ProjectState
+from django.db.models.fields import NOT_PROVIDED
 
+from . import identifiers
 from .backfill import update_in_batches
 
 
@@ -42,7 +44,7 @@ class _ColumnSync:
         self.table = model._meta.db_table
         meta_pk = model._meta.pk
         assert meta_pk is not None  # concrete models have one
-        quote = schema_editor.quote_name
+        quote = identifiers.quoter(schema_editor)
         self.q_table = quote(self.table)
         self.pk = quote(str(meta_pk.column))
         self.source = quote(source)
@@ -51,12 +53,17 @@ class _ColumnSync:
         # The backend's index naming gives a short, stable, unique name.
         self.name = self._name("_sync")
 
-    def _name(self, suffix: str) -> str:
+    def _legacy_name(self, suffix: str) -> str:
         return str(
             self.editor._create_index_name(  # type: ignore[attr-defined]
                 self.table, self.columns, suffix=suffix
             )
         )
+
+    def _name(self, suffix: str) -> str:
+        # Django's index naming counts characters: PostgreSQL would cut a
+        # multibyte name it made, so that is fitted in bytes.
+        return identifiers.fit_for(self.editor.connection, self._legacy_name(suffix))
 
     def _names(self) -> list[str]:
         if self.vendor == "postgresql":
@@ -71,6 +78,17 @@ class _ColumnSync:
             for tail in tails
         ]
 
+    def _legacy_names(self) -> list[str]:
+        """Return the names of an older release's triggers that differ from today's.
+
+        Before names were fitted in bytes, PostgreSQL kept the first 63 bytes of
+        a longer one: sent again, it is cut the same way and finds them.
+        """
+        if self.vendor != "postgresql":
+            return []
+        legacy = self._legacy_name("_sync")
+        return [] if legacy == self.name else [legacy]
+
     def create(self) -> None:
         """Create the triggers, replacing any left by an earlier run."""
         self.drop()
@@ -79,8 +97,8 @@ class _ColumnSync:
 
     def drop(self) -> None:
         """Drop the triggers if they exist."""
-        quote = self.editor.quote_name
-        for name in self._names():
+        quote = identifiers.quoter(self.editor)
+        for name in [*self._names(), *self._legacy_names()]:
             if self.vendor == "postgresql":
                 self.editor.execute(f"DROP TRIGGER IF EXISTS {quote(name)} ON {self.q_table}")
                 self.editor.execute(f"DROP FUNCTION IF EXISTS {quote(name)}()")
@@ -88,11 +106,10 @@ class _ColumnSync:
                 self.editor.execute(f"DROP TRIGGER IF EXISTS {quote(name)}")
 
     def _create_postgresql(self) -> list[str]:
-        name = self.editor.quote_name(self.name)
+        name = identifiers.quote(self.editor.connection, self.name)
         s, t = self.source, self.target
-        function = (
-            f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $green$\n"
-            "BEGIN\n"
+        body = (
+            "\nBEGIN\n"
             "  IF TG_OP = 'INSERT' THEN\n"
             f"    IF NEW.{t} IS NULL THEN NEW.{t} := NEW.{s}; ELSE NEW.{s} := NEW.{t}; END IF;\n"
             f"  ELSIF NEW.{t} IS DISTINCT FROM OLD.{t} THEN NEW.{s} := NEW.{t};\n"
@@ -100,7 +117,10 @@ class _ColumnSync:
             "  END IF;\n"
             "  RETURN NEW;\n"
             "END\n"
-            "$green$"
+        )
+        function = (
+            f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS "
+            + identifiers.dollar_quote(body)
         )
         trigger = (
             f"CREATE TRIGGER {name} BEFORE INSERT OR UPDATE ON {self.q_table} "
@@ -109,7 +129,7 @@ class _ColumnSync:
         return [function, trigger]
 
     def _create_mysql(self) -> list[str]:
-        quote = self.editor.quote_name
+        quote = identifiers.quoter(self.editor)
         insert, update = (quote(n) for n in self._names())
         s, t = self.source, self.target
         return [
@@ -122,7 +142,7 @@ class _ColumnSync:
         ]
 
     def _create_sqlite(self) -> list[str]:
-        quote = self.editor.quote_name
+        quote = identifiers.quoter(self.editor)
         insert, target_changed, source_changed = (quote(n) for n in self._names())
         s, t, pk, table = self.source, self.target, self.pk, self.q_table
         return [
@@ -157,7 +177,9 @@ def _has_column(schema_editor: BaseDatabaseSchemaEditor, table: str, column: str
     connection = schema_editor.connection
     with connection.cursor() as cursor:
         description = connection.introspection.get_table_description(cursor, table)
-    return any(info.name == column for info in description)
+    # Compared with the name the database stored (PostgreSQL cuts it at 63 bytes).
+    stored = identifiers.stored(connection, column)
+    return any(info.name == stored for info in description)
 
 
 def differ(vendor: str, first: str, second: str) -> str:
@@ -357,10 +379,33 @@ class ReplaceColumn(SyncOperation):
     no query sees the field without a column. In the state ``new_name``
     replaces ``old_name``. Backwards, the old column is added again, filled
     from the replacement, which gets its name back, and the sync restarts.
+
+    ``db_column``, when given, is the ``db_column`` the field has once
+    replaced: the replacement has a column of its own (e.g. ``amt_retyped``
+    for a field with ``db_column="amt"``), renamed to the field's column in
+    the swap. Without it the replacement keeps its own ``db_column``.
     """
 
     # The swap is one transaction; the reverse backfill commits per batch.
     outside_transaction = True
+
+    def __init__(
+        self,
+        model_name: str,
+        old_name: str,
+        new_name: str,
+        batch_size: int = 1000,
+        db_column: Any = NOT_PROVIDED,
+    ) -> None:
+        super().__init__(model_name, old_name, new_name, batch_size)
+        self.db_column = db_column
+
+    def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
+        """Return the arguments the migration writer writes."""
+        name, args, kwargs = super().deconstruct()
+        if self.db_column is not NOT_PROVIDED:
+            kwargs["db_column"] = self.db_column
+        return name, args, kwargs
 
     def describe(self) -> str:
         """Describe the operation for makemigrations and migrate --plan."""
@@ -374,9 +419,15 @@ class ReplaceColumn(SyncOperation):
         return f"replace_{self.model_name_lower}_{self.old_name.lower()}"
 
     def state_forwards(self, app_label: str, state: ProjectState) -> None:
-        """Remove old_name, then rename new_name to it."""
+        """Remove old_name, then rename new_name to it (with db_column, if given)."""
         state.remove_field(app_label, self.model_name_lower, self.old_name)
         state.rename_field(app_label, self.model_name_lower, self.new_name, self.old_name)
+        if self.db_column is not NOT_PROVIDED:
+            field = state.models[app_label, self.model_name_lower].fields[self.old_name].clone()
+            field.db_column = self.db_column
+            state.alter_field(
+                app_label, self.model_name_lower, self.old_name, field, preserve_default=True
+            )
 
     def database_forwards(
         self,
@@ -393,7 +444,7 @@ class ReplaceColumn(SyncOperation):
         old_field = before._meta.get_field(self.old_name)
         replacement = before._meta.get_field(self.new_name)
         renamed = after._meta.get_field(self.old_name)
-        quote = schema_editor.quote_name
+        quote = identifiers.quoter(schema_editor)
         if not schema_editor.collect_sql and not _has_column(
             schema_editor, after._meta.db_table, str(replacement.column)
         ):
@@ -439,7 +490,7 @@ class ReplaceColumn(SyncOperation):
         nullable.null = True
         nullable.set_attributes_from_name(self.old_name)
         nullable.model = before
-        quote = schema_editor.quote_name
+        quote = identifiers.quoter(schema_editor)
         column, source = quote(str(old_field.column)), quote(str(replacement.column))
         with _table_held(schema_editor, before._meta.db_table):
             schema_editor.alter_field(before, renamed, replacement)
@@ -466,7 +517,7 @@ def _table_held(schema_editor: BaseDatabaseSchemaEditor, table: str) -> Iterator
         with transaction.atomic(using=connection.alias):
             yield
         return
-    schema_editor.execute(f"LOCK TABLES {schema_editor.quote_name(table)} WRITE")
+    schema_editor.execute(f"LOCK TABLES {identifiers.quote(schema_editor.connection, table)} WRITE")
     try:
         yield
     finally:
