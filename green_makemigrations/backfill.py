@@ -2,10 +2,12 @@
 
 One ``UPDATE`` of every row holds the row locks of the whole table until it
 commits, and a release that writes those rows waits that long. Here the rows
-are updated ``batch_size`` at a time: walking ranges of an integer primary
-key (each batch finds its rows through the primary key index, however many
-rows are already done), or, for other primary keys, repeating a ``LIMIT``-ed
-update until it changes fewer rows than the limit. On PostgreSQL the
+are updated ``batch_size`` at a time, walking the primary key in its own
+order (keyset pagination): a ``SELECT`` reads where the next ``batch_size``
+keys end, through the primary key index, and the ``UPDATE`` takes the rows
+between the previous batch's last key and that one. The number of
+statements follows the number of rows, whatever the type of the key
+(integer, UUID, text) and however sparse its values. On PostgreSQL the
 session compresses its WAL (see wal.py) and has its page writes flushed as
 it goes (see writeback.py) meanwhile.
 """
@@ -17,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from django.db import models
+from django.db import NotSupportedError, models
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 
@@ -25,6 +27,7 @@ from . import conf
 from .wal import compressed_wal
 from .writeback import flushed_writes
 
+# Internal types of integer fields (m2m_columns.py picks column defaults by them).
 INTEGER_KEY_TYPES = (
     "AutoField",
     "BigAutoField",
@@ -49,17 +52,28 @@ def update_in_batches(
     """Run ``UPDATE table SET assignments WHERE condition`` in batches; return rows changed.
 
     assignments and condition are SQL with quoted column names and %s
-    placeholders for params (used by assignments first, then condition). The
-    condition must become false for an updated row, or the ``LIMIT`` walk of
-    a non-integer primary key would not end. Under ``sqlmigrate`` the
+    placeholders for params (used by assignments first, then condition).
+    The walk covers the keys present when it starts; rows inserted meanwhile
+    are the caller's to cover (its triggers or defaults). The condition
+    should be false for a row already updated, so that a run interrupted
+    and started again skips the rows done. Under ``sqlmigrate`` the
     statement is shown once, without batching.
     """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, not {batch_size!r}.")
     connection = schema_editor.connection
     quote = schema_editor.quote_name
     table = quote(model._meta.db_table)
     pk = model._meta.pk
     assert pk is not None  # concrete models have one
-    pk_column = quote(str(pk.column))
+    if pk.column is None:
+        raise NotSupportedError(
+            f"Cannot update {model._meta.label} (table {model._meta.db_table}) in batches: "
+            "its primary key is composite (CompositePrimaryKey) and the batched backfill "
+            "walks a single key column. Fill the column in a data migration of your own, "
+            "or make this change with makemigrations --stock in a maintenance window."
+        )
+    pk_column = quote(pk.column)
     if schema_editor.collect_sql:
         schema_editor.execute(f"UPDATE {table} SET {assignments} WHERE {condition}", params)
         return 0
@@ -69,7 +83,7 @@ def update_in_batches(
         flushed_writes(connection, conf.backfill_flush_after()),
     ):
         return _update(
-            connection, table, pk_column, pk, assignments, condition, params, batch_size, nice_ratio
+            connection, table, pk_column, assignments, condition, params, batch_size, nice_ratio
         )
 
 
@@ -92,41 +106,45 @@ def _update(
     connection: BaseDatabaseWrapper,
     table: str,
     pk_column: str,
-    pk: models.Field[Any, Any],
     assignments: str,
     condition: str,
     params: Sequence[Any],
     batch_size: int,
     nice_ratio: float,
 ) -> int:
-    """Run the batches of update_in_batches; return rows changed."""
-    changed = 0
-    if pk.get_internal_type() in INTEGER_KEY_TYPES:
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT MIN({pk_column}), MAX({pk_column}) FROM {table}")
-            low, high = cursor.fetchone() or (None, None)
-        if low is None or high is None:
-            return 0
-        sql = (
-            f"UPDATE {table} SET {assignments} WHERE {pk_column} >= %s AND "
-            f"{pk_column} < %s AND ({condition})"
-        )
-        for start in range(int(low), int(high) + 1, batch_size):
-            with _paced(nice_ratio), connection.cursor() as cursor:
-                cursor.execute(sql, [*params, start, start + batch_size])
-                changed += max(cursor.rowcount, 0)
-        return changed
-    if connection.vendor == "mysql":
-        sql = f"UPDATE {table} SET {assignments} WHERE {condition} LIMIT {int(batch_size)}"
-    else:
-        sql = (
-            f"UPDATE {table} SET {assignments} WHERE {pk_column} IN ("
-            f"SELECT {pk_column} FROM {table} WHERE {condition} LIMIT {int(batch_size)})"
-        )
+    """Run the batches of update_in_batches; return rows changed.
+
+    The keys are compared and ordered by the database alone (its collation
+    for text keys), never in Python, so that the walk and the index agree.
+    Each SELECT finds a key strictly after the previous batch's last one, or
+    none, which ends the walk: it ends even if rows come and go meanwhile.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {pk_column} FROM {table} ORDER BY {pk_column} LIMIT 1")
+        first = cursor.fetchone()
+        cursor.execute(f"SELECT {pk_column} FROM {table} ORDER BY {pk_column} DESC LIMIT 1")
+        last = cursor.fetchone()
+    if first is None or last is None:
+        return 0
+    end = last[0]
+    changed, low, after = 0, first[0], ">="  # the first batch includes the first key
     while True:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {pk_column} FROM {table} WHERE {pk_column} {after} %s AND "
+                f"{pk_column} <= %s ORDER BY {pk_column} LIMIT 1 OFFSET {batch_size - 1}",
+                [low, end],
+            )
+            found = cursor.fetchone()
+        # Without batch_size more keys before the end, this batch is the last.
+        high = end if found is None else found[0]
         with _paced(nice_ratio), connection.cursor() as cursor:
-            cursor.execute(sql, list(params))
-            rowcount = int(cursor.rowcount)
-        changed += max(rowcount, 0)
-        if rowcount < batch_size:
+            cursor.execute(
+                f"UPDATE {table} SET {assignments} WHERE {pk_column} {after} %s AND "
+                f"{pk_column} <= %s AND ({condition})",
+                [*params, low, high],
+            )
+            changed += max(int(cursor.rowcount), 0)
+        if found is None or high == end:
             return changed
+        low, after = high, ">"
