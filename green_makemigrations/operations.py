@@ -720,9 +720,8 @@ class SetNotNull(operations.AlterField):
     ) -> None:
         """Fill NULLs with default, batch_size rows per statement and transaction.
 
-        update_in_batches walks ranges of an integer primary key (falling
-        back to LIMIT-ed updates for other keys); under sqlmigrate it shows
-        the statement once.
+        update_in_batches walks the primary key, batch_size keys at a time
+        (keyset pagination); under sqlmigrate it shows the statement once.
         """
         value = field.get_db_prep_save(default, schema_editor.connection)
         quoted_column = schema_editor.quote_name(column)
