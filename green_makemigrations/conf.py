@@ -14,6 +14,11 @@ Keys:
     then tries again, with backoff. ``migrate --lock-timeout`` and
     ``--lock-retries`` override them for one run.
 
+``RUN_LOCK_TIMEOUT``
+    How long (seconds, default 600) a ``migrate`` run waits for another run on
+    the same database to finish before it gives up, having changed nothing.
+    ``migrate --run-lock-timeout`` overrides it for one run. See ``runlock.py``.
+
 ``WAL_COMPRESSION``
     PostgreSQL ``wal_compression`` method for the session of a batched
     backfill or concurrent index build (default ``"lz4"``; ``None`` keeps the
@@ -48,6 +53,7 @@ KNOWN_KEYS = frozenset(
         "STAGES",
         "LOCK_TIMEOUT",
         "LOCK_RETRIES",
+        "RUN_LOCK_TIMEOUT",
         "WAL_COMPRESSION",
         "BACKFILL_FLUSH_AFTER",
         "BACKFILL_NICE_RATIO",
@@ -55,6 +61,7 @@ KNOWN_KEYS = frozenset(
 )
 WAL_COMPRESSION_METHODS = ("lz4", "zstd", "pglz", "on")
 DEFAULT_NICE_RATIO = 0.0
+DEFAULT_RUN_LOCK_TIMEOUT = 600.0
 DEFAULT_FLUSH_AFTER = "256kB"
 FLUSH_AFTER_PATTERN = re.compile(r"([0-9]+)(kB|MB)")
 FLUSH_AFTER_RANGE_KB = (8, 2048)  # PostgreSQL's bounds: one page to 256 pages
@@ -82,6 +89,7 @@ def setting_errors() -> list[str]:
     for check in (
         stage_overrides,
         lock_policy,
+        run_lock_timeout,
         wal_compression,
         backfill_flush_after,
         backfill_nice_ratio,
@@ -114,6 +122,18 @@ def lock_policy(timeout: float | None = None, retries: int | None = None) -> Loc
             f"not {retries!r}."
         )
     return LockPolicy(timeout=float(timeout), retries=retries)
+
+
+def run_lock_timeout(seconds: float | None = None) -> float:
+    """Return how long a migrate run waits for another one: argument, else setting, else 600."""
+    if seconds is None:
+        seconds = get_setting().get("RUN_LOCK_TIMEOUT", DEFAULT_RUN_LOCK_TIMEOUT)
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds < 0:
+        raise StageConfigurationError(
+            f"The run lock timeout (--run-lock-timeout, {SETTING_NAME}['RUN_LOCK_TIMEOUT']) "
+            f"must be a number of seconds, 0 or more, not {seconds!r}."
+        )
+    return float(seconds)
 
 
 def stage_overrides() -> dict[str, Stage]:

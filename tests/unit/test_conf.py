@@ -85,7 +85,7 @@ def test_unknown_key() -> None:
     assert "unknown key 'STAGE'" in error
     assert (
         "known keys: BACKFILL_FLUSH_AFTER, BACKFILL_NICE_RATIO, LOCK_RETRIES, LOCK_TIMEOUT, "
-        "STAGES, WAL_COMPRESSION." in error
+        "RUN_LOCK_TIMEOUT, STAGES, WAL_COMPRESSION." in error
     )
 
 
@@ -106,9 +106,25 @@ def test_lock_policy_defaults_settings_and_arguments() -> None:
         assert conf.lock_policy(0.25, 0) == LockPolicy(timeout=0.25, retries=0)
 
 
+def test_run_lock_timeout_defaults_settings_and_arguments() -> None:
+    with override_settings(GREEN_MAKEMIGRATIONS={}):
+        assert conf.run_lock_timeout() == 600.0
+    with override_settings(GREEN_MAKEMIGRATIONS={"RUN_LOCK_TIMEOUT": 0}):
+        assert conf.run_lock_timeout() == 0.0
+        assert conf.run_lock_timeout(2.5) == 2.5  # the command's option wins
+
+
 @pytest.mark.parametrize(
     "setting",
-    [{"LOCK_TIMEOUT": 0}, {"LOCK_TIMEOUT": "1s"}, {"LOCK_RETRIES": -1}, {"LOCK_RETRIES": 1.5}],
+    [
+        {"LOCK_TIMEOUT": 0},
+        {"LOCK_TIMEOUT": "1s"},
+        {"LOCK_RETRIES": -1},
+        {"LOCK_RETRIES": 1.5},
+        {"RUN_LOCK_TIMEOUT": -1},
+        {"RUN_LOCK_TIMEOUT": "10m"},
+        {"RUN_LOCK_TIMEOUT": True},
+    ],
 )
 def test_bad_lock_settings_are_reported(setting: dict[str, object]) -> None:
     with override_settings(GREEN_MAKEMIGRATIONS=setting):

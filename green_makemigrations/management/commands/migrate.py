@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 from django.core.management.commands import migrate as django_migrate
+from django.db import connections
 
 from green_makemigrations import conf
 from green_makemigrations.autodetector import GreenMigrationAutodetector
@@ -13,6 +15,7 @@ from green_makemigrations.checks import stage_rules_enforced
 from green_makemigrations.constants import STAGE_CHOICES, Stage
 from green_makemigrations.exceptions import GreenMigrationsError
 from green_makemigrations.executor import staged_executor
+from green_makemigrations.runlock import migrate_run_lock
 
 
 class Command(django_migrate.Command):
@@ -56,6 +59,17 @@ class Command(django_migrate.Command):
             ),
         )
 
+        parser.add_argument(
+            "--run-lock-timeout",
+            type=float,
+            metavar="SECONDS",
+            help=(
+                "How long to wait for another migrate run on the same database to finish "
+                "before giving up, having changed nothing (default: "
+                "GREEN_MAKEMIGRATIONS['RUN_LOCK_TIMEOUT'], 600)."
+            ),
+        )
+
     def check(self, *args: Any, **kwargs: Any) -> None:
         """Run the system checks but E003/E004, which the stage run enforces itself."""
         token = stage_rules_enforced.set(True)
@@ -72,9 +86,13 @@ class Command(django_migrate.Command):
             self.stdout.write(self.style.MIGRATE_HEADING(f"Deploy stage: {stage.label}"))
         timeout = options.pop("lock_timeout", None)
         retries = options.pop("lock_retries", None)
+        run_lock_wait = options.pop("run_lock_timeout", None)
         try:
             policy = conf.lock_policy(timeout, retries) if stage is not None else None
-            with staged_executor(stage, policy, self.stdout.write) as executors:
+            with (
+                self._run_lock(options, conf.run_lock_timeout(run_lock_wait)),
+                staged_executor(stage, policy, self.stdout.write) as executors,
+            ):
                 super().handle(*args, **options)
         except GreenMigrationsError as error:
             raise CommandError(str(error)) from error
@@ -89,3 +107,18 @@ class Command(django_migrate.Command):
             )
             for migration in stage_plan.deferred:
                 self.stdout.write(f"  {migration.app_label}.{migration.name}")
+
+    def _run_lock(self, options: dict[str, Any], wait: float) -> AbstractContextManager[None]:
+        """Return the database's run lock for this run; none for one that changes nothing.
+
+        Taken before Django's handle() reads which migrations are applied, so
+        a run that waited for another one sees what that one applied.
+        """
+        if options.get("plan") or options.get("check_unapplied"):
+            return nullcontext()
+
+        def report(message: str) -> None:
+            if options["verbosity"] >= 1:
+                self.stdout.write(message)
+
+        return migrate_run_lock(connections[options["database"]], wait, report)
