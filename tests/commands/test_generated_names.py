@@ -1,0 +1,314 @@
+"""Odd but legal names through every phasing, with the real commands, forwards and back.
+
+Each case installs a small app whose first migration is release N, writes
+release N+1's models.py, runs makemigrations, then both stages, and migrates
+back to release N, reading and writing rows through both releases' models
+(the ORM quotes names as the running releases do). The names come from one
+table: reserved words, mixed case, quotes, spaces, ``;``, ``$`` and
+``$green$``, multibyte names at the byte limit and one over, and field names
+of 56 and more characters, whose generated ``_retyped`` column would exceed it.
+
+Each phasing runs a small sample by default; GREEN_TEST_ALL_NAMES=1 runs
+every name through every phasing.
+
+A name holding the backend's quote character (``"`` on PostgreSQL and
+SQLite, a backtick on MariaDB/MySQL) is the one documented exception: Django's
+``quote_name()`` does not double it, so Django's own CREATE TABLE fails
+before any phasing; ``test_a_quote_character_breaks_django_itself`` pins it.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.apps import apps
+from django.core.management import call_command
+from django.db import DatabaseError, connection, models
+from django.db.migrations import CreateModel, Migration
+from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.recorder import MigrationRecorder
+from django.db.migrations.writer import MigrationWriter
+from django.test.utils import extend_sys_path, modify_settings
+
+from green_makemigrations import identifiers
+
+from .utils import columns, execute, select
+
+# (name, what it tries)
+NAMES = [
+    ("order", "reserved word"),
+    ("select", "reserved word"),
+    ("group", "reserved word"),
+    ("MixedCase", "mixed case"),
+    ("it's", "single quote"),
+    ('say "hi"', "double quote"),
+    ("back`tick", "backtick"),
+    ("with space", "space"),
+    ("semi;colon", "semicolon"),
+    ("pay$", "dollar"),
+    ("$green$", "the trigger's dollar-quote tag"),
+    ("é" * 31 + "x", "63 bytes, 2-byte characters"),
+    ("é" * 32, "64 bytes, one over PostgreSQL's limit"),
+    ("数据" * 10 + "数", "63 bytes, 3-byte characters"),
+    ("a" * 63, "63 bytes"),
+    ("a" * 64, "64 bytes (MariaDB's limit in characters)"),
+]
+ALL = bool(os.environ.get("GREEN_TEST_ALL_NAMES"))
+
+
+def names(*sample: str) -> list[Any]:
+    """Return the parameters of a phasing: its sample, or every name under GREEN_TEST_ALL_NAMES."""
+    return [
+        pytest.param(name, id=f"{index:02d}-{reason}")
+        for index, (name, reason) in enumerate(NAMES)
+        if ALL or name in sample
+    ]
+
+
+def breaks_django(name: str) -> bool:
+    """Return whether Django's quote_name() makes broken SQL of name on this backend."""
+    return identifiers.QUOTES[connection.vendor] in name
+
+
+@dataclass
+class OddApp:
+    """An installed app at release N, with release N+1's models on disk."""
+
+    label: str
+    migrations: Path
+    tables: list[str]
+
+    def model(self, name: str, migration: str | None = None) -> Any:
+        """Return a model: as it is after migration, or release N+1's."""
+        if migration is None:
+            return apps.get_model(self.label, name)
+        loader = MigrationLoader(connection)
+        state = loader.project_state((self.label, migration), at_end=True)
+        return state.apps.get_model(self.label, name)
+
+    def make(self, *, count: int = 2) -> list[str]:
+        """Run makemigrations (saying yes to renames); return the migrations written."""
+        call_command("makemigrations", self.label, interactive=True, verbosity=0)
+        written = sorted(p.stem for p in self.migrations.glob("000[2-9]_*.py"))
+        assert len(written) == count, written
+        call_command("makemigrations", self.label, check=True, dry_run=True, verbosity=0)
+        return written
+
+    def migrate(self, *args: str, **options: Any) -> None:
+        """Run migrate on the app."""
+        call_command("migrate", self.label, *args, verbosity=0, **options)
+
+    def triggers(self) -> int:
+        """Return how many triggers the app's tables have."""
+        if connection.vendor == "postgresql":
+            sql = (
+                "SELECT COUNT(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                "WHERE NOT t.tgisinternal AND c.relname = ANY(%s)"
+            )
+            return int(
+                select(sql, ([identifiers.stored(connection, t) for t in self.tables],))[0][0]
+            )
+        if connection.vendor == "mysql":
+            sql = (
+                "SELECT COUNT(*) FROM information_schema.triggers "
+                "WHERE trigger_schema = DATABASE() AND event_object_table IN %s"
+            )
+            return int(select(sql, (tuple(self.tables),))[0][0])
+        marks = ", ".join(["%s"] * len(self.tables))
+        sql = f"SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN ({marks})"
+        return int(select(sql, tuple(self.tables))[0][0])
+
+
+@contextmanager
+def odd_app(
+    directory: Path, initial: list[Any], models_source: str, tables: list[str]
+) -> Iterator[OddApp]:
+    """Install an app whose 0001 migration holds initial and whose models.py is models_source.
+
+    The app and its package get a new name each time (the app registry keeps
+    models by app label); tables (and views) are dropped afterwards whatever
+    state the test left them in.
+    """
+    label = f"gn_{uuid.uuid4().hex[:12]}"
+    package = directory / label
+    (package / "migrations").mkdir(parents=True)
+    (package / "__init__.py").touch()
+    (package / "migrations" / "__init__.py").touch()
+    migration = Migration("0001_initial", label)
+    migration.initial = True
+    migration.operations = initial
+    text = MigrationWriter(migration).as_string()
+    (package / "migrations" / "0001_initial.py").write_text(text, encoding="utf-8")
+    (package / "models.py").write_text(
+        "from django.db import models\n\n\n" + models_source, encoding="utf-8"
+    )
+    with extend_sys_path(str(directory)), modify_settings(INSTALLED_APPS={"append": label}):
+        app = OddApp(label, package / "migrations", tables)
+        try:
+            yield app
+        finally:
+            _drop(app)
+
+
+def _drop(app: OddApp) -> None:
+    with connection.cursor() as cursor:
+        kinds = {info.name: info.type for info in connection.introspection.get_table_list(cursor)}
+    with connection.constraint_checks_disabled(), connection.cursor() as cursor:
+        for table in app.tables:
+            kind = kinds.get(identifiers.stored(connection, table))
+            if kind is None:
+                continue
+            statement = "DROP VIEW" if kind == "v" else "DROP TABLE"
+            cascade = " CASCADE" if kind != "v" and connection.vendor == "postgresql" else ""
+            cursor.execute(f"{statement} {identifiers.quote(connection, table)}{cascade}")
+    MigrationRecorder(connection).migration_qs.filter(app=app.label).delete()
+
+
+def q(name: str) -> str:
+    """Return name quoted as an identifier (any quote character doubled)."""
+    return identifiers.quote(connection, name)
+
+
+def stored(*names: str) -> set[str]:
+    """Return the names the database stores for names."""
+    return {identifiers.stored(connection, name) for name in names}
+
+
+def insert(table: str, column: str, value: Any) -> None:
+    """Insert a row with column set to value, in SQL (Django's PostgreSQL ORM refuses ``$``)."""
+    execute(f"INSERT INTO {q(table)} ({q(column)}) VALUES (%s)", (value,))
+
+
+def update(table: str, column: str, old: Any, new: Any) -> None:
+    """Set column to new where it is old."""
+    execute(f"UPDATE {q(table)} SET {q(column)} = %s WHERE {q(column)} = %s", (new, old))
+
+
+def values(table: str, *names: str) -> list[tuple[Any, ...]]:
+    """Return the values of the columns names in every row, sorted."""
+    return sorted(select(f"SELECT {', '.join(q(n) for n in names)} FROM {q(table)}"))
+
+
+def field_type(table: str, column: str) -> str:
+    """Return the Django field type introspection gives a column."""
+    info = columns(table)[identifiers.stored(connection, column)]
+    return str(connection.introspection.get_field_type(info.type_code, info))
+
+
+def model_source(name: str, fields: dict[str, str], table: str, extra: str = "") -> str:
+    """Return the source of a model class of release N+1."""
+    lines = [f"class {name}(models.Model):", "    id = models.AutoField(primary_key=True)"]
+    lines += [f"    {field} = {definition}" for field, definition in fields.items()]
+    lines += ["", "    class Meta:", f"        db_table = {table!r}"]
+    lines += [f"        {extra}"] if extra else []
+    return "\n".join(lines) + "\n\n\n"
+
+
+def create(name: str, fields: list[tuple[str, Any]], table: str, **options: Any) -> CreateModel:
+    """Return the CreateModel of release N's model."""
+    return CreateModel(
+        name,
+        [("id", models.AutoField(primary_key=True)), *fields],
+        options={"db_table": table, **options},
+    )
+
+
+# ---------------------------------------------------------------------------
+# Type changes: int to bigint, with db_column, on an odd table, long field names
+
+
+RETYPE_SAMPLE = ("$green$", "order", "数据" * 10 + "数", "é" * 32)
+
+
+def _retype(tmp_path: Path, field: str, column: str | None, table: str) -> None:
+    initial = [create("Thing", [(field, models.IntegerField(db_column=column))], table)]
+    keyword = "" if column is None else f"db_column={column!r}"
+    source = model_source("Thing", {field: f"models.BigIntegerField({keyword})"}, table)
+    real = column or field
+    with odd_app(tmp_path, initial, source, [table]) as app:
+        app.migrate()
+        insert(table, real, 1)
+        insert(table, real, 2)
+        pre, _post = app.make()
+        text = (app.migrations / f"{pre}.py").read_text(encoding="utf-8")
+        assert "SyncRetypedColumn(" in text
+
+        app.migrate(stage="pre-deploy")
+        # The replacement has a column of its own, which fits every backend.
+        added = set(columns(table)) - stored("id", real)
+        assert len(added) == 1, added
+        [shadow] = added
+        assert len(shadow.encode()) <= identifiers.PORTABLE_MAX_BYTES
+        insert(table, real, 3)
+        update(table, real, 2, 20)
+        assert values(table, real, shadow) == [(1, 1), (3, 3), (20, 20)]
+
+        app.migrate(stage="post-deploy")
+        assert set(columns(table)) == stored("id", real)
+        assert field_type(table, real) == "BigIntegerField"
+        assert app.triggers() == 0
+        assert values(table, real) == [(1,), (3,), (20,)]
+        insert(table, real, 2**40)
+        assert values(table, real)[-1] == (2**40,)
+
+        execute(f"DELETE FROM {q(table)} WHERE {q(real)} = %s", (2**40,))
+        app.migrate("0001")
+        assert set(columns(table)) == stored("id", real)
+        assert field_type(table, real) == "IntegerField"
+        assert app.triggers() == 0
+        assert values(table, real) == [(1,), (3,), (20,)]
+
+
+@pytest.mark.parametrize("name", names(*RETYPE_SAMPLE))
+def test_type_change_of_a_field_with_db_column(
+    name: str, tmp_path: Path, transactional_db: None
+) -> None:
+    """The issue's data loss: db_column kept by the replacement, then dropped with it."""
+    if breaks_django(name):
+        pytest.skip("covered by test_a_quote_character_breaks_django_itself")
+    _retype(tmp_path, "amount", name, "gn_thing")
+
+
+@pytest.mark.parametrize("name", names("MixedCase"))
+def test_type_change_on_an_odd_table(name: str, tmp_path: Path, transactional_db: None) -> None:
+    if breaks_django(name):
+        pytest.skip("covered by test_a_quote_character_breaks_django_itself")
+    _retype(tmp_path, "amount", None, name)
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        "f" * 56,
+        "g" * 60,
+        "数据" * 10 + "_value",  # 66 bytes
+        "é" * 28,  # 56 bytes: with _retyped, past the limit
+    ],
+)
+def test_type_change_of_a_long_field_name(
+    field: str, tmp_path: Path, transactional_db: None
+) -> None:
+    """The issue's names: ``<name>_retyped`` past 63 bytes is fitted, not cut by PostgreSQL."""
+    _retype(tmp_path, field, None, "gn_thing")
+
+
+def test_a_quote_character_breaks_django_itself(tmp_path: Path, transactional_db: None) -> None:
+    """Django's quote_name() does not double the backend's quote character: documented limit."""
+    name = f"a{identifiers.QUOTES[connection.vendor]}b"
+    initial = [create("Thing", [("amount", models.IntegerField(db_column=name))], "gn_thing")]
+    with odd_app(tmp_path, initial, "", ["gn_thing"]) as app:
+        with pytest.raises(DatabaseError):
+            app.migrate()
+        # The package's own quoting gets it right.
+        [(value,)] = select(f"SELECT 1 AS {identifiers.quote(connection, name)}")
+        assert value == 1
+
+
+Check = Callable[[OddApp], None]
