@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from contextvars import ContextVar
 from typing import Any
 
 from django.core.checks import CheckMessage, Error, Tags, register
+from django.core.checks import Warning as CheckWarning
 from django.core.management import get_commands
 
 from . import conf
-from .constants import Stage
 from .exceptions import StageConfigurationError
 
 APP_NAME = "green_makemigrations"
@@ -51,37 +52,55 @@ stage_rules_enforced: ContextVar[bool] = ContextVar("stage_rules_enforced", defa
 
 @register(Tags.database)
 def check_migration_stages(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """E003/E004: a migration's stage is invalid, or pre-deploy yet drops data.
+    """E003/E004/W001/W002: what the stage rules say about the project's migrations.
+
+    E003: a migration's stage is invalid; E004: a pre-deploy migration drops
+    data (both stages refuse it); W001: a pre-deploy migration's RunSQL may
+    drop or rename; W002: a migration renames a table or column by hand (see
+    plan.rule_messages()). Errors cover every migration, warnings the ones
+    not yet applied on the databases checked: advice on what has run is moot.
 
     A database check, run by ``check --database``: loading the migration
     graph takes time, and ``migrate --stage`` refuses the same mistakes.
     """
-    if not kwargs.get("databases") or stage_rules_enforced.get():
+    databases = kwargs.get("databases")
+    if not databases or stage_rules_enforced.get():
         return []
     from django.db.migrations.loader import MigrationLoader
 
-    from .plan import data_drops, graph_stages
+    from .plan import graph_stages, rule_messages
 
     loader = MigrationLoader(None, ignore_no_migrations=True)
     try:
         stages = graph_stages(loader.graph)
     except StageConfigurationError as error:
         return [Error(str(error), id=f"{APP_NAME}.E003")]
-    errors: list[CheckMessage] = []
+    applied = _applied_everywhere(databases)
+    messages: list[CheckMessage] = []
     for key, info in sorted(stages.items()):
-        if info.stage is not Stage.PRE_DEPLOY:
-            continue
         migration = loader.graph.nodes[key]
-        drops = data_drops(migration, lambda k: loader.project_state(k, at_end=False))
-        if drops:
-            errors.append(
-                Error(
-                    f"Migration {key[0]}.{key[1]} is pre-deploy ({info.source}) but "
-                    f"drops data: {drops[0].describe()}.",
-                    hint="Mark it `stage = Stage.POST_DEPLOY`, or move the drop to a "
-                    "post-deploy migration.",
-                    obj=migration,
-                    id=f"{APP_NAME}.E004",
-                )
+        pending = key not in applied
+        state_before = (lambda k: loader.project_state(k, at_end=False)) if pending else None
+        for message in rule_messages(migration, info, state_before):
+            if not message.is_error and not pending:
+                continue
+            level = Error if message.is_error else CheckWarning
+            messages.append(
+                level(message.msg, hint=message.hint, obj=migration, id=f"{APP_NAME}.{message.id}")
             )
-    return errors
+    return messages
+
+
+def _applied_everywhere(databases: Iterable[str]) -> set[tuple[str, str]]:
+    """Return the migrations applied on every one of databases (that can tell)."""
+    from django.db import DatabaseError, connections
+    from django.db.migrations.recorder import MigrationRecorder
+
+    applied: set[tuple[str, str]] | None = None
+    for alias in databases:
+        try:
+            keys = set(MigrationRecorder(connections[alias]).applied_migrations())
+        except DatabaseError:  # pragma: no cover - an unreachable database: all pending
+            keys = set()
+        applied = keys if applied is None else applied & keys
+    return applied or set()

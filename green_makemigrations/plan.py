@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.migrations import Migration
+from django.db.migrations import Migration, operations
 from django.db.migrations.graph import MigrationGraph
 from django.db.migrations.operations import DeleteModel
 from django.db.migrations.operations.base import Operation
@@ -111,7 +112,9 @@ class StagePlan:
 
     ``run`` is what the stage applies (or unapplies), in order; ``deferred``
     belongs to the other stage; ``blocked`` pairs a migration of this stage
-    with the deferred migration it cannot run without.
+    with the deferred migration it cannot run without. ``warnings`` are what
+    the stage rules say about the migrations of ``run`` without refusing
+    them (set by checked_split()).
     """
 
     stage: Stage
@@ -119,6 +122,7 @@ class StagePlan:
     run: list[tuple[Migration, bool]] = field(default_factory=list)
     deferred: list[Migration] = field(default_factory=list)
     blocked: list[tuple[Migration, Migration]] = field(default_factory=list)
+    warnings: list[RuleMessage] = field(default_factory=list)
 
 
 def split_plan(
@@ -212,6 +216,165 @@ def data_drops(
     return drops
 
 
+@dataclass(frozen=True)
+class RuleMessage:
+    """What a stage rule says about a migration: an error refuses it, a warning informs.
+
+    ``id`` is the system check's (``E004``, ``W001``, ``W002``); ``msg`` says
+    which migration, which operation and why; ``hint`` what to do.
+    """
+
+    id: str
+    migration: Migration
+    operations: tuple[Operation, ...]
+    msg: str
+    hint: str
+
+    @property
+    def is_error(self) -> bool:
+        """Return whether the rule refuses the migration."""
+        return self.id.startswith("E")
+
+    def __str__(self) -> str:
+        return f"{self.msg} {self.hint}"
+
+
+def _label(migration: Migration) -> str:
+    return f"{migration.app_label}.{migration.name}"
+
+
+def _describe(operation: Operation, migration: Migration) -> str:
+    """Describe operation, saying where it sits when a SeparateDatabaseAndState holds it."""
+    description = operation.describe()
+    if operation not in migration.operations:
+        description += " (in a SeparateDatabaseAndState's database_operations)"
+    return description
+
+
+def rule_messages(
+    migration: Migration,
+    info: StageInfo,
+    state_before: Callable[[MigrationKey], ProjectState] | None = None,
+) -> list[RuleMessage]:
+    """Return what the stage rules say about migration, of stage info.
+
+    - ``E004``: a pre-deploy migration drops data (see rules.is_drop): the
+      previous release, still running, uses it. Both stages refuse it.
+    - ``W001``: a pre-deploy migration's RunSQL drops or renames (see
+      rules.destructive_sql); it may be safe, so it is only a warning.
+    - ``W002``: a migration renames a table or column by hand (see
+      rules.database_renames): whichever stage runs it, the release that does
+      not know the new name fails its queries until the other is gone. No
+      stage is right for it, so it is a warning that says how to avoid it.
+      Only with state_before (the project state before a migration).
+    """
+    messages: list[RuleMessage] = []
+    label = _label(migration)
+    pre_deploy = info.stage is Stage.PRE_DEPLOY
+    if state_before is not None:
+        state_before = functools.cache(state_before)  # both rules may ask
+    if pre_deploy:
+        drops = data_drops(migration, state_before)
+        if drops:
+            described = "; ".join(_describe(op, migration) for op in drops)
+            messages.append(
+                RuleMessage(
+                    "E004",
+                    migration,
+                    tuple(drops),
+                    f"Migration {label} is pre-deploy ({info.source}) but drops data: {described}.",
+                    "The previous release still uses it while the pre-deploy stage runs. "
+                    "Mark the migration `stage = Stage.POST_DEPLOY`, or move the drop to a "
+                    "post-deploy migration.",
+                )
+            )
+        for operation in migration.operations:
+            findings = rules.destructive_sql(operation)
+            if not findings:
+                continue
+            statements = "; ".join(
+                f"{finding.action} in `{_shorten(finding.statement)}`" for finding in findings
+            )
+            messages.append(
+                RuleMessage(
+                    "W001",
+                    migration,
+                    (operation,),
+                    f"Migration {label} is pre-deploy ({info.source}) and its RunSQL "
+                    f"(operation {migration.operations.index(operation) + 1}) may drop or "
+                    f"rename what the previous release still uses: {statements}.",
+                    "If it does, mark the migration `stage = Stage.POST_DEPLOY` or move the "
+                    "statement to a post-deploy migration; if it is safe (say, a table only "
+                    "the new release uses), ignore this warning.",
+                )
+            )
+    if state_before is not None and _may_rename(migration.operations):
+        state = state_before((migration.app_label, migration.name))
+        renames = rules.database_renames(migration.operations, migration.app_label, state)
+        if renames:
+            described = "; ".join(
+                f"{rename.describe()} ({_describe(rename.operation, migration)})"
+                for rename in renames
+            )
+            if pre_deploy:
+                why = (
+                    "The previous release, still running during the pre-deploy stage, uses "
+                    "the old name: its queries fail until it is gone."
+                )
+            else:
+                why = (
+                    "The new release uses the new name: its queries fail from its rollout "
+                    "until the post-deploy stage runs."
+                )
+            messages.append(
+                RuleMessage(
+                    "W002",
+                    migration,
+                    tuple(rename.operation for rename in renames),
+                    f"Migration {label} ({info.stage.label}, {info.source}) renames in the "
+                    f"database: {described}. {why}",
+                    "Keep the database name (db_column, db_table) to rename without "
+                    "touching the database, or let green_makemigrations' makemigrations "
+                    "write the rename: it phases it (a new column kept in sync, a view "
+                    "under the old table name).",
+                )
+            )
+    return messages
+
+
+def _may_rename(migration_operations: Sequence[Operation]) -> bool:
+    """Return whether operations may rename, before computing a state (costly) to tell.
+
+    An AlterField counts only when it sets a ``db_column`` or ``db_table``:
+    histories hold many AlterFields, and a state for each would be slow.
+    """
+    for operation in migration_operations:
+        for inner in rules.database_operations(operation):
+            if isinstance(inner, operations.AlterField):
+                if inner.field.db_column or getattr(inner.field, "db_table", None):
+                    return True
+            elif isinstance(
+                inner, (operations.RenameField, operations.RenameModel, operations.AlterModelTable)
+            ):
+                return True
+    return False
+
+
+def _shorten(statement: str, limit: int = 80) -> str:
+    return statement if len(statement) <= limit else statement[: limit - 3] + "..."
+
+
+def refusals(stage_plan: StagePlan, messages: Sequence[RuleMessage]) -> str:
+    """Return the error message of a stage refused for migrations that break a stage rule."""
+    names = ", ".join(dict.fromkeys(_label(message.migration) for message in messages))
+    lines = [
+        f"The {stage_plan.stage.label} stage cannot run: {names} breaks a stage rule, and "
+        "neither stage applies a migration that does. Nothing was changed."
+    ]
+    lines += [f"  - {message.msg}\n    {message.hint}" for message in messages]
+    return "\n".join(lines)
+
+
 def checked_split(
     plan: Plan,
     stage: Stage,
@@ -221,22 +384,33 @@ def checked_split(
 ) -> StagePlan:
     """Return split_plan(), raising StagePlanError if the stage cannot run safely.
 
-    It cannot when a migration is blocked, or when the pre-deploy stage would
-    apply a migration that drops data.
+    It cannot when a migration is blocked, or when it would apply a
+    migration that breaks a stage rule (a pre-deploy migration that drops
+    data: the pre-deploy stage would drop what the previous release uses,
+    and the post-deploy stage would run what the pre-deploy stage refused,
+    so both refuse it). The warnings of the migrations the stage runs are in
+    the result's ``warnings`` (see rule_messages()).
     """
     stage_plan = split_plan(plan, stage, stages, graph)
     if stage_plan.blocked:
         raise StagePlanError(explain_blocked(stage_plan, stages))
-    unsafe = [
-        migration
-        for migration, backwards in stage_plan.run
-        if stage is Stage.PRE_DEPLOY and not backwards and data_drops(migration, state_before)
-    ]
-    if unsafe:
-        names = ", ".join(f"{m.app_label}.{m.name}" for m in unsafe)
-        raise StagePlanError(
-            f"The pre-deploy stage never drops data, but {names} is marked pre-deploy "
-            "and removes a field or model. Nothing was changed. Mark it "
-            "`stage = Stage.POST_DEPLOY` (or split it with makemigrations)."
-        )
+    errors: list[RuleMessage] = []
+    for migration, backwards in stage_plan.run:
+        if backwards:
+            continue  # un-applying drops nothing the previous release uses
+        key = (migration.app_label, migration.name)
+        for message in rule_messages(migration, stages[key], state_before):
+            (errors if message.is_error else stage_plan.warnings).append(message)
+    if errors:
+        raise StagePlanError(refusals(stage_plan, errors))
     return stage_plan
+
+
+def warnings(stage_plan: StagePlan | None) -> list[str]:
+    """Return the lines a stage run prints for its plan's warnings (none without a plan)."""
+    if stage_plan is None:
+        return []
+    return [
+        f"Warning (green_makemigrations.{message.id}): {message.msg} {message.hint}"
+        for message in stage_plan.warnings
+    ]

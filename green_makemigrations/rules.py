@@ -17,10 +17,12 @@ from typing import Any
 from django.db import models
 from django.db.migrations import operations
 from django.db.migrations.operations.base import Operation
+from django.db.migrations.state import ProjectState
 from django.db.models.fields import NOT_PROVIDED
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from . import sqlscan, views
 from .constants import Stage
 from .expressions import RandomUUID
 from .sync import SyncOperation
@@ -82,18 +84,37 @@ def operation_model_key(operation: Operation) -> str | None:
     return name
 
 
-def is_drop(operation: Operation, tableless_models: Collection[str] = ()) -> bool:
-    """Return whether operation destroys data the previous release still uses.
+def database_operations(operation: Operation) -> list[Operation]:
+    """Return the operations that operation runs in the database.
 
-    That is a RemoveField, a DeleteModel (unless the model has no table of
-    its own: proxy or unmanaged, named in tableless_models) and removing
-    ``order_with_respect_to`` (which drops the ``_order`` column).
+    A SeparateDatabaseAndState runs only its ``database_operations`` (nested
+    ones unwrapped too); its ``state_operations`` change no table.
     """
+    if isinstance(operation, operations.SeparateDatabaseAndState):
+        return [
+            inner for outer in operation.database_operations for inner in database_operations(outer)
+        ]
+    return [operation]
+
+
+def _drops(operation: Operation, tableless_models: Collection[str]) -> bool:
     if isinstance(operation, operations.DeleteModel):
         return operation.name_lower not in tableless_models
     if isinstance(operation, operations.AlterOrderWithRespectTo):
         return not operation.order_with_respect_to
     return isinstance(operation, operations.RemoveField)
+
+
+def is_drop(operation: Operation, tableless_models: Collection[str] = ()) -> bool:
+    """Return whether operation destroys data the previous release still uses.
+
+    That is a RemoveField, a DeleteModel (unless the model has no table of
+    its own: proxy or unmanaged, named in tableless_models) and removing
+    ``order_with_respect_to`` (which drops the ``_order`` column), run as
+    they are or as the database operations of a SeparateDatabaseAndState.
+    A removal in its state operations only drops nothing.
+    """
+    return bool(drops_data([operation], tableless_models))
 
 
 def operation_stage(
@@ -128,8 +149,206 @@ def infer_stage(migration_operations: Iterable[Operation]) -> Stage:
 def drops_data(
     migration_operations: Iterable[Operation], tableless_models: Collection[str] = ()
 ) -> list[Operation]:
-    """Return the operations that destroy data (see is_drop)."""
-    return [op for op in migration_operations if is_drop(op, tableless_models)]
+    """Return the operations that destroy data (see is_drop).
+
+    A drop inside a SeparateDatabaseAndState is returned itself, so that a
+    message can describe it.
+    """
+    return [
+        inner
+        for operation in migration_operations
+        for inner in database_operations(operation)
+        if _drops(inner, tableless_models)
+    ]
+
+
+def destructive_sql(operation: Operation) -> list[sqlscan.Finding]:
+    """Return the statements of a RunSQL's forward SQL that drop or rename.
+
+    Raw SQL is not understood, only read: the statements found may be safe
+    (a table only the new release uses), so they call for a warning, not a
+    refusal. RunSQL inside a SeparateDatabaseAndState's database operations
+    counts too.
+    """
+    return [
+        finding
+        for inner in database_operations(operation)
+        if isinstance(inner, operations.RunSQL)
+        for text in sqlscan.sql_texts(inner.sql)
+        for finding in sqlscan.scan(text)
+    ]
+
+
+@dataclass(frozen=True)
+class Rename:
+    """A database name that a hand-written rename changes (``what`` is "table" or "column")."""
+
+    operation: Operation
+    what: str
+    table: str
+    old: str
+    new: str
+
+    def describe(self) -> str:
+        """Return the change in words."""
+        if self.what == "table":
+            return f"table {self.old} becomes {self.new}"
+        return f"column {self.old} of table {self.table} becomes {self.new}"
+
+
+# Renames phased by green_makemigrations itself (a view keeps the old name).
+PHASED_RENAMES: tuple[type[Operation], ...] = (
+    views.RenameModelWithViews,
+    views.AlterModelTableWithViews,
+)
+
+
+def database_renames(
+    migration_operations: Iterable[Operation], app_label: str, state: ProjectState
+) -> list[Rename]:
+    """Return the tables and columns that operations rename in the database.
+
+    state is the project state before the operations. A RenameField,
+    RenameModel, AlterModelTable or AlterField changes a name the release
+    that does not know it uses, unless the database name is kept
+    (``db_column``, ``db_table``) or green_makemigrations phased it (a view
+    under the old table name; a column rename becomes a new column kept in
+    sync). A SeparateDatabaseAndState counts by its database operations.
+    """
+    state = state.clone()
+    renames: list[Rename] = []
+    for operation in migration_operations:
+        if isinstance(operation, operations.SeparateDatabaseAndState):
+            renames += database_renames(operation.database_operations, app_label, state)
+        else:
+            renames += _renames(operation, app_label, state)
+        operation.state_forwards(app_label, state)
+    return renames
+
+
+def _renames(operation: Operation, app_label: str, state: ProjectState) -> list[Rename]:
+    if isinstance(operation, PHASED_RENAMES):
+        return []
+    if isinstance(operation, (operations.RenameField, operations.AlterField)):
+        model_state = state.models.get((app_label, operation.model_name_lower))
+        if model_state is None or not _has_table(model_state):
+            return []
+        old_field = _field(model_state, getattr(operation, "old_name", operation.name))
+        if old_field is None:
+            return []
+        if isinstance(operation, operations.RenameField):
+            old = (old_field, operation.old_name)
+            new = (old_field, operation.new_name)
+        else:
+            old, new = (old_field, operation.name), (operation.field, operation.name)
+        return _field_renames(operation, _table(model_state), old, new)
+    if isinstance(operation, (operations.RenameModel, operations.AlterModelTable)):
+        model_state = state.models.get((app_label, operation_model_key(operation) or ""))
+        if model_state is None or not _has_table(model_state):
+            return []
+        if isinstance(operation, operations.RenameModel):
+            new_table = model_state.options.get("db_table") or (
+                f"{app_label}_{operation.new_name_lower}"
+            )
+        else:
+            new_table = operation.table or f"{app_label}_{operation.name_lower}"
+        old_table = _table(model_state)
+        renames: list[Rename] = []
+        if old_table != new_table:
+            renames.append(Rename(operation, "table", old_table, old_table, str(new_table)))
+            for field_name, field in model_state.fields.items():
+                if _auto_through(field) and not field.db_table:
+                    through = f"{old_table}_{field_name}"
+                    renames.append(
+                        Rename(operation, "table", through, through, f"{new_table}_{field_name}")
+                    )
+        if isinstance(operation, operations.RenameModel):
+            renames += _through_column_renames(operation, app_label, state)
+        return renames
+    return []
+
+
+def _through_column_renames(
+    operation: operations.RenameModel, app_label: str, state: ProjectState
+) -> list[Rename]:
+    """Return the columns named after a renamed model in many-to-many tables."""
+    old, new = operation.old_name_lower, operation.new_name_lower
+    renames: list[Rename] = []
+    for (label, model_name), model_state in state.models.items():
+        if not _has_table(model_state):
+            continue
+        for field_name, field in model_state.fields.items():
+            if not _auto_through(field):
+                continue
+            this = (label, model_name)
+            target = _model_key(field.remote_field.model, label) or this
+            if target == this:
+                continue  # self-referential: its columns are from_<model>_id and to_<model>_id
+            if this != (app_label, old) and target != (app_label, old):
+                continue  # neither the renamed model's field nor one pointing at it
+            through = field.db_table or f"{_table(model_state)}_{field_name}"
+            renames.append(Rename(operation, "column", through, f"{old}_id", f"{new}_id"))
+    return renames
+
+
+def _model_key(model: Any, app_label: str) -> tuple[str, str] | None:
+    if not isinstance(model, str):
+        return (model._meta.app_label, model._meta.model_name)
+    if model == "self":
+        return None
+    label, _, name = model.rpartition(".")
+    return (label or app_label, name.lower())
+
+
+def _field_renames(
+    operation: Operation,
+    table: str,
+    old: tuple[models.Field[Any, Any], str],
+    new: tuple[models.Field[Any, Any], str],
+) -> list[Rename]:
+    (old_field, old_name), (new_field, new_name) = old, new
+    if old_field.many_to_many or new_field.many_to_many:
+        if not (_auto_through(old_field) and _auto_through(new_field)):
+            return []
+        old_table = old_field.db_table or f"{table}_{old_name}"  # type: ignore[attr-defined]
+        new_table = new_field.db_table or f"{table}_{new_name}"  # type: ignore[attr-defined]
+        if old_table == new_table:
+            return []
+        return [Rename(operation, "table", old_table, old_table, new_table)]
+    old_column, new_column = _column(old_field, old_name), _column(new_field, new_name)
+    if old_column is None or new_column is None or old_column == new_column:
+        return []
+    return [Rename(operation, "column", table, old_column, new_column)]
+
+
+def _has_table(model_state: Any) -> bool:
+    options = model_state.options
+    return not options.get("proxy") and options.get("managed", True)
+
+
+def _table(model_state: Any) -> str:
+    return str(
+        model_state.options.get("db_table") or f"{model_state.app_label}_{model_state.name_lower}"
+    )
+
+
+def _field(model_state: Any, name: str) -> models.Field[Any, Any] | None:
+    fields: dict[str, models.Field[Any, Any]] = model_state.fields
+    if name in fields:
+        return fields[name]
+    return next((f for n, f in fields.items() if n.lower() == name.lower()), None)
+
+
+def _auto_through(field: models.Field[Any, Any]) -> bool:
+    return bool(field.many_to_many and not getattr(field.remote_field, "through", None))
+
+
+def _column(field: models.Field[Any, Any], name: str) -> str | None:
+    if isinstance(field, COLUMNLESS_FIELDS):
+        return None
+    column_field = field.clone()
+    column_field.set_attributes_from_name(name)
+    return column_field.column
 
 
 @dataclass(frozen=True)

@@ -98,12 +98,16 @@ def test_e004_pre_deploy_migration_that_drops_data() -> None:
             "Migration testapp.0003_remove_book_isbn is pre-deploy (written) but drops "
             "data: Remove field isbn from book."
         )
+        assert error.hint == (
+            "The previous release still uses it while the pre-deploy stage runs. Mark the "
+            "migration `stage = Stage.POST_DEPLOY`, or move the drop to a post-deploy migration."
+        )
         assert error.obj.name == "0003_remove_book_isbn"
         with pytest.raises(SystemCheckError, match="green_makemigrations.E004"):
             run("check", "--database", "default")
         # migrate --stage pre-deploy refuses it itself, before touching anything
         # (migrate leaves E003/E004 out of its system checks: no second graph).
-        with pytest.raises(CommandError, match="never drops data"):
+        with pytest.raises(CommandError, match="but drops data"):
             run("migrate", APP_LABEL, stage="pre-deploy", skip_checks=False)
         assert applied() == set()
 

@@ -79,11 +79,25 @@ def test_pre_deploy_stage_blocked_by_a_pending_post_deploy_migration(empty_testa
         assert set(columns("testapp_book")) == {"id", "title", "summary", "note"}
 
 
-def test_pre_deploy_stage_refuses_a_drop_written_pre_deploy(empty_testapp: None) -> None:
+@pytest.mark.parametrize("stage", ["pre-deploy", "post-deploy"])
+def test_both_stages_refuse_a_drop_written_pre_deploy(empty_testapp: None, stage: str) -> None:
+    # The pre-deploy stage would drop what the running release uses; the
+    # post-deploy stage would apply what the pre-deploy stage refused.
     with migration_module("initial", "unsafe"):
-        with pytest.raises(CommandError, match="never drops data") as error:
-            run("migrate", APP_LABEL, stage="pre-deploy")
-        assert "testapp.0003_remove_book_isbn" in str(error.value)
+        with pytest.raises(CommandError) as error:
+            run("migrate", APP_LABEL, stage=stage)
+        message = str(error.value)
+        assert message.startswith(
+            f"The {stage} stage cannot run: testapp.0003_remove_book_isbn breaks a stage rule"
+        )
+        assert "Nothing was changed." in message
+        assert (
+            "Migration testapp.0003_remove_book_isbn is pre-deploy (written) but drops data: "
+            "Remove field isbn from book." in message
+        )
+        assert "Mark the migration `stage = Stage.POST_DEPLOY`" in message
+        with pytest.raises(CommandError, match="breaks a stage rule"):
+            run("migrate", APP_LABEL, stage=stage, plan=True)
         assert applied() == set()
 
 
@@ -103,7 +117,7 @@ def test_unwritten_stage_is_inferred_and_settings_override_it(empty_testapp: Non
 
         # Overriding the drop to pre-deploy does not make the stage drop data.
         with override_settings(GREEN_MAKEMIGRATIONS={"STAGES": {APP_LABEL: "pre-deploy"}}):
-            with pytest.raises(CommandError, match="never drops data"):
+            with pytest.raises(CommandError, match="but drops data"):
                 run("migrate", APP_LABEL, stage="pre-deploy")
         assert applied() == {"0001_initial"}
         assert "isbn" not in columns("testapp_book")

@@ -97,9 +97,24 @@ def test_showstages_reports_blocked_migrations_and_stage_sources() -> None:
             "0003_remove_book_isbn": ("post_deploy", "inferred", None),
             "0004_book_note": ("pre_deploy", "written", "testapp.0003_remove_book_isbn"),
         }
-        assert names(data["pre_deploy"]) == ["testapp.0001_initial", "testapp.0002_book_isbn"]
+        # migrate --stage pre-deploy refuses the plan: it applies nothing, and
+        # the post-deploy stage would apply everything.
+        assert names(data["pre_deploy"]) == []
+        assert data["refused"]["pre_deploy"].startswith("The pre-deploy stage cannot run")
+        assert names(data["post_deploy"]) == [
+            "testapp.0001_initial",
+            "testapp.0002_book_isbn",
+            "testapp.0003_remove_book_isbn",
+            "testapp.0004_book_note",
+        ]
+        assert data["refused"]["post_deploy"] is None
 
         text = run("showstages").stdout
+        assert (
+            "Pre-deploy stage (migrate --stage pre-deploy):\n"
+            "  Refused, nothing is applied:\n"
+            "    The pre-deploy stage cannot run: 1 migration(s) belong to it" in text
+        )
         assert (
             "  testapp.0004_book_note  [pre-deploy, written]  "
             "(waits for testapp.0003_remove_book_isbn)" in text

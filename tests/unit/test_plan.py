@@ -331,12 +331,19 @@ def drop_marked_pre_deploy(stage: Stage | None) -> MigrationGraph:
     )
 
 
-def test_checked_split_refuses_pre_deploy_drop() -> None:
+@pytest.mark.parametrize("stage", [PRE, POST])
+def test_checked_split_refuses_pre_deploy_drop(stage: Stage) -> None:
     graph = drop_marked_pre_deploy(PRE)
     with pytest.raises(StagePlanError) as error:
-        checked_split(forwards_plan(graph), PRE, graph_stages(graph), graph)
+        checked_split(forwards_plan(graph), stage, graph_stages(graph), graph)
     message = str(error.value)
-    assert "testapp.0002_remove_old is marked pre-deploy" in message
+    assert message.startswith(
+        f"The {stage.label} stage cannot run: testapp.0002_remove_old breaks a stage rule"
+    )
+    assert (
+        "Migration testapp.0002_remove_old is pre-deploy (written) but drops data: "
+        "Remove field old from book." in message
+    )
     assert "Nothing was changed" in message
     assert "stage = Stage.POST_DEPLOY" in message
 
@@ -346,18 +353,24 @@ def test_checked_split_refuses_drop_marked_pre_deploy_in_settings(settings: Any)
     graph = drop_marked_pre_deploy(None)
     stages: dict[MigrationKey, StageInfo] = graph_stages(graph)
     assert stages["testapp", "0002_remove_old"] == StageInfo(PRE, "settings")
-    with pytest.raises(StagePlanError, match="testapp.0002_remove_old"):
-        checked_split(forwards_plan(graph), PRE, stages, graph)
+    for stage in Stage:
+        with pytest.raises(StagePlanError, match="testapp.0002_remove_old is pre-deploy"):
+            checked_split(forwards_plan(graph), stage, stages, graph)
 
 
 def test_checked_split_allows_drop_in_post_deploy_and_rollback() -> None:
-    graph = drop_marked_pre_deploy(PRE)
+    graph = drop_marked_pre_deploy(POST)
     stages = graph_stages(graph)
-    # The post-deploy stage runs anything.
+    # The post-deploy stage runs the drops.
     post = checked_split(forwards_plan(graph), POST, stages, graph)
     assert [m.name for m, _ in post.run] == ["0001_initial", "0002_remove_old"]
-    # Un-applying a drop restores data structures: no refusal.
-    graph = drop_marked_pre_deploy(POST)
-    plan = backwards_plan(graph, ["0002_remove_old"])
-    rollback = checked_split(plan, PRE, graph_stages(graph), graph)
-    assert [(m.name, backwards) for m, backwards in rollback.run] == [("0002_remove_old", True)]
+    # Un-applying a drop restores data structures: no refusal, even of a
+    # migration wrongly written pre-deploy.
+    for stage in (PRE, POST):
+        graph = drop_marked_pre_deploy(stage)
+        plan = backwards_plan(graph, ["0002_remove_old"])
+        for run_stage in Stage:
+            rollback = checked_split(plan, run_stage, graph_stages(graph), graph)
+            assert [(m.name, backwards) for m, backwards in rollback.run] == [
+                ("0002_remove_old", True)
+            ] * (run_stage is POST or stage is POST)

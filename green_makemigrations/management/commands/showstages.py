@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -15,8 +16,14 @@ from django.db.migrations.state import ModelState, ProjectState
 
 from green_makemigrations import rules
 from green_makemigrations.constants import Stage
-from green_makemigrations.exceptions import GreenMigrationsError
-from green_makemigrations.plan import StageInfo, graph_stages, split_plan
+from green_makemigrations.exceptions import GreenMigrationsError, StagePlanError
+from green_makemigrations.plan import (
+    StageInfo,
+    checked_split,
+    graph_stages,
+    rule_messages,
+    split_plan,
+)
 
 
 class Command(BaseCommand):
@@ -54,39 +61,71 @@ class Command(BaseCommand):
             self.write_text(report)
 
     def build_report(self, database: str, app_labels: set[str]) -> dict[str, Any]:
-        """Return the pending plan of database split by stage, as plain data."""
+        """Return the pending plan of database split by stage, as plain data.
+
+        Each stage lists exactly what ``migrate --stage`` applies, computed as
+        the stage runs compute it (plan.checked_split()): the pre-deploy stage
+        now, then the post-deploy stage after it. A stage that refuses to run
+        lists nothing and says why under ``refused``.
+        """
         executor = MigrationExecutor(connections[database])
-        graph = executor.loader.graph
+        loader = executor.loader
+        graph = loader.graph
         unknown = app_labels - {key[0] for key in graph.nodes}
         if unknown:
             raise CommandError(f"No migrations for app(s): {', '.join(sorted(unknown))}.")
         targets = [leaf for leaf in graph.leaf_nodes() if not app_labels or leaf[0] in app_labels]
         plan = executor.migration_plan(targets)
         stages = graph_stages(graph)
-        pre = split_plan(plan, Stage.PRE_DEPLOY, stages, graph)
-        pre_keys = {(m.app_label, m.name) for m, _ in pre.run}
-        blocked_by = {(m.app_label, m.name): f"{b.app_label}.{b.name}" for m, b in pre.blocked}
-        entries: dict[str, list[dict[str, Any]]] = {stage.value: [] for stage in Stage}
+        state_before = functools.cache(lambda key: loader.project_state(key, at_end=False))
+        blocked = split_plan(plan, Stage.PRE_DEPLOY, stages, graph).blocked
+        blocked_by = {(m.app_label, m.name): f"{b.app_label}.{b.name}" for m, b in blocked}
+        runs: dict[str, list[Migration]] = {}
+        refused: dict[str, str | None] = {}
+        remaining = list(plan)
+        for stage in Stage:
+            try:
+                stage_plan = checked_split(remaining, stage, stages, graph, state_before)
+            except StagePlanError as error:
+                runs[stage.value], refused[stage.value] = [], str(error)
+                continue
+            runs[stage.value], refused[stage.value] = [m for m, _ in stage_plan.run], None
+            done = {(m.app_label, m.name) for m in runs[stage.value]}
+            remaining = [(m, b) for m, b in remaining if (m.app_label, m.name) not in done]
         max_name_length = connections[database].ops.max_name_length()
+        rule_report: dict[str, list[dict[str, Any]]] = {"errors": [], "warnings": []}
+        entries: dict[str, list[dict[str, Any]]] = {stage.value: [] for stage in Stage}
         for migration, _backwards in plan:
             key = (migration.app_label, migration.name)
-            stage = Stage.PRE_DEPLOY if key in pre_keys else Stage.POST_DEPLOY
-            # Only drops need the state before the migration (it is costly).
-            drops = rules.drops_data(migration.operations)
-            state = executor.loader.project_state(key, at_end=False) if drops else None
-            entries[stage.value].append(
-                _migration_entry(
-                    migration, stages[key], state, blocked_by.get(key), max_name_length
+            for message in rule_messages(migration, stages[key], state_before):
+                rule_report["errors" if message.is_error else "warnings"].append(
+                    {
+                        "id": f"green_makemigrations.{message.id}",
+                        "migration": f"{migration.app_label}.{migration.name}",
+                        "message": message.msg,
+                        "hint": message.hint,
+                    }
                 )
-            )
+        for stage in Stage:
+            for migration in runs[stage.value]:
+                key = (migration.app_label, migration.name)
+                # Only drops need the state before the migration (it is costly).
+                state = state_before(key) if rules.drops_data(migration.operations) else None
+                entries[stage.value].append(
+                    _migration_entry(
+                        migration, stages[key], state, blocked_by.get(key), max_name_length
+                    )
+                )
         return {
             "database": database,
             "pre_deploy": entries[Stage.PRE_DEPLOY.value],
             "post_deploy": entries[Stage.POST_DEPLOY.value],
+            "refused": refused,
             "blocked": [
                 {"migration": f"{m.app_label}.{m.name}", "blocked_by": f"{b.app_label}.{b.name}"}
-                for m, b in pre.blocked
+                for m, b in blocked
             ],
+            **rule_report,
         }
 
     def write_text(self, report: dict[str, Any]) -> None:
@@ -98,7 +137,12 @@ class Command(BaseCommand):
                 )
             )
             entries = report[stage.value]
-            if not entries:
+            refusal = report["refused"][stage.value]
+            if refusal:
+                self.stdout.write(self.style.ERROR("  Refused, nothing is applied:"))
+                for line in refusal.splitlines():
+                    self.stdout.write(f"    {line}")
+            elif not entries:
                 self.stdout.write("  Nothing to apply.")
             for entry in entries:
                 note = f"  (waits for {entry['blocked_by']})" if entry["blocked_by"] else ""
@@ -115,6 +159,15 @@ class Command(BaseCommand):
                     "`migrate --stage pre-deploy` refuses this plan."
                 )
             )
+        for kind, title, style in (
+            ("errors", "Stage rule errors:", self.style.ERROR),
+            ("warnings", "Stage rule warnings:", self.style.WARNING),
+        ):
+            if report[kind]:
+                self.stdout.write(style(title))
+            for message in report[kind]:
+                self.stdout.write(f"  {message['id']}: {message['message']}")
+                self.stdout.write(f"    {message['hint']}")
 
 
 def _migration_entry(
