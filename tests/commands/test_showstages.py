@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import pytest
 from django.core.management.base import CommandError
 from django.test.utils import override_settings
 
-from .utils import APP_LABEL, columns, migration_module, run, tables
+from green_makemigrations.constants import Stage
+
+from .utils import APP_LABEL, applied, columns, migration_module, run, tables
 
 
 def report(*args: str) -> dict[str, Any]:
@@ -139,3 +142,90 @@ def test_showstages_app_labels() -> None:
         assert names(report(APP_LABEL)["post_deploy"]) == ["testapp.0003_remove_book_isbn"]
         with pytest.raises(CommandError, match="No migrations for app\\(s\\): nosuchapp."):
             run("showstages", "nosuchapp")
+
+
+# -- showstages, migrate --plan and the stage runs agree ---------------------
+
+# Fixture histories (tests/commands/migrations/), with what each exercises.
+HISTORIES = {
+    "initial": ("initial",),  # one pre-deploy migration
+    "unstaged": ("initial", "unstaged"),  # inferred stages: an addition, a drop
+    "unsafe": ("initial", "unsafe"),  # a drop written pre-deploy: both stages refuse
+    "blocked": ("initial", "blocked"),  # pre-deploy after a pending drop: refused
+    "multi_pr": ("multi_pr",),  # generated prep and drop
+    "merge_post": ("initial", "merge_post"),  # two leaves, one of each stage
+    "bad_stage": ("initial", "bad_stage"),  # an invalid written stage: nothing runs
+    "separate_drop": ("initial", "separate_drop"),  # a drop in SeparateDatabaseAndState
+    "separate_state_only": ("initial", "separate_state_only"),  # no drop at all
+    "runsql_drop": ("initial", "runsql_drop"),  # RunSQL: runs, with a warning
+    "hand_rename": ("initial", "hand_rename"),  # a hand-written rename: runs, warned
+}
+# Histories whose pending migrations makemigrations completes (generated phasings).
+GENERATED = ("remove_not_null", "remove_model", "remove_m2m", "remove_fk", "remove_db_table")
+# Every history from scratch; some also with their first migration applied.
+# GREEN_TEST_ALL_HISTORIES=1 runs every generated removal and every start.
+ALL = bool(os.environ.get("GREEN_TEST_ALL_HISTORIES"))
+CASES = [(name, 0) for name in HISTORIES] + [
+    (name, 1) for name in (HISTORIES if ALL else ("unstaged", "multi_pr"))
+]
+GENERATED_CASES = [(name, 0) for name in (GENERATED if ALL else GENERATED[:1])]
+
+
+def planned(stage: str) -> list[str] | str:
+    """Return what `migrate --stage stage --plan` lists, or its refusal."""
+    try:
+        output = run("migrate", APP_LABEL, stage=stage, plan=True)
+    except CommandError as error:
+        return str(error)
+    return [line for line in output.stdout.splitlines() if line.startswith(f"{APP_LABEL}.")]
+
+
+def applied_by(stage: str) -> list[str] | str:
+    """Run `migrate --stage stage` and return what it applied, or its refusal."""
+    before = applied()
+    try:
+        run("migrate", APP_LABEL, stage=stage, verbosity=0)
+    except CommandError as error:
+        assert applied() == before, "a refused stage applied something"
+        return str(error)
+    return sorted(f"{APP_LABEL}.{name}" for name in applied() - before)
+
+
+def check_agreement() -> None:
+    """Assert that showstages, --plan and the runs agree, stage after stage."""
+    try:
+        data = report(APP_LABEL)
+    except CommandError as error:
+        # Nothing can be planned: neither stage runs either.
+        for stage in Stage:
+            assert planned(stage.label) == str(error)
+            assert applied_by(stage.label) == str(error)
+        return
+    for stage in Stage:
+        shown = data["refused"][stage.value] or names(data[stage.value])
+        assert planned(stage.label) == shown, stage
+        expected = shown if isinstance(shown, str) else sorted(shown)
+        assert applied_by(stage.label) == expected, stage
+    if not any(data["refused"].values()):
+        after = report(APP_LABEL)
+        assert (after["pre_deploy"], after["post_deploy"]) == ([], [])
+
+
+@pytest.mark.parametrize(("history", "start"), CASES, ids=[f"{h}-{s}" for h, s in CASES])
+def test_showstages_plan_and_runs_agree(empty_testapp: None, history: str, start: int) -> None:
+    with migration_module(*HISTORIES[history]) as module:
+        if start:
+            run("migrate", APP_LABEL, module.files()[start - 1], verbosity=0)
+        check_agreement()
+
+
+@pytest.mark.parametrize(
+    ("history", "start"), GENERATED_CASES, ids=[f"{h}-{s}" for h, s in GENERATED_CASES]
+)
+def test_showstages_plan_and_runs_agree_on_generated_phasings(
+    empty_testapp: None, history: str, start: int
+) -> None:
+    with migration_module("initial", history):
+        run("migrate", APP_LABEL, verbosity=0)
+        run("makemigrations", APP_LABEL, interactive=False, verbosity=0)
+        check_agreement()

@@ -74,6 +74,14 @@ class Command(BaseCommand):
         unknown = app_labels - {key[0] for key in graph.nodes}
         if unknown:
             raise CommandError(f"No migrations for app(s): {', '.join(sorted(unknown))}.")
+        conflicts = loader.detect_conflicts()
+        if conflicts:
+            # migrate refuses them (in every app, whatever its app_label): so does the plan.
+            found = "; ".join(f"{', '.join(names)} in {app}" for app, names in conflicts.items())
+            raise CommandError(
+                "Conflicting migrations detected; multiple leaf nodes in the migration graph: "
+                f"({found}).\nTo fix them run 'python manage.py makemigrations --merge'"
+            )
         targets = [leaf for leaf in graph.leaf_nodes() if not app_labels or leaf[0] in app_labels]
         plan = executor.migration_plan(targets)
         stages = graph_stages(graph)
