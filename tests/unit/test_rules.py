@@ -10,13 +10,16 @@ from typing import Any
 import pytest
 from django.db import models
 from django.db.migrations import operations
+from django.db.migrations.state import ModelState, ProjectState
 from django.db.models.fields import NOT_PROVIDED
 from django.db.models.functions import Lower, Now
 from django.utils import timezone
 
-from green_makemigrations import rules
+from green_makemigrations import rules, views
 from green_makemigrations.constants import Stage
 from green_makemigrations.expressions import RandomUUID
+
+from .helpers import make_project_state
 
 PRE, POST = Stage.PRE_DEPLOY, Stage.POST_DEPLOY
 
@@ -419,6 +422,294 @@ def test_drops_data() -> None:
     add = operations.AddField("author", "age", models.IntegerField(null=True))
     assert rules.drops_data([add, remove, delete]) == [remove, delete]
     assert rules.drops_data([add]) == []
+
+
+# -- drops inside SeparateDatabaseAndState ----------------------------------
+
+# Every operation that drops a column or table, and some that do not.
+DROPS = [
+    operations.RemoveField("author", "name"),
+    operations.DeleteModel("Author"),
+    operations.AlterOrderWithRespectTo("author", None),
+]
+NOT_DROPS = [
+    operations.AddField("author", "age", models.IntegerField(null=True)),
+    operations.AlterOrderWithRespectTo("author", "book"),
+    operations.RemoveIndex("author", "author_idx"),
+    operations.RunSQL("SELECT 1"),
+]
+
+
+def wrapped(operation: operations.base.Operation, depth: int, side: str) -> Any:
+    """Return operation inside depth SeparateDatabaseAndStates, on side ("database"/"state")."""
+    for _ in range(depth):
+        operation = operations.SeparateDatabaseAndState(**{f"{side}_operations": [operation]})
+    return operation
+
+
+@pytest.mark.parametrize("depth", [0, 1, 2])
+@pytest.mark.parametrize("side", ["database", "state"])
+@pytest.mark.parametrize("operation", DROPS + NOT_DROPS, ids=lambda operation: operation.describe())
+def test_drops_seen_through_separate_database_and_state(
+    operation: operations.base.Operation, depth: int, side: str
+) -> None:
+    outer = wrapped(operation, depth, side)
+    # Only what reaches the database drops: a removal of the state alone does not.
+    drops = operation in DROPS and (depth == 0 or side == "database")
+    assert rules.is_drop(outer) is drops
+    assert rules.drops_data([NOT_DROPS[0], outer]) == ([operation] if drops else [])
+    assert rules.infer_stage([outer]) is (POST if drops else PRE)
+    assert rules.operation_stage(outer, "testapp", set()) is (POST if drops else PRE)
+
+
+def test_drops_of_tableless_models_inside_separate_database_and_state() -> None:
+    outer = wrapped(operations.DeleteModel("Proxy"), 2, "database")
+    assert rules.drops_data([outer], {"proxy"}) == []
+    assert rules.is_drop(outer, {"author"}) is True
+
+
+def test_database_operations() -> None:
+    remove, add = DROPS[0], NOT_DROPS[0]
+    outer = operations.SeparateDatabaseAndState(
+        database_operations=[add, wrapped(remove, 1, "database")], state_operations=[remove]
+    )
+    assert rules.database_operations(outer) == [add, remove]
+    assert rules.database_operations(add) == [add]
+    assert rules.database_operations(operations.SeparateDatabaseAndState()) == []
+
+
+# -- destructive_sql ---------------------------------------------------------
+
+DESTRUCTIVE_SQL = [
+    ("ALTER TABLE testapp_book DROP COLUMN isbn", "DROP COLUMN"),
+    ("alter table `testapp_book` drop `isbn`", "DROP COLUMN"),
+    ('ALTER TABLE ONLY "testapp_book" DROP IF EXISTS "isbn" CASCADE', "DROP COLUMN"),
+    ("ALTER TABLE t ADD COLUMN a int, DROP COLUMN b", "DROP COLUMN"),
+    ("ALTER TABLE t DROP PARTITION p2019", "DROP PARTITION"),
+    ("DROP TABLE testapp_book", "DROP TABLE"),
+    ("drop table if exists [testapp_book]", "DROP TABLE"),
+    ("DROP /* the old one */ TABLE x", "DROP TABLE"),
+    ("DROP VIEW testapp_old", "DROP VIEW"),
+    ("DROP MATERIALIZED VIEW m", "DROP MATERIALIZED VIEW"),
+    ("DROP SCHEMA s CASCADE", "DROP SCHEMA"),
+    ("DROP TYPE mood CASCADE", "DROP ... CASCADE"),
+    ("TRUNCATE testapp_book", "TRUNCATE"),
+    ("truncate table testapp_book restart identity", "TRUNCATE"),
+    ("ALTER TABLE testapp_book RENAME TO testapp_volume", "RENAME"),
+    ("ALTER TABLE testapp_book RENAME COLUMN isbn TO number", "RENAME"),
+    ('ALTER TABLE "testapp_book" RENAME "isbn" TO "number"', "RENAME"),
+    ("ALTER VIEW v RENAME TO w", "RENAME"),
+    ("RENAME TABLE testapp_book TO testapp_volume", "RENAME TABLE"),
+    ("ALTER TABLE testapp_book CHANGE isbn number varchar(13)", "CHANGE (rename)"),
+    ("ALTER TABLE t CHANGE COLUMN `a` `b` int", "CHANGE (rename)"),
+    ("EXEC sp_rename 'testapp_book.isbn', 'number', 'COLUMN'", "sp_rename"),
+    ("DO $$ BEGIN DROP TABLE x; END $$", "DROP TABLE"),
+    ("DO $body$ BEGIN IF true THEN ALTER TABLE t DROP c; END IF; END $body$", "DROP COLUMN"),
+    ("SELECT 1; -- the next one matters\nDROP TABLE x;", "DROP TABLE"),
+]
+HARMLESS_SQL = [
+    "SELECT 1",
+    "",
+    "-- DROP TABLE x",
+    "/* ALTER TABLE t DROP COLUMN c */ SELECT 1",
+    "# DROP TABLE x",
+    "SELECT 'DROP TABLE x'",
+    "INSERT INTO t (note) VALUES ('we DROP COLUMN here; RENAME TABLE too')",
+    'ALTER TABLE "drop" ADD COLUMN "rename" int',
+    "ALTER TABLE t ADD COLUMN dropped boolean",
+    "ALTER TABLE t ALTER COLUMN c DROP NOT NULL",
+    "ALTER TABLE t ALTER c DROP DEFAULT",
+    "ALTER TABLE t ALTER COLUMN c DROP IDENTITY IF EXISTS",
+    "ALTER TABLE t DROP CONSTRAINT t_check",
+    "ALTER TABLE t DROP INDEX t_idx",
+    "ALTER TABLE t DROP FOREIGN KEY t_fk",
+    "ALTER TABLE t DROP PRIMARY KEY",
+    "ALTER TABLE t DROP CHECK t_check",
+    "ALTER TABLE t RENAME CONSTRAINT a TO b",
+    "ALTER TABLE t RENAME INDEX a TO b",
+    "ALTER TABLE t CHANGE c C int",
+    "DROP INDEX t_idx",
+    "DROP TRIGGER t_sync ON t",
+    "DROP FUNCTION f()",
+    "CREATE FUNCTION f() RETURNS trigger AS $$ BEGIN DROP TABLE x; END $$ LANGUAGE plpgsql",
+    "CREATE INDEX CONCURRENTLY drop_idx ON t (c)",
+    "UPDATE t SET c = 1",
+]
+
+
+@pytest.mark.parametrize(("sql", "action"), DESTRUCTIVE_SQL, ids=[s for s, _ in DESTRUCTIVE_SQL])
+@pytest.mark.parametrize("form", ["str", "list", "params", "separate"])
+def test_destructive_sql(sql: str, action: str, form: str) -> None:
+    harmless = "UPDATE t SET c = 1"
+    if form == "str":
+        operation: Any = operations.RunSQL(f"{harmless};\n{sql}")
+    elif form == "list":
+        operation = operations.RunSQL([harmless, sql])
+    elif form == "params":
+        operation = operations.RunSQL([(harmless, [1]), (sql, None)])
+    else:
+        operation = wrapped(operations.RunSQL(sql), 2, "database")
+    [finding] = rules.destructive_sql(operation)
+    assert finding.action == action
+    # The statement itself, without its neighbours or the comments before it.
+    assert finding.statement.split()[0].upper() in {
+        "ALTER",
+        "DROP",
+        "TRUNCATE",
+        "RENAME",
+        "EXEC",
+        "DO",
+    }
+    assert finding.statement in " ".join(sql.split())
+
+
+@pytest.mark.parametrize("sql", HARMLESS_SQL)
+def test_destructive_sql_harmless(sql: str) -> None:
+    assert rules.destructive_sql(operations.RunSQL(sql, reverse_sql="DROP TABLE t")) == []
+    assert rules.destructive_sql(operations.RunSQL([sql, (sql, None)])) == []
+
+
+def test_destructive_sql_case_and_comments_do_not_hide() -> None:
+    for sql in ("dRoP\tTaBlE x", "DROP -- why\n TABLE x", "DROP/**/TABLE x"):
+        assert [f.action for f in rules.destructive_sql(operations.RunSQL(sql))] == ["DROP TABLE"]
+
+
+def test_destructive_sql_only_reads_run_sql() -> None:
+    assert rules.destructive_sql(operations.RemoveField("book", "isbn")) == []
+    state_only = operations.SeparateDatabaseAndState(
+        state_operations=[operations.RunSQL("DROP TABLE t")]
+    )
+    assert rules.destructive_sql(state_only) == []
+    assert rules.destructive_sql(operations.RunSQL(operations.RunSQL.noop)) == []
+
+
+# -- database_renames --------------------------------------------------------
+
+
+def model(name: str, *fields: tuple[str, Any], **options: Any) -> ModelState:
+    return ModelState(
+        "testapp", name, [("id", models.AutoField(primary_key=True)), *fields], options
+    )
+
+
+def renames_state() -> ProjectState:
+    return make_project_state(
+        [
+            model(
+                "Book",
+                ("isbn", models.CharField(max_length=13)),
+                ("code", models.CharField(max_length=5, db_column="legacy_code")),
+                ("author", models.ForeignKey("testapp.Author", models.CASCADE)),
+                ("tags", models.ManyToManyField("testapp.Tag")),
+                ("kept", models.ManyToManyField("testapp.Tag", db_table="book_kept")),
+                ("related", models.ManyToManyField("self")),
+            ),
+            model("Author"),
+            model("Tag"),
+            model("Shelf", ("books", models.ManyToManyField("testapp.Book")), db_table="shelf"),
+            model("Proxy", proxy=True),
+            model("Outside", managed=False),
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("operation", "expected"),
+    [
+        (
+            operations.RenameField("book", "isbn", "number"),
+            [("column", "testapp_book", "isbn", "number")],
+        ),
+        (
+            operations.RenameField("book", "author", "writer"),
+            [("column", "testapp_book", "author_id", "writer_id")],
+        ),
+        (operations.RenameField("book", "code", "reference"), []),  # db_column kept
+        (
+            operations.RenameField("book", "tags", "labels"),
+            [("table", "testapp_book_tags", "testapp_book_tags", "testapp_book_labels")],
+        ),
+        (operations.RenameField("book", "kept", "held"), []),  # db_table kept
+        (
+            operations.AlterField(
+                "book", "isbn", models.CharField(max_length=13, db_column="number")
+            ),
+            [("column", "testapp_book", "isbn", "number")],
+        ),
+        (
+            operations.AlterField("book", "code", models.CharField(max_length=5)),
+            [("column", "testapp_book", "legacy_code", "code")],
+        ),
+        (operations.AlterField("book", "isbn", models.CharField(max_length=20)), []),
+        (
+            operations.RenameModel("Book", "Volume"),
+            [
+                ("table", "testapp_book", "testapp_book", "testapp_volume"),
+                ("table", "testapp_book_tags", "testapp_book_tags", "testapp_volume_tags"),
+                ("table", "testapp_book_related", "testapp_book_related", "testapp_volume_related"),
+                ("column", "testapp_book_tags", "book_id", "volume_id"),
+                ("column", "book_kept", "book_id", "volume_id"),
+                ("column", "shelf_books", "book_id", "volume_id"),
+            ],
+        ),
+        (
+            operations.RenameModel("Tag", "Label"),
+            [
+                ("table", "testapp_tag", "testapp_tag", "testapp_label"),
+                ("column", "testapp_book_tags", "tag_id", "label_id"),
+                ("column", "book_kept", "tag_id", "label_id"),
+            ],
+        ),
+        # Its own table kept (db_table), but many-to-many columns are named after it.
+        (
+            operations.RenameModel("Shelf", "Rack"),
+            [("column", "shelf_books", "shelf_id", "rack_id")],
+        ),
+        (
+            operations.AlterModelTable("Author", "writers"),
+            [("table", "testapp_author", "testapp_author", "writers")],
+        ),
+        (
+            operations.AlterModelTable("Shelf", None),
+            [
+                ("table", "shelf", "shelf", "testapp_shelf"),
+                ("table", "shelf_books", "shelf_books", "testapp_shelf_books"),
+            ],
+        ),
+        (operations.AlterModelTable("Shelf", "shelf"), []),
+        (operations.RenameModel("Proxy", "Stand-in"), []),
+        (operations.AlterModelTable("Outside", "elsewhere"), []),
+        # green_makemigrations' own phased renames keep the old name as a view.
+        (views.RenameModelWithViews("Author", "Writer", [("testapp_author", None, {})]), []),
+        (views.AlterModelTableWithViews("Author", "writers", [("testapp_author", None, {})]), []),
+        (operations.AddField("book", "note", models.TextField(null=True)), []),
+    ],
+    ids=lambda value: value.describe() if hasattr(value, "describe") else "",
+)
+def test_database_renames(operation: Any, expected: list[tuple[str, ...]]) -> None:
+    state = renames_state()
+    for outer in (operation, wrapped(operation, 1, "database")):
+        renames = rules.database_renames([outer], "testapp", state)
+        assert sorted((r.what, r.table, r.old, r.new) for r in renames) == sorted(expected)
+        assert all(r.operation is operation for r in renames)
+    # Only the database side renames.
+    assert rules.database_renames([wrapped(operation, 1, "state")], "testapp", state) == []
+
+
+def test_database_renames_follow_the_state_through_the_migration() -> None:
+    state = renames_state()
+    # The field added first, then renamed: the rename sees it.
+    added = operations.AddField("book", "note", models.TextField(null=True))
+    renamed = operations.RenameField("book", "note", "remark")
+    [rename] = rules.database_renames([added, renamed], "testapp", state)
+    assert rename.describe() == "column note of table testapp_book becomes remark"
+    # A db_column set first keeps the name: no rename.
+    kept = operations.AlterField("book", "isbn", models.CharField(max_length=13, db_column="isbn"))
+    moved = operations.RenameField("book", "isbn", "number")
+    assert rules.database_renames([kept, moved], "testapp", state) == []
+    assert "isbn" in state.models["testapp", "book"].fields  # the state given is not changed
+    table = rules.database_renames([operations.RenameModel("Author", "Writer")], "testapp", state)
+    assert table[0].describe() == "table testapp_author becomes testapp_writer"
 
 
 # -- touched_keys / keys_conflict / operations_conflict -----------------------
