@@ -9,6 +9,7 @@ import pytest
 from django.db import models
 from django.db.migrations import Migration, operations
 from django.db.migrations.graph import MigrationGraph
+from django.db.migrations.state import ProjectState
 
 from green_makemigrations.constants import Stage
 from green_makemigrations.exceptions import StageConfigurationError, StagePlanError
@@ -18,10 +19,12 @@ from green_makemigrations.plan import (
     checked_split,
     graph_stages,
     resolve_stage,
+    rule_messages,
     split_plan,
+    warnings,
 )
 
-from .helpers import MigrationKey, make_graph, make_migration
+from .helpers import MigrationKey, apply_operations, make_graph, make_migration
 
 PRE, POST = Stage.PRE_DEPLOY, Stage.POST_DEPLOY
 
@@ -374,3 +377,101 @@ def test_checked_split_allows_drop_in_post_deploy_and_rollback() -> None:
             assert [(m.name, backwards) for m, backwards in rollback.run] == [
                 ("0002_remove_old", True)
             ] * (run_stage is POST or stage is POST)
+
+
+# -- rule_messages / warnings -------------------------------------------------
+
+SEPARATE_DROP = operations.SeparateDatabaseAndState(
+    database_operations=[REMOVE], state_operations=[REMOVE]
+)
+DROP_SQL = operations.RunSQL(["SELECT 1", ("ALTER TABLE testapp_book DROP COLUMN old", None)])
+RENAME = operations.RenameField("book", "new", "newer")
+
+
+def book_state(key: MigrationKey) -> ProjectState:
+    """The state before any migration of these graphs: 0001_initial's."""
+    return apply_operations(ProjectState(), "testapp", [CREATE])
+
+
+def with_operations(*migration_operations: Any, stage: Stage | None = PRE) -> MigrationGraph:
+    return make_graph(
+        [
+            make_migration("testapp", "0001_initial", [CREATE], stage=PRE),
+            make_migration(
+                "testapp",
+                "0002_change",
+                migration_operations,
+                [("testapp", "0001_initial")],
+                stage=stage,
+            ),
+        ]
+    )
+
+
+@pytest.mark.parametrize("stage", [PRE, POST, None], ids=["pre", "post", "inferred"])
+def test_rule_messages(stage: Stage | None) -> None:
+    graph = with_operations(ADD, RENAME, SEPARATE_DROP, DROP_SQL, stage=stage)
+    migration = graph.nodes["testapp", "0002_change"]
+    info = graph_stages(graph)["testapp", "0002_change"]
+    messages = rule_messages(migration, info, book_state)
+    by_id = {message.id: message for message in messages}
+    # The drop makes an unwritten stage post-deploy.
+    pre = stage is PRE
+    assert sorted(by_id) == (["E004", "W001", "W002"] if pre else ["W002"])
+    if pre:
+        e004, w001 = by_id["E004"], by_id["W001"]
+        assert e004.is_error and not w001.is_error
+        assert e004.operations == (REMOVE,)
+        assert e004.msg == (
+            "Migration testapp.0002_change is pre-deploy (written) but drops data: Remove "
+            "field old from book (in a SeparateDatabaseAndState's database_operations)."
+        )
+        assert w001.operations == (DROP_SQL,)
+        assert w001.msg == (
+            "Migration testapp.0002_change is pre-deploy (written) and its RunSQL (operation 4) "
+            "may drop or rename what the previous release still uses: DROP COLUMN in "
+            "`ALTER TABLE testapp_book DROP COLUMN old`."
+        )
+        assert "stage = Stage.POST_DEPLOY" in w001.hint and "ignore this warning" in w001.hint
+    w002 = by_id["W002"]
+    assert w002.operations == (RENAME,)
+    assert w002.msg.startswith(
+        f"Migration testapp.0002_change ({info.stage.label}, {info.source}) renames in the "
+        "database: column new of table testapp_book becomes newer (Rename field new on book "
+        "to newer)."
+    )
+    assert ("previous release" if pre else "new release") in w002.msg
+    assert "db_column" in w002.hint and "makemigrations" in w002.hint
+    # Without a state, renames are not looked for.
+    assert "W002" not in {m.id for m in rule_messages(migration, info)}
+
+
+def test_checked_split_collects_warnings_of_what_runs() -> None:
+    graph = with_operations(ADD, DROP_SQL, RENAME)
+    stages = graph_stages(graph)
+    pre = checked_split(forwards_plan(graph), PRE, stages, graph, book_state)
+    assert [m.id for m in pre.warnings] == ["W001", "W002"]
+    lines = warnings(pre)
+    assert lines[0].startswith(
+        "Warning (green_makemigrations.W001): Migration testapp.0002_change is pre-deploy"
+    )
+    assert lines[1].startswith("Warning (green_makemigrations.W002): ")
+    assert warnings(None) == []
+    # Post-deploy runs it too, with the same warnings; backwards, no warnings.
+    post = checked_split(forwards_plan(graph), POST, stages, graph, book_state)
+    assert [m.id for m in post.warnings] == ["W001", "W002"]
+    backwards = backwards_plan(graph, ["0002_change"])
+    assert checked_split(backwards, POST, stages, graph, book_state).warnings == []
+    # Already applied: nothing to say.
+    plan = forwards_plan(graph, applied={"0001_initial", "0002_change"})
+    assert checked_split(plan, PRE, stages, graph, book_state).warnings == []
+
+
+def test_checked_split_ignores_state_only_drops() -> None:
+    state_only = operations.SeparateDatabaseAndState(state_operations=[REMOVE])
+    graph = with_operations(state_only, stage=None)
+    stages = graph_stages(graph)
+    assert stages["testapp", "0002_change"] == StageInfo(PRE, "inferred")
+    pre = checked_split(forwards_plan(graph), PRE, stages, graph, book_state)
+    assert [m.name for m, _ in pre.run] == ["0001_initial", "0002_change"]
+    assert pre.warnings == []
