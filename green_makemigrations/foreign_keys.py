@@ -34,6 +34,7 @@ from django.db.migrations import operations
 from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ProjectState
 
+from . import identifiers
 from .operations import (
     AddUniqueConstraintConcurrently,
     _collecting,
@@ -61,7 +62,10 @@ def _unquote(schema_editor: BaseDatabaseSchemaEditor, quoted: str) -> str:
 
 
 def column_names(schema_editor: BaseDatabaseSchemaEditor, table: str) -> set[str]:
-    """Return the names of table's columns, as the database has them now."""
+    """Return the names of table's columns, as the database has them now.
+
+    Look a column up with identifiers.stored(): PostgreSQL cuts long names.
+    """
     connection = schema_editor.connection
     with connection.cursor() as cursor:
         return {info.name for info in connection.introspection.get_table_description(cursor, table)}
@@ -266,7 +270,8 @@ class AddForeignKeyNotValid(operations.AddField):
             return
         field: Any = to_model._meta.get_field(self.name)
         collecting = _collecting(schema_editor)
-        if not collecting and field.column in column_names(schema_editor, to_model._meta.db_table):
+        stored = identifiers.stored(schema_editor.connection, field.column)
+        if not collecting and stored in column_names(schema_editor, to_model._meta.db_table):
             added = True  # by an earlier run
         else:
             added = False
@@ -303,9 +308,9 @@ class AddForeignKeyNotValid(operations.AddField):
         if not self.allow_migrate_model(schema_editor.connection.alias, from_model):
             return
         field: Any = from_model._meta.get_field(self.name)
-        if _collecting(schema_editor) or field.column in column_names(
-            schema_editor, from_model._meta.db_table
-        ):
+        if _collecting(schema_editor) or identifiers.stored(
+            schema_editor.connection, field.column
+        ) in column_names(schema_editor, from_model._meta.db_table):
             super().database_backwards(app_label, schema_editor, from_state, to_state)
 
 
@@ -412,7 +417,9 @@ class AlterFieldForeignKeyNotValid(operations.AlterField):
             return True
         if old_field.column != new_field.column:
             columns = column_names(schema_editor, table)
-            return old_field.column not in columns and new_field.column in columns
+            connection = schema_editor.connection
+            old, new = (identifiers.stored(connection, f.column) for f in (old_field, new_field))
+            return old not in columns and new in columns
         return False
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 from django.apps import apps
 from django.core.management import call_command
-from django.db import DatabaseError, connection, models
+from django.db import DatabaseError, IntegrityError, connection, models, transaction
 from django.db.migrations import CreateModel, Migration
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
@@ -224,7 +224,7 @@ def create(name: str, fields: list[tuple[str, Any]], table: str, **options: Any)
 # Type changes: int to bigint, with db_column, on an odd table, long field names
 
 
-RETYPE_SAMPLE = ("$green$", "order", "数据" * 10 + "数", "é" * 32)
+RETYPE_SAMPLE = ("$green$",)
 
 
 def _retype(tmp_path: Path, field: str, column: str | None, table: str) -> None:
@@ -286,10 +286,12 @@ def test_type_change_on_an_odd_table(name: str, tmp_path: Path, transactional_db
 @pytest.mark.parametrize(
     "field",
     [
-        "f" * 56,
-        "g" * 60,
         "数据" * 10 + "_value",  # 66 bytes
-        "é" * 28,  # 56 bytes: with _retyped, past the limit
+        *(
+            ["f" * 56, "g" * 60, "é" * 28]  # é * 28: 56 bytes, with _retyped past the limit
+            if ALL
+            else []
+        ),
     ],
 )
 def test_type_change_of_a_long_field_name(
@@ -311,4 +313,180 @@ def test_a_quote_character_breaks_django_itself(tmp_path: Path, transactional_db
         assert value == 1
 
 
-Check = Callable[[OddApp], None]
+# ---------------------------------------------------------------------------
+# Field renames: the new column gets the old one's values through triggers
+
+
+def usable_field_name(name: str) -> bool:
+    """Return whether name can be a model field's name (and so a natural column)."""
+    return name.isidentifier() and "__" not in name and not name.endswith("_") and name != "pk"
+
+
+@pytest.mark.parametrize("name", names("é" * 32))
+def test_field_rename(
+    name: str, tmp_path: Path, transactional_db: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The name is the new field's (and column's) name, or else the table's."""
+    if breaks_django(name):
+        pytest.skip("covered by test_a_quote_character_breaks_django_itself")
+    monkeypatch.setattr("builtins.input", lambda *args: "y")  # yes, renamed
+    new, table = (name, "gn_thing") if usable_field_name(name) else ("headline", name)
+    initial = [create("Thing", [("title", models.IntegerField())], table)]
+    source = model_source("Thing", {new: "models.IntegerField()"}, table)
+    with odd_app(tmp_path, initial, source, [table]) as app:
+        app.migrate()
+        insert(table, "title", 1)
+        pre, _post = app.make()
+        assert "SyncRenamedColumns(" in (app.migrations / f"{pre}.py").read_text("utf-8")
+
+        app.migrate(stage="pre-deploy")
+        assert values(table, "title", new) == [(1, 1)]
+        insert(table, "title", 2)  # release N
+        insert(table, new, 3)  # release N+1
+        update(table, new, 1, 10)
+        assert values(table, "title", new) == [(2, 2), (3, 3), (10, 10)]
+
+        app.migrate(stage="post-deploy")
+        assert set(columns(table)) == stored("id", new)
+        assert app.triggers() == 0
+        assert values(table, new) == [(2,), (3,), (10,)]
+
+        app.migrate("0001")
+        assert set(columns(table)) == stored("id", "title")
+        assert app.triggers() == 0
+        assert values(table, "title") == [(2,), (3,), (10,)]
+
+
+# ---------------------------------------------------------------------------
+# A table's new name: a view under the old one until post-deploy
+
+
+@pytest.mark.parametrize("name", names("semi;colon"))
+def test_table_rename(name: str, tmp_path: Path, transactional_db: None) -> None:
+    """The odd name is the old table's, which a view keeps, and a column's."""
+    if breaks_django(name):
+        pytest.skip("covered by test_a_quote_character_breaks_django_itself")
+    initial = [create("Thing", [("amount", models.IntegerField(db_column=name))], name)]
+    source = model_source("Thing", {"amount": f"models.IntegerField(db_column={name!r})"}, "gn_new")
+    with odd_app(tmp_path, initial, source, [name, "gn_new"]) as app:
+        app.migrate()
+        insert(name, name, 1)
+        app.make()
+
+        app.migrate(stage="pre-deploy")
+        insert(name, name, 2)  # release N, through the view
+        insert("gn_new", name, 3)  # release N+1
+        update(name, name, 1, 10)
+        assert values(name, name) == values("gn_new", name) == [(2,), (3,), (10,)]
+
+        app.migrate(stage="post-deploy")
+        assert identifiers.stored(connection, name) not in tables_and_views()
+        assert values("gn_new", name) == [(2,), (3,), (10,)]
+
+        app.migrate("0001")
+        assert identifiers.stored(connection, "gn_new") not in tables_and_views()
+        assert values(name, name) == [(2,), (3,), (10,)]
+
+
+def tables_and_views() -> set[str]:
+    """Return the names of the tables and views of the database."""
+    with connection.cursor() as cursor:
+        return {info.name for info in connection.introspection.get_table_list(cursor)}
+
+
+# ---------------------------------------------------------------------------
+# Indexes, unique constraints and foreign keys on odd columns and tables
+
+
+def constraints(table: str) -> dict[str, Any]:
+    """Return the introspected constraints and indexes of table, by name."""
+    with connection.cursor() as cursor:
+        return dict(connection.introspection.get_constraints(cursor, table))
+
+
+def on_column(table: str, column: str, kind: str) -> list[str]:
+    """Return the names of table's constraints of kind ("index", "unique", "foreign_key")."""
+    column = identifiers.stored(connection, column)
+    return [
+        name
+        for name, info in constraints(table).items()
+        if info["columns"] == [column] and info[kind] and not info["primary_key"]
+    ]
+
+
+def index_name(name: str) -> str:
+    """Return an index name holding name (Django allows 30 characters; a table has name)."""
+    return f"ix {name}"[:30]
+
+
+@pytest.mark.parametrize("name", names("select"))
+def test_index(name: str, tmp_path: Path, transactional_db: None) -> None:
+    """The name is the table's, the column's and the index's."""
+    if breaks_django(name):
+        pytest.skip("covered by test_a_quote_character_breaks_django_itself")
+    initial = [create("Thing", [("amount", models.IntegerField(db_column=name))], name)]
+    index = f"indexes = [models.Index(fields=['amount'], name={index_name(name)!r})]"
+    field = f"models.IntegerField(db_column={name!r})"
+    source = model_source("Thing", {"amount": field}, name, extra=index)
+    with odd_app(tmp_path, initial, source, [name]) as app:
+        app.migrate()
+        insert(name, name, 1)
+        [pre] = app.make(count=1)
+        assert "AddIndexConcurrently(" in (app.migrations / f"{pre}.py").read_text("utf-8")
+        app.migrate()
+        assert on_column(name, name, "index") == [identifiers.stored(connection, index_name(name))]
+        app.migrate("0001")
+        assert on_column(name, name, "index") == []
+        assert values(name, name) == [(1,)]
+
+
+@pytest.mark.parametrize("name", names("it's"))
+def test_unique(name: str, tmp_path: Path, transactional_db: None) -> None:
+    """The name is the table's and the column's; the field becomes unique."""
+    if breaks_django(name):
+        pytest.skip("covered by test_a_quote_character_breaks_django_itself")
+    initial = [create("Thing", [("amount", models.IntegerField(db_column=name))], name)]
+    field = f"models.IntegerField(db_column={name!r}, unique=True)"
+    source = model_source("Thing", {"amount": field}, name)
+    with odd_app(tmp_path, initial, source, [name]) as app:
+        app.migrate()
+        insert(name, name, 1)
+        app.make(count=1)
+        app.migrate()
+        assert on_column(name, name, "unique")
+        with pytest.raises(IntegrityError), transaction.atomic():
+            insert(name, name, 1)
+        app.migrate("0001")
+        assert not on_column(name, name, "unique")
+        insert(name, name, 1)
+        assert values(name, name) == [(1,), (1,)]
+
+
+@pytest.mark.parametrize("name", names("a" * 64))
+def test_foreign_key(name: str, tmp_path: Path, transactional_db: None) -> None:
+    """The name is the referenced table's and the new foreign key's column."""
+    if breaks_django(name):
+        pytest.skip("covered by test_a_quote_character_breaks_django_itself")
+    initial = [
+        create("Owner", [], name),
+        create("Thing", [("amount", models.IntegerField())], "gn_thing"),
+    ]
+    owner = model_source("Owner", {}, name)
+    fk = f"models.ForeignKey(Owner, models.CASCADE, null=True, db_column={name!r})"
+    source = owner + model_source(
+        "Thing", {"amount": "models.IntegerField()", "owner": fk}, "gn_thing"
+    )
+    with odd_app(tmp_path, initial, source, ["gn_thing", name]) as app:
+        app.migrate()
+        execute(f"INSERT INTO {q(name)} ({q('id')}) VALUES (1)")
+        insert("gn_thing", "amount", 1)
+        app.make(count=1)
+        app.migrate()
+        assert on_column("gn_thing", name, "foreign_key")
+        execute(f"UPDATE {q('gn_thing')} SET {q(name)} = 1")
+        if connection.vendor != "sqlite":  # SQLite checks foreign keys at commit
+            with pytest.raises(IntegrityError), transaction.atomic():
+                execute(f"UPDATE {q('gn_thing')} SET {q(name)} = 2")
+        app.migrate("0001")
+        assert set(columns("gn_thing")) == stored("id", "amount")
+        assert values("gn_thing", "amount") == [(1,)]
