@@ -16,6 +16,7 @@ from django.db.migrations import operations
 from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ProjectState
 
+from . import identifiers
 from .operations import runs_outside_transaction
 
 
@@ -95,14 +96,17 @@ def _already_done(
 
 def _table_exists(schema_editor: BaseDatabaseSchemaEditor, table: str) -> bool:
     connection = schema_editor.connection
+    # Compared with the name the database stored (PostgreSQL cuts it at 63 bytes).
     with connection.cursor() as cursor:
-        return table in connection.introspection.table_names(cursor)
+        return identifiers.stored(connection, table) in connection.introspection.table_names(cursor)
 
 
 def _column_exists(schema_editor: BaseDatabaseSchemaEditor, table: str, column: str) -> bool:
     connection = schema_editor.connection
     with connection.cursor() as cursor:
-        if table not in connection.introspection.table_names(cursor):
+        if identifiers.stored(connection, table) not in connection.introspection.table_names(
+            cursor
+        ):
             return False
         description = connection.introspection.get_table_description(cursor, table)
-    return column in {info.name for info in description}
+    return identifiers.stored(connection, column) in {info.name for info in description}
