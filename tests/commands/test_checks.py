@@ -1,4 +1,4 @@
-"""System checks: green_makemigrations.E001 to E004."""
+"""System checks: green_makemigrations.E001 to E004, W001 and W002."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from django.conf import settings
-from django.core.checks import CheckMessage, run_checks
+from django.core.checks import ERROR, WARNING, CheckMessage, run_checks
 from django.core.management import get_commands
 from django.core.management.base import CommandError, SystemCheckError
 from django.test.utils import override_settings
@@ -118,3 +118,52 @@ def test_no_stage_errors_for_a_sound_history() -> None:
         # Blocked for the pre-deploy stage, but every stage is valid.
         messages = run_checks(databases=["default"])
         assert [m for m in messages if (m.id or "").startswith("green_makemigrations.")] == []
+
+
+@pytest.mark.django_db
+def test_e004_drop_inside_separate_database_and_state() -> None:
+    with migration_module("initial", "separate_drop"):
+        [error] = green(run_checks(databases=["default"]), "E004")
+        assert error.msg == (
+            "Migration testapp.0003_remove_book_isbn is pre-deploy (written) but drops data: "
+            "Remove field isbn from book (in a SeparateDatabaseAndState's database_operations)."
+        )
+    with migration_module("initial", "separate_state_only"):
+        assert green(run_checks(databases=["default"]), "E004") == []
+
+
+@pytest.mark.parametrize(
+    ("history", "number", "message"),
+    [
+        (
+            "runsql_drop",
+            "W001",
+            "Migration testapp.0003_remove_book_isbn is pre-deploy (inferred) and its RunSQL "
+            "(operation 1) may drop or rename what the previous release still uses: DROP COLUMN "
+            "in `ALTER TABLE testapp_book DROP COLUMN isbn`.",
+        ),
+        (
+            "hand_rename",
+            "W002",
+            "Migration testapp.0003_rename_book_isbn (pre-deploy, inferred) renames in the "
+            "database: column isbn of table testapp_book becomes number (Rename field isbn on "
+            "book to number). The previous release, still running during the pre-deploy stage, "
+            "uses the old name: its queries fail until it is gone.",
+        ),
+    ],
+)
+def test_warnings_for_pending_migrations(
+    empty_testapp: None, history: str, number: str, message: str
+) -> None:
+    with migration_module("initial", history) as module:
+        assert green(run_checks(), number) == []  # a database check
+        [warning] = green(run_checks(databases=["default"]), number)
+        assert (warning.level, warning.msg) == (WARNING, message)
+        assert warning.obj.name == module.files()[-1]
+        assert [m.id for m in run_checks(databases=["default"]) if m.level >= ERROR] == []
+        # A warning: check passes, and the stage runs (migrate does not run E003-W002 itself).
+        run("check", "--database", "default")
+        run("migrate", APP_LABEL, stage="pre-deploy", verbosity=0)
+        assert module.files()[-1] in applied()
+        # Applied: nothing left to warn about.
+        assert green(run_checks(databases=["default"]), number) == []
