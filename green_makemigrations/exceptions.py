@@ -18,3 +18,15 @@ class StagePlanError(GreenMigrationsError):
 
 class StageConfigurationError(GreenMigrationsError):
     """A migration or the GREEN_MAKEMIGRATIONS setting names an invalid stage."""
+
+
+class MigrationStopped(GreenMigrationsError):
+    """A migration stopped part-way; the message says where, why and what to do."""
+
+
+class LockRetriesExhausted(MigrationStopped):
+    """A migration timed out on a lock on every try the lock policy allows."""
+
+
+class MigrationDataError(MigrationStopped):
+    """A migration met rows its DDL refuses (duplicates for a unique index, NULLs)."""

@@ -1,4 +1,9 @@
-"""The one place that touches migrate's executor: stage plans, resumable runs, lock retries."""
+"""The one place that touches migrate's executor: stage plans, resumable runs, lock retries.
+
+A migration that stops (its lock retries spent, rows its DDL refuses) ends the
+run with a GreenMigrationsError naming the migration, the operation, what the
+database said and what to do; ``migrate`` prints it without a traceback.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.core.management.commands import migrate as migrate_command
-from django.db import DatabaseError
+from django.db import DatabaseError, DataError, IntegrityError
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations import Migration
 from django.db.migrations.executor import MigrationExecutor
@@ -16,20 +21,24 @@ from django.db.migrations.operations import RunPython, RunSQL
 from django.db.migrations.state import ProjectState
 
 from .constants import Stage
-from .locks import LockPolicy, is_lock_error, lock_timeout
+from .exceptions import LockRetriesExhausted, MigrationDataError
+from .locks import LockPolicy, applied_timeout, is_lock_error, lock_timeout, write_lock_first
 from .operations import runs_outside_transaction
 from .patching import swap_attribute
-from .plan import StagePlan, checked_split, graph_stages
-from .resumable import ResumableOperation
+from .plan import StagePlan, checked_split, graph_stages, written_stage
+from .resumable import Progress, ResumableOperation
+
+Run = Callable[[ProjectState], ProjectState]
 
 
 class StagedMigrationExecutor(MigrationExecutor):
     """A MigrationExecutor whose plans hold only one deploy stage's migrations.
 
-    With ``stage=None`` it plans like Django. On databases without
-    transactional DDL (MariaDB, MySQL) a migration that failed half-way is
-    finished by a re-run: operations whose effect is already in the database
-    are skipped.
+    With ``stage=None`` it plans like Django (but refuses a migration that
+    writes an invalid stage). On databases without transactional DDL
+    (MariaDB, MySQL) a migration that failed half-way is finished by a
+    re-run: operations whose effect is already in the database are skipped.
+    On SQLite the migrations' transactions take the write lock first.
     """
 
     def __init__(
@@ -55,7 +64,13 @@ class StagedMigrationExecutor(MigrationExecutor):
         (``clean_start=True``) is left whole.
         """
         plan = super().migration_plan(targets, clean_start=clean_start)
-        if self.stage is None or clean_start:
+        if clean_start:
+            return plan
+        if self.stage is None:
+            # What the stage runs refuse, a plain run refuses too.
+            for migration in self.loader.graph.nodes.values():
+                if migration is not None:
+                    written_stage(migration)
             return plan
         self.stage_plan = checked_split(
             plan,
@@ -74,73 +89,154 @@ class StagedMigrationExecutor(MigrationExecutor):
         fake_initial: bool = False,
     ) -> ProjectState:
         """Apply migration, skipping operations a failed earlier run already did."""
+        progress = Progress()
 
         def apply(attempt_state: ProjectState) -> ProjectState:
-            with self._resumable(migration, fake):
+            with self._resumable(migration, fake, progress):
                 return super(StagedMigrationExecutor, self).apply_migration(
                     attempt_state, migration, fake=fake, fake_initial=fake_initial
                 )
 
-        return self._with_lock_retries(migration, state, apply, fake)
+        return self._run(migration, state, apply, fake, progress)
 
     def unapply_migration(
         self, state: ProjectState, migration: Migration, fake: bool = False
     ) -> ProjectState:
         """Unapply migration, skipping operations a failed earlier run already undid."""
+        progress = Progress()
 
         def unapply(attempt_state: ProjectState) -> ProjectState:
-            with self._resumable(migration, fake):
+            with self._resumable(migration, fake, progress):
                 return super(StagedMigrationExecutor, self).unapply_migration(
                     attempt_state, migration, fake=fake
                 )
 
-        return self._with_lock_retries(migration, state, unapply, fake)
+        return self._run(migration, state, unapply, fake, progress)
+
+    def detect_soft_applied(
+        self, project_state: ProjectState | None, migration: Migration
+    ) -> tuple[bool, ProjectState]:
+        """Test whether migration was applied, looking at its own operations."""
+        operations = [
+            op.operation if isinstance(op, ResumableOperation) else op
+            for op in migration.operations
+        ]
+        with swap_attribute(migration, "operations", operations):
+            return super().detect_soft_applied(project_state, migration)
+
+    def _run(
+        self,
+        migration: Migration,
+        state: ProjectState,
+        run: Run,
+        fake: bool,
+        progress: Progress,
+    ) -> ProjectState:
+        """Run one migration; turn a data error into a message that says what to do."""
+        try:
+            with write_lock_first(self.connection):
+                return self._with_lock_retries(migration, state, run, fake, progress)
+        except (IntegrityError, DataError) as error:
+            message = self._data_error_message(migration, progress, error)
+            raise MigrationDataError(message) from error
 
     def _with_lock_retries(
         self,
         migration: Migration,
         state: ProjectState,
-        run: Callable[[ProjectState], ProjectState],
+        run: Run,
         fake: bool,
+        progress: Progress,
     ) -> ProjectState:
         """Run one migration under the lock policy, retrying lock timeouts.
 
         Each attempt gets a fresh copy of the state, since Django mutates it
         as operations run. Where DDL is transactional a failed attempt left
-        nothing behind; elsewhere _resumable() finishes what it started.
+        nothing behind; elsewhere the retry resumes at the operation that
+        timed out (progress) and _resumable() finishes what it started.
         """
         policy = self.lock_policy
         if policy is None or fake:
             return run(state)
+        timeout = applied_timeout(self.connection, policy.timeout)
         attempt = 1
         while True:
+            progress.restart()
             try:
                 with lock_timeout(self.connection, policy.timeout):
                     return run(state.clone())
             except DatabaseError as error:
-                if not is_lock_error(error) or attempt > policy.retries:
+                if not is_lock_error(error):
                     raise
+                if attempt > policy.retries:
+                    raise LockRetriesExhausted(
+                        f"{migration.app_label}.{migration.name}: "
+                        f"{self._operation(migration, progress)} could not get a lock within "
+                        f"{timeout:g} s on any of {attempt} tries ({_first_line(error)}); "
+                        "run the same command again to continue."
+                    ) from error
                 delay = policy.delay(attempt)
                 self.report(
                     f"\n  {migration.app_label}.{migration.name}: could not get a lock within "
-                    f"{policy.timeout:g} s ({error}); retry {attempt} of {policy.retries} "
+                    f"{timeout:g} s ({_first_line(error)}); retry {attempt} of {policy.retries} "
                     f"in {delay:g} s."
                 )
                 time.sleep(delay)
                 attempt += 1
 
+    def _data_error_message(
+        self, migration: Migration, progress: Progress, error: DatabaseError
+    ) -> str:
+        """Return what a migration stopped by rows the database refused must say."""
+        if self.connection.features.can_rollback_ddl and not progress.done:
+            kept = "nothing of it was applied"
+        else:
+            kept = "the operations before it are done, and a re-run finishes it"
+        message = " ".join(line.strip() for line in _error_text(error).splitlines() if line.strip())
+        return (
+            f"{migration.app_label}.{migration.name}: {self._operation(migration, progress)} "
+            f"stopped on rows of the table: {message}. The migration is not recorded as "
+            f"applied ({kept}). Correct or remove the rows the database names, then run "
+            "the same command again to continue."
+        )
+
+    @staticmethod
+    def _operation(migration: Migration, progress: Progress) -> str:
+        """Return the description of the operation that was running, quoted."""
+        if progress.current is None:
+            # SQLite's BEGIN IMMEDIATE waits for the write lock.
+            first = migration.operations[0].describe() if migration.operations else "none"
+            return f"beginning its transaction, before operation 1 ({first})"
+        operation = migration.operations[progress.current]
+        return f"operation {progress.current + 1} ({operation.describe()})"
+
     @contextmanager
-    def _resumable(self, migration: Migration, fake: bool) -> Iterator[None]:
+    def _resumable(self, migration: Migration, fake: bool, progress: Progress) -> Iterator[None]:
+        if fake:
+            yield
+            return
         if self._atomic_elsewhere(migration):
             # atomic = False is for PostgreSQL's CONCURRENTLY; on SQLite a
             # table rebuild outside a transaction is visible half-done.
-            with swap_attribute(migration, "atomic", True):
+            with (
+                swap_attribute(migration, "atomic", True),
+                self._tracked(migration, progress, check_database=False),
+            ):
                 yield
             return
-        if fake or (self.connection.features.can_rollback_ddl and migration.atomic):
+        check = not (self.connection.features.can_rollback_ddl and migration.atomic)
+        with self._tracked(migration, progress, check_database=check):
             yield
-            return
-        wrapped = [ResumableOperation(operation) for operation in migration.operations]
+
+    @contextmanager
+    def _tracked(
+        self, migration: Migration, progress: Progress, check_database: bool
+    ) -> Iterator[None]:
+        """Wrap the migration's operations for the block, recording progress."""
+        wrapped = [
+            ResumableOperation(operation, index, progress, check_database)
+            for index, operation in enumerate(migration.operations)
+        ]
         with swap_attribute(migration, "operations", wrapped):
             yield
 
@@ -161,6 +257,19 @@ class StagedMigrationExecutor(MigrationExecutor):
             isinstance(op, (RunPython, RunSQL)) and op.atomic is False for op in operations
         )
         return not explicit and any(runs_outside_transaction(op) for op in operations)
+
+
+def _error_text(error: BaseException) -> str:
+    """Return the database's message of error (MariaDB's comes with its error number)."""
+    args = error.args
+    if len(args) == 2 and isinstance(args[0], int) and isinstance(args[1], str):
+        return args[1]
+    return str(error)
+
+
+def _first_line(error: BaseException) -> str:
+    """Return the first line of an error's text (PostgreSQL adds context lines)."""
+    return (_error_text(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 @contextmanager

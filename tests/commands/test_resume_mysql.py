@@ -10,6 +10,7 @@ SQLite the failed migration rolls back whole, so this is MariaDB's test only.
 from __future__ import annotations
 
 import pytest
+from django.core.management.base import CommandError
 from django.db import OperationalError, connection
 from django.db.migrations.executor import MigrationExecutor
 
@@ -47,7 +48,7 @@ def test_rerun_completes_a_half_applied_post_deploy_migration(empty_testapp: Non
                 cursor.execute("START TRANSACTION")
                 cursor.execute("SELECT * FROM green_cmd_shelf")
             execute("SET SESSION lock_wait_timeout = 1")
-            with pytest.raises(OperationalError, match="Lock wait timeout exceeded"):
+            with pytest.raises(CommandError, match="Lock wait timeout exceeded"):
                 run("migrate", APP_LABEL, stage="post-deploy", lock_retries=0, verbosity=0)
         finally:
             other.close()

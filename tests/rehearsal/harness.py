@@ -74,12 +74,12 @@ def database_name(suffix: str) -> str:
 def rehearsal_database(default: dict[str, Any], suffix: str, directory: Path) -> dict[str, Any]:
     """Return a DATABASES entry for a rehearsal database on the server of default.
 
-    SQLite gets a file in directory, a 30 s busy timeout and IMMEDIATE
-    transactions: a query that waits for ``migrate``'s write lock waits (as a
-    query waits for a lock on PostgreSQL and MariaDB) instead of failing with
-    "database is locked", so lock waits are not counted as failed queries.
-    The file is in WAL mode (see reset_database), so readers do not queue
-    behind writers, and commits skip the fsync of every transaction.
+    SQLite gets a file in directory and Django's defaults otherwise, as most
+    users have them: transactions begin DEFERRED and the busy timeout is
+    Python's 5 s, so ``migrate`` must take the write lock before it reads to
+    wait for the workers' writes (and they for its). The file is in WAL mode
+    (see reset_database), so readers do not queue behind writers, and commits
+    skip the fsync of every transaction.
     """
     engine = default["ENGINE"]
     if engine == "django.db.backends.sqlite3":
@@ -87,8 +87,6 @@ def rehearsal_database(default: dict[str, Any], suffix: str, directory: Path) ->
             "ENGINE": engine,
             "NAME": str(directory / f"{database_name(suffix)}.sqlite3"),
             "OPTIONS": {
-                "timeout": 30,
-                "transaction_mode": "IMMEDIATE",
                 "init_command": "PRAGMA synchronous=NORMAL",
             },
         }
