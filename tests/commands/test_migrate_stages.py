@@ -1,4 +1,4 @@
-"""migrate --stage: plans, refusals, inferred stages and a release made of several PRs."""
+"""migrate --stage: plans, refusals, warnings, inferred stages and a release of several PRs."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from django.db.migrations.loader import MigrationLoader
 from django.test.utils import override_settings
 
 from green_makemigrations.constants import Stage
+from green_makemigrations.executor import StagedMigrationExecutor
+from green_makemigrations.plan import warnings
 from tests.testapp import models as new_release
 
 from .utils import (
@@ -196,3 +198,40 @@ def test_release_of_several_pull_requests(empty_testapp: None) -> None:
         assert set(columns("testapp_book")) == {"id", "title", "summary"}
         assert sorted(new_release.Book.objects.values_list("title", flat=True)) == ["new", "old"]
         assert "No changes detected" in run("makemigrations", APP_LABEL, check_changes=True).stdout
+
+
+@pytest.mark.parametrize(
+    ("history", "refused", "isbn_kept"),
+    [("separate_drop", True, True), ("separate_state_only", False, True)],
+)
+def test_drops_are_seen_inside_separate_database_and_state(
+    empty_testapp: None, history: str, refused: bool, isbn_kept: bool
+) -> None:
+    with migration_module("initial", history):
+        for stage in ("pre-deploy", "post-deploy"):
+            if refused:
+                with pytest.raises(CommandError, match="Remove field isbn from book \\(in a Sep"):
+                    run("migrate", APP_LABEL, stage=stage)
+            else:
+                run("migrate", APP_LABEL, stage=stage, verbosity=0)
+        assert ("0003_remove_book_isbn" not in applied()) is refused
+        if not refused:
+            assert ("isbn" in columns("testapp_book")) is isbn_kept
+
+
+@pytest.mark.parametrize(("history", "number"), [("runsql_drop", "W001"), ("hand_rename", "W002")])
+def test_stage_plan_carries_the_warnings(empty_testapp: None, history: str, number: str) -> None:
+    # What `migrate --stage` prints: the executor it runs keeps the stage plan.
+    with migration_module("initial", history) as module:
+        for stage in Stage:
+            executor = StagedMigrationExecutor(connection, stage=stage)
+            executor.migration_plan(executor.loader.graph.leaf_nodes(APP_LABEL))
+            [line] = warnings(executor.stage_plan)
+            assert line.startswith(
+                f"Warning (green_makemigrations.{number}): Migration testapp.{module.files()[-1]} "
+            )
+        run("migrate", APP_LABEL, stage="pre-deploy", verbosity=0)
+        assert "isbn" not in columns("testapp_book")
+        executor = StagedMigrationExecutor(connection, stage=Stage.POST_DEPLOY)
+        executor.migration_plan(executor.loader.graph.leaf_nodes(APP_LABEL))
+        assert warnings(executor.stage_plan) == []
