@@ -64,11 +64,12 @@ def _unquote(schema_editor: BaseDatabaseSchemaEditor, quoted: str) -> str:
 def column_names(schema_editor: BaseDatabaseSchemaEditor, table: str) -> set[str]:
     """Return the names of table's columns, as the database has them now.
 
-    Look a column up with identifiers.stored(): PostgreSQL cuts long names.
+    A long name that PostgreSQL cut is found under the full name.
     """
     connection = schema_editor.connection
     with connection.cursor() as cursor:
-        return {info.name for info in connection.introspection.get_table_description(cursor, table)}
+        description = connection.introspection.get_table_description(cursor, table)
+    return identifiers.StoredNames(connection, (info.name for info in description))
 
 
 @contextmanager

@@ -17,6 +17,7 @@ cannot run on that backend at all.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.backends.utils import names_digest
@@ -126,3 +127,18 @@ def dollar_quote(body: str, tag: str = "green") -> str:
         attempt += 1
         candidate = f"{tag}{attempt}"
     return f"${candidate}${body}${candidate}$"
+
+
+class StoredNames(set[str]):
+    """Names as the database stored them, in which a name is found as it was sent.
+
+    ``name in names`` looks for the name the database stores for name, so a
+    long name PostgreSQL cut is found under the full name Django sends.
+    """
+
+    def __init__(self, connection: Any, names: Iterable[str] = ()) -> None:
+        super().__init__(names)
+        self.connection = connection
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and super().__contains__(stored(self.connection, name))

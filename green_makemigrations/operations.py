@@ -53,7 +53,7 @@ def _index_state(schema_editor: BaseDatabaseSchemaEditor, name: str) -> bool | N
             "JOIN pg_class c ON c.oid = i.indexrelid "
             "JOIN pg_namespace n ON n.oid = c.relnamespace "
             "WHERE c.relname = %s AND n.nspname = current_schema()",
-            [name],
+            [identifiers.stored(schema_editor.connection, name)],
         )
         row = cursor.fetchone()
     return None if row is None else bool(row[0])
@@ -69,7 +69,7 @@ def _constraint_state(
             "JOIN pg_class t ON t.oid = c.conrelid "
             "JOIN pg_namespace n ON n.oid = t.relnamespace "
             "WHERE c.conname = %s AND t.relname = %s AND n.nspname = current_schema()",
-            [name, table],
+            [identifiers.stored(schema_editor.connection, n) for n in (name, table)],
         )
         row = cursor.fetchone()
     return None if row is None else bool(row[0])
@@ -83,7 +83,8 @@ def constraints(schema_editor: BaseDatabaseSchemaEditor, table: str) -> dict[str
 
 
 def _constraint_names(schema_editor: BaseDatabaseSchemaEditor, table: str) -> set[str]:
-    return set(constraints(schema_editor, table))
+    """Return the names of table's constraints and indexes, in which a long name is found."""
+    return identifiers.StoredNames(schema_editor.connection, constraints(schema_editor, table))
 
 
 def _collecting(schema_editor: BaseDatabaseSchemaEditor) -> bool:
