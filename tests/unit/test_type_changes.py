@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.db import models
+from django.db.migrations import AddField, Migration
 from django.db.migrations.state import ModelState
+from django.db.migrations.writer import MigrationWriter
 
 from green_makemigrations import rules
 from green_makemigrations.autodetector import GreenMigrationAutodetector
 from green_makemigrations.exceptions import PhasingError
 from green_makemigrations.questioner import GreenQuestioner
 from green_makemigrations.rules import Retype
+from green_makemigrations.sync import ReplaceColumn
 
-from .helpers import describe_changes, make_project_state
+from .helpers import apply_operations, describe_changes, load_module, make_project_state
 
 Field = models.Field  # type: ignore[type-arg]
 
@@ -120,3 +124,104 @@ def test_primary_key_to_bigint_is_refused_with_default_auto_field_fix() -> None:
     )
     with pytest.raises(PhasingError, match="default_auto_field"):
         autodetector._detect_changes()
+
+
+# A systematic set of columns around a retyped field: its db_column before
+# and after, and another field of the model holding a column the replacement
+# would naturally take.
+COLUMNS = [None, "n", "amt", "n_retyped", "amt_retyped", "order", "数据" * 10 + "数", "a" * 63]
+
+
+def retype_changes(old_column: str | None, new_column: str | None, other: str | None) -> Any:
+    """Return the from_state, to_state and operations of an int to bigint change of Meter.n."""
+
+    def state(field: Field) -> Any:
+        fields: list[tuple[str, Field]] = [("id", models.AutoField(primary_key=True)), ("n", field)]
+        if other is not None:
+            fields.append(("other", models.IntegerField(db_column=other)))
+        return make_project_state([ModelState("testapp", "Meter", fields, {})])
+
+    from_state = state(models.IntegerField(db_column=old_column))
+    to_state = state(models.BigIntegerField(db_column=new_column))
+    changes = GreenMigrationAutodetector(from_state, to_state, GreenQuestioner())._detect_changes()
+    operations = [op for migration in changes["testapp"] for op in migration.operations]
+    return from_state, to_state, operations
+
+
+def model_columns(state: Any) -> set[str]:
+    fields = state.apps.get_model("testapp", "Meter")._meta.local_concrete_fields
+    return {str(field.column) for field in fields}
+
+
+@pytest.mark.parametrize(
+    ("old_column", "new_column", "other"),
+    [
+        (old, new, other)
+        for old in COLUMNS
+        for new in COLUMNS[:3]
+        for other in (None, "n_retyped", "amt_retyped")
+        if other is None or other not in {old, new}  # else two fields share a column
+    ],
+)
+def test_replacement_has_a_column_of_its_own(
+    old_column: str | None, new_column: str | None, other: str | None
+) -> None:
+    """The replacement's column is new, fits 63 bytes, and becomes the field's column.
+
+    It is never the column it replaces (the issue's data loss: the same
+    db_column, dropped with the old field).
+    """
+    from_state, to_state, operations = retype_changes(old_column, new_column, other)
+    [added] = [op for op in operations if isinstance(op, AddField)]
+    added_column = _column(added.field, added.name)
+    final_column = new_column or "n"
+    assert added_column not in model_columns(from_state)
+    if final_column in model_columns(from_state):
+        assert added_column not in model_columns(to_state)
+    else:  # db_column changes too: the new release reads the replacement
+        assert added_column == final_column
+    assert len(added_column.encode()) <= 63
+    # Applied in order, the operations end with the field of the new release.
+    end = apply_operations(from_state, "testapp", operations)
+    assert model_columns(end) == model_columns(to_state)
+    autodetector = GreenMigrationAutodetector(end, to_state, GreenQuestioner())
+    assert autodetector._detect_changes() == {}
+
+
+def test_replacement_of_a_field_whose_db_column_changes_takes_the_new_column() -> None:
+    _from_state, _to_state, operations = retype_changes("amt", "amount", None)
+    [added] = [op for op in operations if isinstance(op, AddField)]
+    assert added.field.db_column == "amount"
+    [replace] = [op for op in operations if isinstance(op, ReplaceColumn)]
+    assert "db_column" not in replace.deconstruct()[2]  # written as before
+
+
+def test_natural_names_write_what_they_wrote_before() -> None:
+    """Migrations of fields without db_column are unchanged (files already written)."""
+    _from_state, _to_state, operations = retype_changes(None, None, None)
+    [added] = [op for op in operations if isinstance(op, AddField)]
+    assert (added.name, added.field.db_column) == ("n_retyped", None)
+    [replace] = [op for op in operations if isinstance(op, ReplaceColumn)]
+    assert replace.deconstruct()[2] == {
+        "model_name": "meter",
+        "old_name": "n",
+        "new_name": "n_retyped",
+    }
+
+
+@pytest.mark.parametrize("column", ["amt", "数据" * 10 + "数", "a" * 64, None])
+def test_replace_column_is_written_and_read_back(column: str | None, tmp_path: Path) -> None:
+    operation = ReplaceColumn("meter", "n", "n_retyped", db_column=column)
+    migration = Migration("0002_retype", "testapp")
+    migration.operations = [operation]
+    path = tmp_path / "0002_retype.py"
+    path.write_text(MigrationWriter(migration).as_string(), encoding="utf-8")
+    [read] = load_module(path).Migration.operations
+    assert read.deconstruct() == operation.deconstruct()
+    assert read.deconstruct()[2]["db_column"] == column
+
+
+def _column(field: Field, name: str) -> str:
+    clone = field.clone()
+    clone.set_attributes_from_name(name)
+    return str(clone.column)
