@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.conf import settings
 from django.core.checks import ERROR, WARNING, CheckMessage, run_checks
 from django.core.management import get_commands
 from django.core.management.base import CommandError, SystemCheckError
+from django.db import connection, models
+from django.db.migrations import operations
+from django.db.migrations.state import ModelState, ProjectState
 from django.test.utils import override_settings
 
-from .utils import APP_LABEL, applied, migration_module, run
+from green_makemigrations.rules import database_renames
+
+from .utils import APP_LABEL, applied, columns, migration_module, run, tables
 
 SHADOWING_APP = "tests.commands.shadowing_app"
 
@@ -167,3 +173,89 @@ def test_warnings_for_pending_migrations(
         assert module.files()[-1] in applied()
         # Applied: nothing left to warn about.
         assert green(run_checks(databases=["default"]), number) == []
+
+
+# -- W002 says what Django renames: a differential test on the database -----
+
+
+def rename_models() -> ProjectState:
+    """Models of every kind a rename touches, their tables named for cleanup."""
+    fields: list[tuple[str, Any]] = [("id", models.AutoField(primary_key=True))]
+    state = ProjectState()
+    for model_state in (
+        ModelState("testapp", "Author", list(fields)),
+        ModelState("testapp", "Tag", list(fields)),
+        ModelState(
+            "testapp",
+            "Book",
+            [
+                *fields,
+                ("isbn", models.CharField(max_length=13)),
+                ("code", models.CharField(max_length=5, db_column="legacy_code")),
+                ("author", models.ForeignKey("testapp.Author", models.CASCADE)),
+                ("tags", models.ManyToManyField("testapp.Tag")),
+            ],
+        ),
+        ModelState(
+            "testapp",
+            "Shelf",
+            [*fields, ("books", models.ManyToManyField("testapp.Book"))],
+            {"db_table": "green_cmd_shelf"},
+        ),
+    ):
+        state.add_model(model_state)
+    return state
+
+
+RENAMES = [
+    operations.RenameField("book", "isbn", "number"),
+    operations.RenameField("book", "author", "writer"),
+    operations.RenameField("book", "code", "reference"),
+    operations.RenameField("book", "tags", "labels"),
+    operations.AlterField("book", "isbn", models.CharField(max_length=13, db_column="number")),
+    operations.AlterField("book", "code", models.CharField(max_length=5)),
+    operations.RenameModel("Book", "Volume"),
+    operations.RenameModel("Shelf", "Rack"),
+    operations.AlterModelTable("Author", "testapp_writer"),
+    operations.AlterModelTable("Shelf", None),
+]
+
+
+def schema() -> dict[str, set[str]]:
+    """Return the columns of the test app's tables, by table."""
+    return {
+        table: set(columns(table))
+        for table in tables()
+        if table.startswith(("testapp_", "green_cmd_"))
+    }
+
+
+def test_w002_names_what_django_renames(empty_testapp: None) -> None:
+    # One schema, each rename applied and undone in turn (creating tables is slow).
+    state = rename_models()
+    with connection.schema_editor() as editor:
+        for model in state.apps.get_models():
+            editor.create_model(model)
+    before = schema()
+    for operation in RENAMES:
+        # What W002 says, applied to the schema...
+        expected = {table: set(names) for table, names in before.items()}
+        renames = database_renames([operation], "testapp", state)
+        moved = {r.old: r.new for r in renames if r.what == "table"}
+        for old, new in moved.items():
+            expected[new] = expected.pop(old)
+        for rename in (r for r in renames if r.what == "column"):
+            table = expected[moved.get(rename.table, rename.table)]
+            table.remove(rename.old)
+            table.add(rename.new)
+        # ... is what Django does.
+        after_state = state.clone()
+        operation.state_forwards("testapp", after_state)
+        with connection.schema_editor() as editor:
+            operation.database_forwards("testapp", editor, state, after_state)
+        assert schema() == expected, operation.describe()
+        assert bool(renames) is (expected != before), operation.describe()
+        # Undone, for the next one (whose comparison would fail if it were not).
+        with connection.schema_editor() as editor:
+            operation.database_backwards("testapp", editor, after_state, state)
+    assert schema() == before
