@@ -162,11 +162,14 @@ HISTORIES = {
 }
 # Histories whose pending migrations makemigrations completes (generated phasings).
 GENERATED = ("remove_not_null", "remove_model", "remove_m2m", "remove_fk", "remove_db_table")
-# Every history from scratch; some also with their first migration applied.
-# GREEN_TEST_ALL_HISTORIES=1 runs every generated removal and every start.
+# By default most histories from scratch and one with its first migration
+# applied (a few seconds per backend); GREEN_TEST_ALL_HISTORIES=1 runs every
+# history from both starts and every generated removal.
 ALL = bool(os.environ.get("GREEN_TEST_ALL_HISTORIES"))
-CASES = [(name, 0) for name in HISTORIES] + [
-    (name, 1) for name in (HISTORIES if ALL else ("unstaged", "multi_pr"))
+SAMPLE = [name for name in HISTORIES if name not in ("initial", "separate_state_only")]
+UNRUNNABLE = ("merge_post", "bad_stage")  # plain migrate refuses them too
+CASES = [(name, 0) for name in (HISTORIES if ALL else SAMPLE)] + [
+    (name, 1) for name in (HISTORIES if ALL else ("multi_pr",)) if name not in UNRUNNABLE
 ]
 GENERATED_CASES = [(name, 0) for name in (GENERATED if ALL else GENERATED[:1])]
 
