@@ -11,6 +11,7 @@ import math
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from django.core.management.base import CommandError
@@ -177,3 +178,76 @@ def test_invalid_lock_options_are_refused(empty_testapp: None) -> None:
         run("migrate", APP_LABEL, stage="pre-deploy", lock_timeout=0)
     with pytest.raises(CommandError, match="lock retries .* 0 or more"):
         run("migrate", APP_LABEL, stage="pre-deploy", lock_retries=-1)
+
+
+# --- A retry resumes at the operation that timed out ---------------------------
+
+# What the migration's RunPython did: each call, and the lock holders it started.
+CALLS: list[str] = []
+HOLDERS: list[BaseDatabaseWrapper] = []
+
+RESUMABLE_MIGRATION = """\
+from django.db import migrations, models
+
+from tests.commands.test_locks import lock_shelf_on_first_call
+
+
+class Migration(migrations.Migration):
+    atomic = {atomic}
+
+    dependencies = [("testapp", "0001_initial")]
+
+    operations = [
+        migrations.RunSQL(
+            "INSERT INTO green_cmd_shelf (name) VALUES ('first operation')", migrations.RunSQL.noop
+        ),
+        migrations.RunPython(lock_shelf_on_first_call, migrations.RunPython.noop),
+        migrations.AddField("shelf", "label", models.CharField(max_length=50, null=True)),
+    ]
+"""
+
+
+def lock_shelf_on_first_call(apps: object, schema_editor: object) -> None:
+    """Have another connection lock green_cmd_shelf for a while, the first time only."""
+    CALLS.append("called")
+    if HOLDERS:
+        return
+    other = connection.copy()
+    other.inc_thread_sharing()
+    HOLDERS.append(other)
+    hold_lock(other, "green_cmd_shelf")
+    # Longer than the first try's wait (MariaDB's is a whole second).
+    seconds = 2.5 if connection.vendor == "mysql" else 1.0
+    threading.Timer(seconds, lambda: other.cursor().execute("ROLLBACK")).start()
+
+
+@pytest.mark.parametrize("atomic", [False, True], ids=["non-atomic", "atomic"])
+@pytest.mark.django_db(transaction=True)
+def test_retry_resumes_at_the_operation_that_timed_out(
+    empty_testapp: None, atomic: bool, tmp_path: Path
+) -> None:
+    """Committed operations are not done again; a rolled-back attempt starts over.
+
+    Committed: every operation of a non-atomic migration, and on MariaDB (no
+    transactional DDL) every operation, each in its own transaction.
+    """
+    if atomic and connection.vendor == "sqlite":
+        pytest.skip("An atomic migration holds SQLite's write lock from its BEGIN on.")
+    CALLS.clear()
+    HOLDERS.clear()
+    with migration_module("initial") as module:
+        (module.path / "0002_resume.py").write_text(RESUMABLE_MIGRATION.format(atomic=atomic))
+        try:
+            output = run("migrate", APP_LABEL, stage="pre-deploy", lock_timeout=0.2, lock_retries=6)
+        finally:
+            for other in HOLDERS:
+                other.close()
+    assert f"testapp.0002_resume: could not get a lock within {shown_timeout(0.2)}" in (
+        output.stdout
+    )
+    assert "Applying testapp.0002_resume... OK" in output.stdout
+    assert "label" in columns("green_cmd_shelf")
+    assert select("SELECT COUNT(*) FROM green_cmd_shelf WHERE name = 'first operation'") == [(1,)]
+    committed = not atomic or not connection.features.can_rollback_ddl
+    retries = output.stdout.count("; retry ")
+    assert len(CALLS) == (1 if committed else 1 + retries)
