@@ -140,8 +140,8 @@ def _update(
         high = end if found is None else found[0]
         with _paced(nice_ratio), connection.cursor() as cursor:
             cursor.execute(
-                f"UPDATE {table} SET {assignments} WHERE {pk_column} {after} %s AND "
-                f"{pk_column} <= %s AND ({condition})",
+                f"UPDATE {table} SET {assignments} WHERE ({condition}) AND "
+                f"{pk_column} {after} %s AND {pk_column} <= %s",
                 [*params, low, high],
             )
             changed += max(int(cursor.rowcount), 0)
