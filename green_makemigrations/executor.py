@@ -103,7 +103,7 @@ class StagedMigrationExecutor(MigrationExecutor):
         self, state: ProjectState, migration: Migration, fake: bool = False
     ) -> ProjectState:
         """Unapply migration, skipping operations a failed earlier run already undid."""
-        progress = Progress()
+        progress = Progress(backwards=True)
 
         def unapply(attempt_state: ProjectState) -> ProjectState:
             with self._resumable(migration, fake, progress):
@@ -188,16 +188,22 @@ class StagedMigrationExecutor(MigrationExecutor):
         self, migration: Migration, progress: Progress, error: DatabaseError
     ) -> str:
         """Return what a migration stopped by rows the database refused must say."""
-        if self.connection.features.can_rollback_ddl and not progress.done:
-            kept = "nothing of it was applied"
+        atomic = migration.atomic or self._atomic_elsewhere(migration)
+        done = "undone" if progress.backwards else "done"
+        if atomic and self.connection.features.can_rollback_ddl:
+            kept = f"nothing of it was {done}"
+        elif progress.done:
+            numbers = ", ".join(str(index + 1) for index in sorted(progress.done))
+            kept = f"operations {numbers} are {done}; a re-run finishes it"
         else:
-            kept = "the operations before it are done, and a re-run finishes it"
+            kept = "a re-run finishes what it started"
+        recorded = "still recorded as applied" if progress.backwards else "not recorded as applied"
         message = " ".join(line.strip() for line in _error_text(error).splitlines() if line.strip())
         return (
             f"{migration.app_label}.{migration.name}: {self._operation(migration, progress)} "
-            f"stopped on rows of the table: {message}. The migration is not recorded as "
-            f"applied ({kept}). Correct or remove the rows the database names, then run "
-            "the same command again to continue."
+            f"stopped on rows of the table: {message.rstrip('.')}. The migration is {recorded} "
+            f"({kept}). Correct or remove the rows the database names, then run the same "
+            "command again to continue."
         )
 
     @staticmethod

@@ -36,9 +36,11 @@ class Progress:
     retry skips their database step. An operation that returned inside a
     transaction counts once the connection is outside any atomic block again
     (its own atomic block, in a non-atomic migration, has committed then).
-    ``current`` is the index of the operation that runs, or that failed.
+    ``current`` is the index of the operation that runs, or that failed;
+    ``backwards`` says the migration is being unapplied.
     """
 
+    backwards: bool = False
     done: set[int] = field(default_factory=set)
     returned: list[int] = field(default_factory=list)
     current: int | None = None
