@@ -9,7 +9,6 @@ from typing import Any
 
 from django.db.migrations import Migration, operations
 from django.db.migrations.graph import MigrationGraph
-from django.db.migrations.operations import DeleteModel
 from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ProjectState
 
@@ -206,13 +205,20 @@ def data_drops(
 ) -> list[Operation]:
     """Return the operations of migration that destroy data.
 
-    With state_before (the project state before a migration), deleting a
-    proxy or unmanaged model is not counted: it drops no table.
+    With state_before (the project state before a migration), what drops
+    nothing in the database is not counted: deleting a proxy or unmanaged
+    model (or changing one), removing a many-to-many field whose table
+    belongs to its ``through`` model.
     """
     drops = rules.drops_data(migration.operations)
-    if state_before is not None and any(isinstance(op, DeleteModel) for op in drops):
+    if state_before is not None and drops:
         state = state_before((migration.app_label, migration.name))
-        drops = rules.drops_data(migration.operations, tableless_models(state, migration.app_label))
+        app_models = [s for (label, _), s in state.models.items() if label == migration.app_label]
+        drops = rules.drops_data(
+            migration.operations,
+            tableless_models(state, migration.app_label),
+            rules.columnless_fields(app_models),
+        )
     return drops
 
 

@@ -97,24 +97,40 @@ def database_operations(operation: Operation) -> list[Operation]:
     return [operation]
 
 
-def _drops(operation: Operation, tableless_models: Collection[str]) -> bool:
+def _drops(
+    operation: Operation,
+    tableless_models: Collection[str],
+    columnless_fields: Collection[tuple[str, str]],
+) -> bool:
     if isinstance(operation, operations.DeleteModel):
         return operation.name_lower not in tableless_models
+    if operation_model_key(operation) in tableless_models:
+        return False  # Django runs no DDL for a proxy or unmanaged model
     if isinstance(operation, operations.AlterOrderWithRespectTo):
         return not operation.order_with_respect_to
-    return isinstance(operation, operations.RemoveField)
+    if isinstance(operation, operations.RemoveField):
+        return (operation.model_name_lower, operation.name_lower) not in columnless_fields
+    return False
 
 
-def is_drop(operation: Operation, tableless_models: Collection[str] = ()) -> bool:
+def is_drop(
+    operation: Operation,
+    tableless_models: Collection[str] = (),
+    columnless_fields: Collection[tuple[str, str]] = (),
+) -> bool:
     """Return whether operation destroys data the previous release still uses.
 
-    That is a RemoveField, a DeleteModel (unless the model has no table of
-    its own: proxy or unmanaged, named in tableless_models) and removing
-    ``order_with_respect_to`` (which drops the ``_order`` column), run as
-    they are or as the database operations of a SeparateDatabaseAndState.
-    A removal in its state operations only drops nothing.
+    That is a RemoveField, a DeleteModel and removing ``order_with_respect_to``
+    (which drops the ``_order`` column), run as they are or as the database
+    operations of a SeparateDatabaseAndState; a removal in its state
+    operations only drops nothing. Neither do operations on a model without
+    a table of its own (proxy or unmanaged, named in tableless_models), nor
+    removing a field without a column of its own (a many-to-many field with
+    its own ``through`` model, a composite primary key: ``(model, field)``
+    pairs in columnless_fields). Without these, which need the project
+    state, a removal counts: the safe side for a stage.
     """
-    return bool(drops_data([operation], tableless_models))
+    return bool(drops_data([operation], tableless_models, columnless_fields))
 
 
 def operation_stage(
@@ -147,7 +163,9 @@ def infer_stage(migration_operations: Iterable[Operation]) -> Stage:
 
 
 def drops_data(
-    migration_operations: Iterable[Operation], tableless_models: Collection[str] = ()
+    migration_operations: Iterable[Operation],
+    tableless_models: Collection[str] = (),
+    columnless_fields: Collection[tuple[str, str]] = (),
 ) -> list[Operation]:
     """Return the operations that destroy data (see is_drop).
 
@@ -158,8 +176,23 @@ def drops_data(
         inner
         for operation in migration_operations
         for inner in database_operations(operation)
-        if _drops(inner, tableless_models)
+        if _drops(inner, tableless_models, columnless_fields)
     ]
+
+
+def columnless_fields(model_states: Iterable[Any]) -> set[tuple[str, str]]:
+    """Return the (model, field) pairs of the fields without a column or table of their own.
+
+    A many-to-many field with an explicit ``through`` model (its table
+    belongs to that model), a composite primary key.
+    """
+    return {
+        (model_state.name_lower, name.lower())
+        for model_state in model_states
+        for name, field in model_state.fields.items()
+        if isinstance(field, COLUMNLESS_FIELDS)
+        or (field.many_to_many and getattr(field.remote_field, "through", None))
+    }
 
 
 def destructive_sql(operation: Operation) -> list[sqlscan.Finding]:

@@ -17,6 +17,7 @@ from green_makemigrations.plan import (
     StageInfo,
     StagePlan,
     checked_split,
+    data_drops,
     graph_stages,
     resolve_stage,
     rule_messages,
@@ -475,3 +476,27 @@ def test_checked_split_ignores_state_only_drops() -> None:
     pre = checked_split(forwards_plan(graph), PRE, stages, graph, book_state)
     assert [m.name for m, _ in pre.run] == ["0001_initial", "0002_change"]
     assert pre.warnings == []
+
+
+def test_data_drops_with_the_state_count_only_database_drops() -> None:
+    club = operations.CreateModel(
+        "Club",
+        [
+            ("id", models.AutoField(primary_key=True)),
+            ("members", models.ManyToManyField("testapp.Book", through="testapp.Member")),
+            ("fans", models.ManyToManyField("testapp.Book")),
+        ],
+    )
+    proxy = operations.CreateModel("Stand", [], options={"proxy": True}, bases=("testapp.book",))
+    removals = [
+        operations.RemoveField("club", "members"),  # its table is Member's: nothing dropped
+        operations.RemoveField("club", "fans"),  # drops the auto-created table
+        operations.DeleteModel("Stand"),  # a proxy: no table
+    ]
+    migration = make_migration("testapp", "0002_x", removals, stage=PRE)
+
+    def state_before(key: MigrationKey) -> ProjectState:
+        return apply_operations(ProjectState(), "testapp", [CREATE, club, proxy])
+
+    assert data_drops(migration) == removals
+    assert data_drops(migration, state_before) == [removals[1]]

@@ -478,6 +478,34 @@ def test_database_operations() -> None:
     assert rules.database_operations(operations.SeparateDatabaseAndState()) == []
 
 
+def test_drops_need_a_table_or_a_column() -> None:
+    # What the project state says drops nothing in the database.
+    remove_member = operations.RemoveField("club", "members")
+    assert rules.drops_data([remove_member]) == [remove_member]  # no state: counted
+    assert rules.drops_data([remove_member], (), {("club", "members")}) == []
+    for operation in (
+        operations.RemoveField("proxy", "name"),
+        operations.AlterOrderWithRespectTo("proxy", None),
+        operations.DeleteModel("Proxy"),
+    ):
+        assert rules.is_drop(operation) is True
+        assert rules.is_drop(wrapped(operation, 1, "database"), {"proxy"}) is False
+
+
+def test_columnless_fields() -> None:
+    fields: list[tuple[str, Any]] = [
+        ("id", models.AutoField(primary_key=True)),
+        ("members", models.ManyToManyField("testapp.Person", through="testapp.Membership")),
+        ("fans", models.ManyToManyField("testapp.Person")),
+        ("name", models.CharField(max_length=5)),
+    ]
+    if rules.COLUMNLESS_FIELDS:
+        fields.append(("pk", rules.COLUMNLESS_FIELDS[0]("id", "name")))
+    club = ModelState("testapp", "Club", fields)
+    expected = {("club", "members")} | ({("club", "pk")} if rules.COLUMNLESS_FIELDS else set())
+    assert rules.columnless_fields([club]) == expected
+
+
 # -- destructive_sql ---------------------------------------------------------
 
 DESTRUCTIVE_SQL = [
