@@ -252,7 +252,7 @@ def _label(migration: Migration) -> str:
 def _describe(operation: Operation, migration: Migration) -> str:
     """Describe operation, saying where it sits when a SeparateDatabaseAndState holds it."""
     description = operation.describe()
-    if operation not in migration.operations:
+    if not any(outer is operation for outer in migration.operations):
         description += " (in a SeparateDatabaseAndState's database_operations)"
     return description
 
@@ -294,7 +294,7 @@ def rule_messages(
                     "post-deploy migration.",
                 )
             )
-        for operation in migration.operations:
+        for position, operation in enumerate(migration.operations, 1):
             findings = rules.destructive_sql(operation)
             if not findings:
                 continue
@@ -307,7 +307,7 @@ def rule_messages(
                     migration,
                     (operation,),
                     f"Migration {label} is pre-deploy ({info.source}) and its RunSQL "
-                    f"(operation {migration.operations.index(operation) + 1}) may drop or "
+                    f"(operation {position}) may drop or "
                     f"rename what the previous release still uses: {statements}.",
                     "If it does, mark the migration `stage = Stage.POST_DEPLOY` or move the "
                     "statement to a post-deploy migration; if it is safe (say, a table only "
@@ -372,10 +372,11 @@ def _shorten(statement: str, limit: int = 80) -> str:
 
 def refusals(stage_plan: StagePlan, messages: Sequence[RuleMessage]) -> str:
     """Return the error message of a stage refused for migrations that break a stage rule."""
-    names = ", ".join(dict.fromkeys(_label(message.migration) for message in messages))
+    names = list(dict.fromkeys(_label(message.migration) for message in messages))
+    verb = "breaks" if len(names) == 1 else "break"
     lines = [
-        f"The {stage_plan.stage.label} stage cannot run: {names} breaks a stage rule, and "
-        "neither stage applies a migration that does. Nothing was changed."
+        f"The {stage_plan.stage.label} stage cannot run: {', '.join(names)} {verb} a stage "
+        "rule, and neither stage applies a migration that does. Nothing was changed."
     ]
     lines += [f"  - {message.msg}\n    {message.hint}" for message in messages]
     return "\n".join(lines)

@@ -500,3 +500,27 @@ def test_data_drops_with_the_state_count_only_database_drops() -> None:
 
     assert data_drops(migration) == removals
     assert data_drops(migration, state_before) == [removals[1]]
+
+
+def test_checked_split_names_every_migration_it_refuses(settings: Any) -> None:
+    settings.GREEN_MAKEMIGRATIONS = {"STAGES": {"testapp": "pre_deploy"}}
+    graph = make_graph(
+        [
+            make_migration("testapp", "0001_initial", [CREATE], stage=PRE),
+            make_migration("testapp", "0002_drop", [REMOVE], [("testapp", "0001_initial")]),
+            make_migration(
+                "testapp", "0003_drop", [operations.DeleteModel("Book")], [("testapp", "0002_drop")]
+            ),
+        ]
+    )
+    with pytest.raises(StagePlanError) as error:
+        checked_split(forwards_plan(graph), POST, graph_stages(graph), graph)
+    message = str(error.value)
+    assert message.startswith(
+        "The post-deploy stage cannot run: testapp.0002_drop, testapp.0003_drop break a stage "
+        "rule, and neither stage applies a migration that does. Nothing was changed.\n"
+    )
+    assert (
+        "Migration testapp.0003_drop is pre-deploy (settings) but drops data: Delete model Book."
+        in message
+    )
