@@ -14,6 +14,8 @@ from django.db.migrations.state import ModelState, ProjectState
 from django.db.models.fields import NOT_PROVIDED
 from django.db.models.functions import Lower, Now
 from django.utils import timezone
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from green_makemigrations import rules, views
 from green_makemigrations.constants import Stage
@@ -600,6 +602,36 @@ def test_destructive_sql_harmless(sql: str) -> None:
 def test_destructive_sql_case_and_comments_do_not_hide() -> None:
     for sql in ("dRoP\tTaBlE x", "DROP -- why\n TABLE x", "DROP/**/TABLE x"):
         assert [f.action for f in rules.destructive_sql(operations.RunSQL(sql))] == ["DROP TABLE"]
+
+
+SEPARATORS = st.sampled_from(
+    [" ", "\n", "\t ", " /* DROP TABLE x */ ", " -- DROP TABLE x\n", "/**/"]
+)
+
+
+@given(data=st.data())
+@settings(max_examples=100, deadline=None)
+def test_destructive_sql_survives_case_spacing_and_comments(data: st.DataObject) -> None:
+    # Separators go between words: not inside the comments some statements hold.
+    sql, action = data.draw(
+        st.sampled_from([(s, a) for s, a in DESTRUCTIVE_SQL if "/*" not in s and "--" not in s])
+    )
+    words = []
+    for word in sql.split():
+        if "$" not in word:  # a dollar quote's closing tag must match its opening one
+            word = data.draw(st.sampled_from([word.lower(), word.upper(), word.title(), word]))
+        words.append(word)
+    rewritten = words[0] + "".join(data.draw(SEPARATORS) + word for word in words[1:])
+    assert action in [f.action for f in rules.destructive_sql(operations.RunSQL(rewritten))]
+
+
+@given(sql=st.sampled_from([s for s, _ in DESTRUCTIVE_SQL]), quote=st.sampled_from(["'", "c"]))
+def test_destructive_sql_in_literals_and_comments_is_harmless(sql: str, quote: str) -> None:
+    if quote == "'":
+        hidden = "SELECT '" + sql.replace("'", "''") + "'"
+    else:
+        hidden = "SELECT 1 /* " + sql.replace("*/", "") + " */"
+    assert rules.destructive_sql(operations.RunSQL(hidden)) == []
 
 
 def test_destructive_sql_only_reads_run_sql() -> None:
