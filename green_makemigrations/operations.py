@@ -483,7 +483,10 @@ class AlterFieldUniqueConcurrently(operations.AlterField):
         editor: Any = schema_editor  # Django's private helpers, not in the stubs
         table = from_model._meta.db_table
         column = str(old_field.column)
-        name = editor._create_index_name(table, [column], suffix="_uniq")
+        # Django's name, fitted in bytes: cut by PostgreSQL it may be another relation's.
+        name = identifiers.fit_for(
+            schema_editor.connection, editor._create_index_name(table, [column], suffix="_uniq")
+        )
         if not _is_postgresql(schema_editor):
             if _collecting(schema_editor) or name not in _constraint_names(schema_editor, table):
                 super().database_forwards(app_label, schema_editor, from_state, to_state)
@@ -531,7 +534,10 @@ class AlterFieldUniqueConcurrently(operations.AlterField):
         if _collecting(schema_editor):
             names = [editor._create_index_name(table, [column])]
         else:
-            keep = {str(index.name) for index in model._meta.indexes} | {like}
+            keep = {
+                identifiers.stored(schema_editor.connection, str(name))
+                for name in [*(index.name for index in model._meta.indexes), like]
+            }
             names = editor._constraint_names(
                 model, [column], index=True, type_=models.Index.suffix, exclude=keep
             )
@@ -598,7 +604,9 @@ class AlterUniqueTogetherConcurrently(operations.AlterUniqueTogether):
         for field_names in sorted(news - olds):
             fields: list[Any] = [model._meta.get_field(name) for name in field_names]
             columns = [str(field.column) for field in fields]
-            name = editor._create_index_name(table, columns, suffix="_uniq")
+            name = identifiers.fit_for(
+                schema_editor.connection, editor._create_index_name(table, columns, suffix="_uniq")
+            )
             if _is_postgresql(schema_editor):
                 _ensure_not_in_transaction(self, schema_editor)
                 statement = editor._create_unique_sql(model, fields, name)
