@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db.migrations import Migration, operations
 from django.db.migrations.graph import MigrationGraph
 from django.db.migrations.operations.base import Operation
@@ -316,7 +317,11 @@ def rule_messages(
             )
     if state_before is not None and _may_rename(migration.operations):
         state = state_before((migration.app_label, migration.name))
-        renames = rules.database_renames(migration.operations, migration.app_label, state)
+        try:
+            renames = rules.database_renames(migration.operations, migration.app_label, state)
+        except (LookupError, ValueError, FieldDoesNotExist):
+            # A history the state cannot follow: applying it fails and says why.
+            renames = []
         if renames:
             described = "; ".join(
                 f"{rename.describe()} ({_describe(rename.operation, migration)})"

@@ -524,3 +524,11 @@ def test_checked_split_names_every_migration_it_refuses(settings: Any) -> None:
         "Migration testapp.0003_drop is pre-deploy (settings) but drops data: Delete model Book."
         in message
     )
+
+
+def test_rule_messages_of_a_history_the_state_cannot_follow() -> None:
+    # The field is gone from the state already: applying it fails, saying why;
+    # the rules say nothing rather than fail first.
+    rename = operations.RenameField("book", "gone", "went")
+    migration = make_migration("testapp", "0002_x", [rename], stage=PRE)
+    assert rule_messages(migration, StageInfo(PRE, "written"), book_state) == []
