@@ -1,0 +1,12 @@
+"""Release N of the model rename scenario."""
+
+from django.db import models
+
+
+class Target(models.Model):
+    name = models.CharField(max_length=20)
+
+
+class Catalog(models.Model):
+    title = models.CharField(max_length=20)
+    items = models.ManyToManyField(Target, related_name="catalogs")
