@@ -12,7 +12,7 @@ rows, ``code`` NULL:
   in the column type Django gives ``UUIDField`` there).
 
 Then ``code`` is filled with ``'x'`` where it is NULL, as ``SetNotNull`` does,
-twice per round, the order alternating:
+in each round by each variant, the order rotating:
 
 - ours: ``backfill.update_in_batches`` (batches of 1,000 keys, each its own
   statement and transaction, with the package's default session settings);
@@ -22,13 +22,14 @@ twice per round, the order alternating:
 Between two runs ``code`` is set back to NULL (PostgreSQL: then ``VACUUM``).
 The script prints the seconds of each (median of ``--repeat`` rounds), their
 ratio, the UPDATE statements ours sent, and how many the old walk of the key
-range (``range(MIN(id), MAX(id) + 1, 1000)``) would have sent; for the sparse
-table, an estimate of the old walk's time (ours, plus the empty ranges at the
-time of one such statement, timed over ``--walk-sample`` of them).
+range (``range(MIN(id), MAX(id) + 1, 1000)``) would have sent, and that
+walk's time: measured on the dense table (a third variant of each round),
+estimated on the sparse one (ours, plus the empty ranges at the time of one
+such statement, timed over ``--walk-sample`` of them).
 
 Usage, from the repository root with the package installed::
 
-    python benchmarks/bench_sparse_keys.py --backend postgresql mysql --rows 200000 --repeat 3
+    python benchmarks/bench_sparse_keys.py --backend postgresql mysql --rows 100000 --repeat 3
 
 Results: benchmarks/README.rst ("Sparse keys").
 """
@@ -177,6 +178,30 @@ def range_walk_statements(alias: str, model: Any) -> int:
     return len(range(low, high + 1, BATCH))
 
 
+def range_walk(alias: str, model: Any) -> tuple[float, int]:
+    """Fill as the package did before keyset pagination; return (seconds, rows changed).
+
+    ``UPDATE ... WHERE id >= %s AND id < %s AND (code IS NULL)`` for each range
+    of BATCH ids from MIN(id) to MAX(id), in autocommit (dense table only: on
+    the sparse one it would send two million statements).
+    """
+    from django.db import connections
+
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    table, code, key = quote(model._meta.db_table), quote("code"), quote("id")
+    sql = f"UPDATE {table} SET {code} = %s WHERE {key} >= %s AND {key} < %s AND ({code} IS NULL)"
+    changed = 0
+    began = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT MIN({key}), MAX({key}) FROM {table}")
+        low, high = cursor.fetchone()
+        for start in range(low, high + 1, BATCH):
+            cursor.execute(sql, ["x", start, start + BATCH])
+            changed += cursor.rowcount
+    return time.perf_counter() - began, changed
+
+
 def empty_range_seconds(alias: str, model: Any, sample: int) -> float:
     """Return the seconds of one UPDATE of the old range walk over a range without rows.
 
@@ -226,27 +251,32 @@ def main() -> None:
         models = make_models()
         print(
             f"{'backend':<11} {'table':<7} {'rows':>8} {'ours':>8} {'stock':>8} {'ratio':>6} "
-            f"{'UPDATEs':>8} {'range walk':>11} {'walk est.':>10}"
+            f"{'UPDATEs':>8} {'range walk':>11} {'walk time':>10}"
         )
         for alias in options.backend:
             for kind in options.kinds:
                 model = models[kind]
                 fill(alias, model, kind, options.rows)
                 walk = range_walk_statements(alias, model)
-                timings: dict[str, list[float]] = {"ours": [], "stock": []}
+                variants = ["ours", "stock"] + (["walk"] if kind == "dense" else [])
+                timings: dict[str, list[float]] = {variant: [] for variant in variants}
                 statements = 0
                 for round_ in range(options.repeat):
-                    order = ("ours", "stock") if round_ % 2 == 0 else ("stock", "ours")
-                    for variant in order:
+                    shift = round_ % len(variants)  # the order rotates
+                    for variant in variants[shift:] + variants[:shift]:
                         if variant == "ours":
                             took, changed, statements = ours(alias, model)
-                        else:
+                        elif variant == "stock":
                             took, changed = stock(alias, model)
+                        else:
+                            took, changed = range_walk(alias, model)
                         assert changed == options.rows, (variant, changed)
                         timings[variant].append(took)
                         reset(alias, model)
                 mine, theirs = (statistics.median(timings[v]) for v in ("ours", "stock"))
                 estimate = "-"
+                if kind == "dense":
+                    estimate = f"{statistics.median(timings['walk']):.2f}s"
                 if kind == "sparse":
                     # The ranges holding rows cost what ours costs; the rest are empty.
                     each = empty_range_seconds(alias, model, options.walk_sample)
