@@ -230,7 +230,7 @@ def create(name: str, fields: list[tuple[str, Any]], table: str, **options: Any)
     """Return the CreateModel of release N's model."""
     return CreateModel(
         name,
-        [("id", models.AutoField(primary_key=True)), *fields],
+        [("id", models.AutoField(primary_key=True, serialize=False)), *fields],
         options={"db_table": table, **options},
     )
 
@@ -511,3 +511,71 @@ def test_foreign_key(name: str, tmp_path: Path, transactional_db: None) -> None:
         app.migrate("0001")
         assert set(columns("gn_thing")) == stored("id", "amount")
         assert values("gn_thing", "amount") == [(1,)]
+
+
+# ---------------------------------------------------------------------------
+# Model renames: the table takes the new model's name, a view keeps the old one
+
+
+@pytest.mark.parametrize("name", names("数据" * 10 + "数"))
+def test_model_rename(
+    name: str, tmp_path: Path, transactional_db: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The name is the new model's (its table's name derives from it) or else a column's."""
+    if breaks_django(name):
+        pytest.skip("covered by test_a_quote_character_breaks_django_itself")
+    monkeypatch.setattr("builtins.input", lambda *args: "y")  # yes, renamed
+    model, column = (name, "amount") if name.isidentifier() else ("Renamed", name)
+    initial = [
+        CreateModel(
+            "Thing",
+            [
+                ("id", models.AutoField(primary_key=True, serialize=False)),
+                ("amount", models.IntegerField(db_column=column)),
+            ],
+        )
+    ]
+    field = f"models.IntegerField(db_column={column!r})"
+    source = "\n".join(
+        [
+            f"class {model}(models.Model):",
+            "    id = models.AutoField(primary_key=True)",
+            f"    amount = {field}",
+            "",
+        ]
+    )
+    with odd_app(tmp_path, initial, source, []) as app:
+        old = f"{app.label}_thing"
+        new = str(app.model(model)._meta.db_table)
+        app.tables += [old, new]
+        app.migrate()
+        insert(old, column, 1)
+        from django.db.migrations.autodetector import MigrationAutodetector
+        from django.db.migrations.state import ProjectState
+
+        loader = MigrationLoader(connection)
+        fs = loader.project_state()
+        ts = ProjectState.from_apps(apps)
+        ad = MigrationAutodetector(fs, ts)
+        for k, m in fs.models.items():
+            if k[0] == app.label:
+                print("FROM", k, ad.only_relation_agnostic_fields(m.fields))
+        for k, m in ts.models.items():
+            if k[0] == app.label:
+                print("TO", k, ad.only_relation_agnostic_fields(m.fields))
+        text = (app.migrations / f"{app.make()[0]}.py").read_text("utf-8")
+        assert "RenameModelWithViews(" in text
+
+        app.migrate(stage="pre-deploy")
+        insert(old, column, 2)  # release N, through the view
+        insert(new, column, 3)  # release N+1
+        update(old, column, 1, 10)
+        assert values(old, column) == values(new, column) == [(2,), (3,), (10,)]
+
+        app.migrate(stage="post-deploy")
+        assert identifiers.stored(connection, old) not in tables_and_views()
+        assert values(new, column) == [(2,), (3,), (10,)]
+
+        app.migrate("0001")
+        assert identifiers.stored(connection, new) not in tables_and_views()
+        assert values(old, column) == [(2,), (3,), (10,)]
