@@ -11,11 +11,12 @@ from django.core.checks import ERROR, WARNING, CheckMessage, run_checks
 from django.core.management import get_commands
 from django.core.management.base import CommandError, SystemCheckError
 from django.db import connection, models
-from django.db.migrations import operations
+from django.db.migrations import Migration, operations
 from django.db.migrations.state import ModelState, ProjectState
 from django.test.utils import override_settings
 
 from green_makemigrations import conf
+from green_makemigrations.plan import data_drops
 from green_makemigrations.rules import database_renames
 
 from .utils import APP_LABEL, applied, columns, migration_module, run, tables
@@ -257,6 +258,80 @@ def test_w002_names_what_django_renames(empty_testapp: None) -> None:
         assert schema() == expected, operation.describe()
         assert bool(renames) is (expected != before), operation.describe()
         # Undone, for the next one (whose comparison would fail if it were not).
+        with connection.schema_editor() as editor:
+            operation.database_backwards("testapp", editor, after_state, state)
+    assert schema() == before
+
+
+# -- E004 counts what Django drops: a differential test on the database -----
+
+
+def drop_models() -> ProjectState:
+    """Models whose removals drop a column, a table or nothing."""
+    fields: list[tuple[str, Any]] = [("id", models.AutoField(primary_key=True))]
+    state = ProjectState()
+    for model_state in (
+        ModelState("testapp", "Tag", list(fields)),
+        ModelState(
+            "testapp",
+            "Book",
+            [
+                *fields,
+                ("isbn", models.CharField(max_length=13, null=True)),
+                ("tags", models.ManyToManyField("testapp.Tag")),
+                ("members", models.ManyToManyField("testapp.Tag", through="testapp.Member")),
+            ],
+        ),
+        ModelState(
+            "testapp",
+            "Member",
+            [
+                *fields,
+                ("book", models.ForeignKey("testapp.Book", models.CASCADE)),
+                ("tag", models.ForeignKey("testapp.Tag", models.CASCADE)),
+            ],
+        ),
+        ModelState(
+            "testapp",
+            "Chapter",
+            [*fields, ("book", models.ForeignKey("testapp.Book", models.CASCADE))],
+            {"order_with_respect_to": "book"},
+        ),
+        ModelState("testapp", "Stand", [], {"proxy": True}, bases=("testapp.book",)),
+    ):
+        state.add_model(model_state)
+    return state
+
+
+DROPPING = [
+    operations.RemoveField("book", "isbn"),
+    operations.RemoveField("book", "tags"),
+    operations.RemoveField("book", "members"),  # its table is Member's
+    operations.AlterOrderWithRespectTo("chapter", None),
+    operations.DeleteModel("Stand"),  # a proxy
+    operations.DeleteModel("Chapter"),
+]
+
+
+def test_e004_counts_what_django_drops(empty_testapp: None) -> None:
+    state = drop_models()
+    with connection.schema_editor() as editor:
+        for model in state.apps.get_models():
+            if not model._meta.proxy:
+                editor.create_model(model)
+    before = schema()
+    for operation in DROPPING:
+        migration = type("Migration", (Migration,), {"operations": [operation]})("0002", "testapp")
+        drops = data_drops(migration, lambda key: state)
+        after_state = state.clone()
+        operation.state_forwards("testapp", after_state)
+        with connection.schema_editor() as editor:
+            operation.database_forwards("testapp", editor, state, after_state)
+        after = schema()
+        lost = {t for t in before if t not in after} | {
+            f"{t}.{c}" for t in before if t in after for c in before[t] - after[t]
+        }
+        assert bool(drops) is bool(lost), (operation.describe(), lost)
         with connection.schema_editor() as editor:
             operation.database_backwards("testapp", editor, after_state, state)
     assert schema() == before
