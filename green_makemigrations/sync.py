@@ -27,6 +27,7 @@ from django.db.models.fields import NOT_PROVIDED
 
 from . import identifiers
 from .backfill import update_in_batches
+from .exceptions import GreenMigrationsError
 
 
 class _ColumnSync:
@@ -368,6 +369,38 @@ class SyncRetypedColumn(SyncRenamedColumns):
         """Name fragment for migrations made of this operation."""
         return f"sync_{self.model_name_lower}_{self.new_name.lower()}"
 
+    def database_forwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        """Refuse a replacement sharing the field's column, then start the sync."""
+        _refuse_shared_column(self, app_label, to_state)
+        super().database_forwards(app_label, schema_editor, from_state, to_state)
+
+
+def _refuse_shared_column(operation: SyncOperation, app_label: str, state: ProjectState) -> None:
+    """Raise if the retyped replacement has the field's own column.
+
+    Type changes of a field with ``db_column`` were written so by earlier
+    releases of this package: the replacement's add found the column there,
+    and the swap would drop the only copy of the values.
+    """
+    model = state.apps.get_model(app_label, operation.model_name)
+    column = model._meta.get_field(operation.old_name).column
+    if column != model._meta.get_field(operation.new_name).column:
+        return
+    raise GreenMigrationsError(
+        f"{app_label}: {operation.describe()}: {operation.new_name} has the column of "
+        f"{operation.old_name}, {column}, so the swap would drop the only copy of its values "
+        "(a type change of a field with db_column, written by an earlier release of "
+        "green_makemigrations). Nothing was changed. Delete this migration and the "
+        "pre-deploy one that adds the replacement (migrate back before it first if it is "
+        "applied) and run makemigrations again: the replacement gets a column of its own."
+    )
+
 
 class ReplaceColumn(SyncOperation):
     """Drop a field's column and give its retyped replacement the field's name.
@@ -444,6 +477,7 @@ class ReplaceColumn(SyncOperation):
         old_field = before._meta.get_field(self.old_name)
         replacement = before._meta.get_field(self.new_name)
         renamed = after._meta.get_field(self.old_name)
+        _refuse_shared_column(self, app_label, from_state)
         quote = identifiers.quoter(schema_editor)
         if not schema_editor.collect_sql and not _has_column(
             schema_editor, after._meta.db_table, str(replacement.column)
