@@ -35,15 +35,16 @@ from typing import Any
 
 import pytest
 from django.apps import apps
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import DatabaseError, IntegrityError, connection, models, transaction
-from django.db.migrations import CreateModel, Migration
+from django.db.migrations import AddField, CreateModel, Migration, SeparateDatabaseAndState
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 from django.db.migrations.writer import MigrationWriter
 from django.test.utils import extend_sys_path, modify_settings
 
 from green_makemigrations import identifiers
+from green_makemigrations.sync import ReplaceColumn, SyncRetypedColumn
 
 from .utils import columns, execute, select
 
@@ -579,3 +580,46 @@ def test_model_rename(
         app.migrate("0001")
         assert identifiers.stored(connection, new) not in tables_and_views()
         assert values(old, column) == [(2,), (3,), (10,)]
+
+
+@pytest.mark.parametrize(
+    ("refused_by", "says"), [("SyncRetypedColumn", "Copy"), ("ReplaceColumn", "Replace")]
+)
+def test_a_replacement_sharing_the_column_written_earlier_is_refused(
+    refused_by: str, says: str, tmp_path: Path, transactional_db: None
+) -> None:
+    """The migrations an earlier release wrote for the issue's case stop before any loss.
+
+    Their replacement has the field's db_column; its add found the column
+    there (the issue's PostgreSQL path, here a state-only add), and the swap
+    would have dropped the only copy.
+    """
+    table, column = "gn_thing", "amt"
+    initial = [create("Thing", [("amount", models.IntegerField(db_column=column))], table)]
+    field = f"models.BigIntegerField(db_column={column!r})"
+    source = model_source("Thing", {"amount": field}, table)
+    with odd_app(tmp_path, initial, source, [table]) as app:
+        app.migrate()
+        insert(table, column, 1)
+        shadow = models.BigIntegerField(db_column=column, null=True)
+        add = SeparateDatabaseAndState(
+            state_operations=[AddField("thing", "amount_retyped", shadow)]
+        )
+        sync = SyncRetypedColumn("thing", "amount", "amount_retyped")
+        written: list[list[Any]] = [
+            [add, sync] if refused_by == "SyncRetypedColumn" else [add],
+            [ReplaceColumn("thing", "amount", "amount_retyped")],
+        ]
+        previous = "0001_initial"
+        for number, operations in enumerate(written, start=2):
+            migration = Migration(f"000{number}_retype", app.label)
+            migration.dependencies = [(app.label, previous)]
+            migration.operations = operations
+            path = app.migrations / f"{migration.name}.py"
+            path.write_text(MigrationWriter(migration).as_string(), encoding="utf-8")
+            previous = migration.name
+        with pytest.raises(CommandError, match=f": {says} thing.amount") as raised:
+            app.migrate()
+        assert "would drop the only copy of its values" in str(raised.value)
+        assert set(columns(table)) == stored("id", column)
+        assert values(table, column) == [(1,)]
