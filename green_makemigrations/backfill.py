@@ -53,8 +53,9 @@ def update_in_batches(
 
     assignments and condition are SQL with quoted column names and %s
     placeholders for params (used by assignments first, then condition).
-    The walk covers the keys present when it starts; rows inserted meanwhile
-    are the caller's to cover (its triggers or defaults). The condition
+    The walk ends at the greatest key present when it starts; rows inserted
+    meanwhile after it, or behind the walk, are the caller's to cover (its
+    triggers or defaults). The condition
     should be false for a row already updated, so that a run interrupted
     and started again skips the rows done. Under ``sqlmigrate`` the
     statement is shown once, without batching.
