@@ -362,8 +362,14 @@ class _RenamesTables(Operation):
             if view.name == new_table:
                 continue
             renames.append((view.name, new_table))
-            if kinds.get(view.name) != "t" or new_table in kinds:
-                continue  # an earlier run swapped it
+            if kinds.get(new_table) == "t":
+                # An earlier run swapped it, and may have stopped before dropping the spare.
+                _drop_spare_view(schema_editor, new_table, _swap_renames(view.name, new_table))
+                continue
+            if kinds.get(view.name) != "t":
+                continue
+            # The table still has its old name: under the new one there is
+            # nothing, or the placeholder view of a run that stopped before the swap.
             select = (
                 f"SELECT * FROM {schema_editor.quote_name(new_table)}"
                 if view.field_name
@@ -518,11 +524,35 @@ def _swap_table_for_view(
     old_table lets the view be created before the swap.
     """
     quote = schema_editor.quote_name
-    staged = f"green_{names_digest(old_table, new_table, length=8)}_view"
+    renames = _swap_renames(old_table, new_table)
+    staged = renames[1][0]
     schema_editor.execute(f"DROP VIEW IF EXISTS {quote(staged)}")
-    schema_editor.execute(f"CREATE VIEW {quote(new_table)} AS SELECT * FROM {quote(old_table)}")
+    # OR REPLACE: the placeholder of a run that stopped before the swap is replaced.
+    schema_editor.execute(
+        f"CREATE OR REPLACE VIEW {quote(new_table)} AS SELECT * FROM {quote(old_table)}"
+    )
     schema_editor.execute(f"CREATE VIEW {quote(staged)} AS {select}")
-    _rename_moving_view(schema_editor, new_table, [(old_table, new_table), (staged, old_table)])
+    _rename_moving_view(schema_editor, new_table, renames)
+
+
+def _swap_renames(old_table: str, new_table: str) -> list[tuple[str, str]]:
+    """Return the renames of _swap_table_for_view: the table's, and the staged view's."""
+    staged = f"green_{names_digest(old_table, new_table, length=8)}_view"
+    return [(old_table, new_table), (staged, old_table)]
+
+
+def _spare_name(view: str, renames: list[tuple[str, str]]) -> str:
+    """Return the name _rename_moving_view moves view to before dropping it."""
+    return f"green_{names_digest(view, *(n for pair in renames for n in pair), length=8)}"
+
+
+def _drop_spare_view(
+    schema_editor: BaseDatabaseSchemaEditor, view: str, renames: list[tuple[str, str]]
+) -> None:
+    """Drop the spare view a _rename_moving_view that stopped after its rename left."""
+    schema_editor.execute(
+        f"DROP VIEW IF EXISTS {schema_editor.quote_name(_spare_name(view, renames))}"
+    )
 
 
 def _rename_moving_view(
@@ -534,7 +564,7 @@ def _rename_moving_view(
     under a spare name, is dropped after.
     """
     quote = schema_editor.quote_name
-    spare = quote(f"green_{names_digest(view, *(n for pair in renames for n in pair), length=8)}")
+    spare = quote(_spare_name(view, renames))
     pairs = ", ".join(f"{quote(old)} TO {quote(new)}" for old, new in renames)
     schema_editor.execute(f"DROP VIEW IF EXISTS {spare}")
     schema_editor.execute(f"RENAME TABLE {quote(view)} TO {spare}, {pairs}")
@@ -637,7 +667,9 @@ def _swapping_views_out(
         if new_db_table in names and kinds.get(new_db_table) == "v":
             _rename_moving_view(schema_editor, new_db_table, [(old_db_table, new_db_table)])
         elif new_db_table in names and old_db_table not in kinds:
-            pass  # an earlier, interrupted rollback renamed it back
+            # An earlier, interrupted rollback renamed it back (and may have
+            # stopped before dropping the spare view).
+            _drop_spare_view(schema_editor, new_db_table, [(old_db_table, new_db_table)])
         else:
             alter_db_table(model, old_db_table, new_db_table)
 
