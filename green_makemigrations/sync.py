@@ -96,6 +96,29 @@ class _ColumnSync:
         for statement in getattr(self, f"_create_{self.vendor}", self._create_sqlite)():
             self.editor.execute(statement, None)
 
+    def exists(self) -> bool:
+        """Return whether every trigger of the sync is in the database."""
+        names = self._names()
+        if self.vendor == "postgresql":
+            sql = (
+                "SELECT tgname FROM pg_trigger WHERE tgrelid = to_regclass(%s) AND tgname = ANY(%s)"
+            )
+            params: list[Any] = [self.q_table, names]
+        elif self.vendor == "mysql":
+            marks = ", ".join(["%s"] * len(names))
+            sql = (
+                "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS "
+                f"WHERE TRIGGER_SCHEMA = DATABASE() AND TRIGGER_NAME IN ({marks})"
+            )
+            params = names
+        else:
+            marks = ", ".join(["%s"] * len(names))
+            sql = f"SELECT name FROM sqlite_master WHERE type = 'trigger' AND name IN ({marks})"
+            params = names
+        with self.editor.connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return len(cursor.fetchall()) == len(names)
+
     def drop(self) -> None:
         """Drop the triggers if they exist."""
         quote = identifiers.quoter(self.editor)
@@ -487,6 +510,12 @@ class ReplaceColumn(SyncOperation):
             schema_editor, before, str(old_field.column), str(replacement.column)
         )
         table = quote(after._meta.db_table)
+        if not schema_editor.collect_sql and not column_sync.exists():
+            # An earlier run dropped the triggers and stopped before the swap
+            # (MariaDB: DDL is not transactional): the running release's
+            # writes since then are in the old column only. Sync again first.
+            column_sync.create()
+            column_sync.backfill(before, self.batch_size, reverse=False)
         # Writers wait: none slips between the triggers' drop and the swap.
         with _table_held(schema_editor, after._meta.db_table):
             column_sync.drop()
