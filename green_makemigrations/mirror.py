@@ -28,6 +28,8 @@ from django.db import models
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.models.fields import NOT_PROVIDED
 
+from . import identifiers
+
 TRIGGER_SUFFIXES = ("i", "u", "d")
 
 
@@ -41,7 +43,7 @@ def create_mirror(
 
     ``columns`` pairs each column of the table with its name in the mirror.
     """
-    quote = schema_editor.quote_name
+    quote = identifiers.quoter(schema_editor)
     connection = schema_editor.connection
     table, mirror = quote(model._meta.db_table), quote(name)
     to_mirror = dict(columns)
@@ -136,7 +138,7 @@ def drop_mirror(schema_editor: BaseDatabaseSchemaEditor, name: str) -> None:
 
     A view of that name (what SQLite had before the mirror) is dropped instead.
     """
-    quote = schema_editor.quote_name
+    quote = identifiers.quoter(schema_editor)
     for prefix in ("from", "to"):
         for suffix in TRIGGER_SUFFIXES:
             schema_editor.execute(
