@@ -44,7 +44,7 @@ from django.db.migrations.writer import MigrationWriter
 from django.test.utils import extend_sys_path, modify_settings
 
 from green_makemigrations import identifiers
-from green_makemigrations.sync import ReplaceColumn, SyncRetypedColumn
+from green_makemigrations.sync import ReplaceColumn, SyncRetypedColumn, _ColumnSync
 
 from .utils import columns, execute, select
 
@@ -623,3 +623,25 @@ def test_a_replacement_sharing_the_column_written_earlier_is_refused(
         assert "would drop the only copy of its values" in str(raised.value)
         assert set(columns(table)) == stored("id", column)
         assert values(table, column) == [(1,)]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL cuts names in bytes")
+def test_triggers_named_by_an_earlier_release_are_dropped(
+    tmp_path: Path, transactional_db: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deploy begun with names cut by PostgreSQL (an earlier release's) is finished."""
+    table = "数据" * 10 + "数"
+    fields = [("a", models.IntegerField(null=True)), ("b", models.IntegerField(null=True))]
+    source = model_source("Thing", {"a": "models.IntegerField(null=True)"}, table)
+    with odd_app(tmp_path, [create("Thing", fields, table)], source, [table]) as app:
+        app.migrate()
+        model = app.model("Thing", "0001_initial")
+        with monkeypatch.context() as patched, connection.schema_editor() as editor:
+            patched.setattr(_ColumnSync, "_name", _ColumnSync._legacy_name)
+            legacy = _ColumnSync(editor, model, "a", "b")
+            assert len(legacy.name.encode()) > 63
+            legacy.create()
+        assert app.triggers() == 1
+        with connection.schema_editor() as editor:
+            _ColumnSync(editor, model, "a", "b").drop()
+        assert app.triggers() == 0
