@@ -7,6 +7,7 @@ database said and what to do; ``migrate`` prints it without a traceback.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -191,7 +192,7 @@ class StagedMigrationExecutor(MigrationExecutor):
         atomic = migration.atomic or self._atomic_elsewhere(migration)
         done = "undone" if progress.backwards else "done"
         if atomic and self.connection.features.can_rollback_ddl:
-            kept = f"nothing of it was {done}"
+            kept = "nothing of it was undone" if progress.backwards else "nothing of it was kept"
         elif progress.done:
             numbers = ", ".join(str(index + 1) for index in sorted(progress.done))
             kept = f"operations {numbers} are {done}; a re-run finishes it"
@@ -201,7 +202,8 @@ class StagedMigrationExecutor(MigrationExecutor):
         message = " ".join(line.strip() for line in _error_text(error).splitlines() if line.strip())
         return (
             f"{migration.app_label}.{migration.name}: {self._operation(migration, progress)} "
-            f"stopped on rows of the table: {message.rstrip('.')}. The migration is {recorded} "
+            f"stopped on rows of the table: {message.rstrip('.')}{_rows_of(error)}. "
+            f"The migration is {recorded} "
             f"({kept}). Correct or remove the rows the database names, then run the same "
             "command again to continue."
         )
@@ -271,6 +273,29 @@ def _error_text(error: BaseException) -> str:
     if len(args) == 2 and isinstance(args[0], int) and isinstance(args[1], str):
         return args[1]
     return str(error)
+
+
+# SQLite's messages name the column only; Django rebuilds a table as new__<table>.
+SQLITE_CONSTRAINT = re.compile(
+    r"(?P<kind>NOT NULL|UNIQUE) constraint failed: (?:new__)?(?P<table>[^.\s]+)\.(?P<columns>.+)$"
+)
+POSTGRESQL_NOT_NULL = "23502"
+
+
+def _rows_of(error: BaseException) -> str:
+    """Return which rows a constraint error is about, where the database does not say it."""
+    cause = error.__cause__
+    diag = getattr(cause, "diag", None)
+    if getattr(cause, "sqlstate", None) == POSTGRESQL_NOT_NULL and diag is not None:
+        if diag.table_name and diag.column_name:
+            return f" (the rows of {diag.table_name} where {diag.column_name} IS NULL)"
+    match = SQLITE_CONSTRAINT.search(_error_text(error).strip())
+    if match is None:
+        return ""
+    columns = ", ".join(column.split(".")[-1] for column in match.group("columns").split(", "))
+    if match.group("kind") == "NOT NULL":
+        return f" (the rows of {match.group('table')} where {columns} IS NULL)"
+    return f" (the rows of {match.group('table')} that share a value of {columns})"
 
 
 def _first_line(error: BaseException) -> str:
