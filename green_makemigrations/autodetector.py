@@ -270,6 +270,17 @@ class GreenMigrationAutodetector(MigrationAutodetector):
         prep = rules.rename_prep(old_field, operation.field)
         assert prep.new_field is not None  # not a key, relation or generated field
         final = operation.field
+        old_name = self.renamed_fields.get((app_label, model_name, name), name)
+        old_column, final_column = _column_name(old_field, old_name), _column_name(final, name)
+        if old_column != final_column and str(old_column).lower() == str(final_column).lower():
+            raise PhasingError(
+                self._type_refusal(
+                    app_label,
+                    operation,
+                    f"{change.reason}, and its column changes only in case ({old_column} -> "
+                    f"{final_column}): one column on MariaDB/MySQL and SQLite, two on PostgreSQL",
+                )
+            )
         column = _retyped_column(old_state, new_state, name, final)
         added = _with_db_column(prep.new_field, None if column == shadow else column)
         self._inform(
@@ -1016,12 +1027,10 @@ def _retyped_column(old_state: Any, new_state: Any, name: str, final: Any) -> st
     replacement never shares the column it replaces.
     """
     final_column = str(_column_name(final, name))
-    taken = _columns(old_state) | _columns(new_state)
-    if final_column not in _columns(old_state) and final_column not in (
-        _columns(new_state) - {final_column}
-    ):
+    old_columns = _columns(old_state)
+    if final_column not in old_columns:
         return final_column
-    return identifiers.fit_unique(final_column, "_retyped", taken)
+    return identifiers.fit_unique(final_column, "_retyped", old_columns | _columns(new_state))
 
 
 def _with_db_column(field: Any, db_column: str | None) -> Any:

@@ -129,7 +129,17 @@ def test_primary_key_to_bigint_is_refused_with_default_auto_field_fix() -> None:
 # A systematic set of columns around a retyped field: its db_column before
 # and after, and another field of the model holding a column the replacement
 # would naturally take.
-COLUMNS = [None, "n", "amt", "n_retyped", "amt_retyped", "order", "数据" * 10 + "数", "a" * 63]
+COLUMNS = [
+    None,
+    "n",
+    "amt",
+    "AMT",
+    "n_retyped",
+    "amt_retyped",
+    "order",
+    "数据" * 10 + "数",
+    "a" * 63,
+]
 
 
 def retype_changes(old_column: str | None, new_column: str | None, other: str | None) -> Any:
@@ -149,8 +159,9 @@ def retype_changes(old_column: str | None, new_column: str | None, other: str | 
 
 
 def model_columns(state: Any) -> set[str]:
+    """Return the columns of Meter in state, in lower case (as MariaDB compares them)."""
     fields = state.apps.get_model("testapp", "Meter")._meta.local_concrete_fields
-    return {str(field.column) for field in fields}
+    return {str(field.column).lower() for field in fields}
 
 
 @pytest.mark.parametrize(
@@ -161,6 +172,7 @@ def model_columns(state: Any) -> set[str]:
         for new in COLUMNS[:3]
         for other in (None, "n_retyped", "amt_retyped")
         if other is None or other not in {old, new}  # else two fields share a column
+        if (old or "n") == (new or "n") or (old or "n").lower() != (new or "n").lower()
     ],
 )
 def test_replacement_has_a_column_of_its_own(
@@ -173,8 +185,8 @@ def test_replacement_has_a_column_of_its_own(
     """
     from_state, to_state, operations = retype_changes(old_column, new_column, other)
     [added] = [op for op in operations if isinstance(op, AddField)]
-    added_column = _column(added.field, added.name)
-    final_column = new_column or "n"
+    added_column = _column(added.field, added.name).lower()
+    final_column = (new_column or "n").lower()
     assert added_column not in model_columns(from_state)
     if final_column in model_columns(from_state):
         assert added_column not in model_columns(to_state)
@@ -186,6 +198,12 @@ def test_replacement_has_a_column_of_its_own(
     assert model_columns(end) == model_columns(to_state)
     autodetector = GreenMigrationAutodetector(end, to_state, GreenQuestioner())
     assert autodetector._detect_changes() == {}
+
+
+def test_a_column_changing_only_in_case_is_refused() -> None:
+    """MariaDB/MySQL and SQLite see one column where PostgreSQL sees two."""
+    with pytest.raises(PhasingError, match=r"changes only in case \(AMT -> amt\)"):
+        retype_changes("AMT", "amt", None)
 
 
 def test_replacement_of_a_field_whose_db_column_changes_takes_the_new_column() -> None:
