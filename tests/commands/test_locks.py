@@ -15,17 +15,24 @@ from pathlib import Path
 
 import pytest
 from django.core.management.base import CommandError
-from django.db import connection
+from django.db import OperationalError, connection, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from green_makemigrations.exceptions import LockRetriesExhausted
-from green_makemigrations.locks import LockPolicy, applied_timeout, lock_timeout
+from green_makemigrations.locks import (
+    LockPolicy,
+    applied_timeout,
+    lock_timeout,
+    write_lock_first,
+)
+from green_makemigrations.patching import swap_attribute
 
 from .utils import (
     APP_LABEL,
     MigrationModule,
     applied,
     columns,
+    execute,
     migration_module,
     run,
     select,
@@ -251,3 +258,39 @@ def test_retry_resumes_at_the_operation_that_timed_out(
     committed = not atomic or not connection.features.can_rollback_ddl
     retries = output.stdout.count("; retry ")
     assert len(CALLS) == (1 if committed else 1 + retries)
+
+
+# --- SQLite: the migration's transactions take the write lock first -------------
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's transaction modes")
+@pytest.mark.parametrize("mode", [None, "DEFERRED", "IMMEDIATE", "EXCLUSIVE"])
+@pytest.mark.django_db(transaction=True)
+def test_sqlite_transaction_reading_first_waits_for_the_writer(
+    empty_testapp: None, mode: str | None
+) -> None:
+    """Whatever transaction_mode says, a transaction that reads, then writes, waits.
+
+    Without write_lock_first a DEFERRED transaction fails at once when
+    another connection holds the write lock; the user's mode comes back.
+    """
+    connection.ensure_connection()
+    execute("CREATE TABLE green_cmd_lockfirst (id integer)")
+
+    def read_then_write() -> None:
+        with transaction.atomic():
+            select("SELECT COUNT(*) FROM green_cmd_lockfirst")
+            execute("INSERT INTO green_cmd_lockfirst (id) VALUES (1)")
+
+    with swap_attribute(connection, "transaction_mode", mode):
+        if mode not in ("IMMEDIATE", "EXCLUSIVE"):
+            with (
+                table_locked("green_cmd_lockfirst", seconds=0.3),
+                pytest.raises(OperationalError, match="database is locked"),
+            ):
+                read_then_write()
+        with table_locked("green_cmd_lockfirst", seconds=0.3), write_lock_first(connection):
+            assert connection.transaction_mode == (mode if mode == "EXCLUSIVE" else "IMMEDIATE")
+            read_then_write()
+        assert connection.transaction_mode == mode
+    assert select("SELECT id FROM green_cmd_lockfirst") == [(1,)]
