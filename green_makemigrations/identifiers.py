@@ -142,3 +142,18 @@ class StoredNames(set[str]):
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and super().__contains__(stored(self.connection, name))
+
+
+class StoredKinds(dict[str, str]):
+    """Tables' and views' kinds by the names the database stored, found by the names sent."""
+
+    def __init__(self, connection: Any, kinds: Iterable[tuple[str, str]] = ()) -> None:
+        super().__init__(kinds)
+        self.connection = connection
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and super().__contains__(stored(self.connection, name))
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """Return the kind of the table or view sent as name, or default."""
+        return super().get(stored(self.connection, name), default)

@@ -26,7 +26,7 @@ from django.db.migrations import operations
 from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ProjectState
 
-from . import m2m_columns, mirror
+from . import identifiers, m2m_columns, mirror
 from .foreign_keys import column_names, foreign_key_checks_off
 from .patching import swap_attribute
 
@@ -297,7 +297,9 @@ class _RenamesTables(Operation):
             return False
         connection = schema_editor.connection
         with connection.cursor() as cursor:
-            names = set(connection.introspection.table_names(cursor, include_views=True))
+            names = identifiers.StoredNames(
+                connection, connection.introspection.table_names(cursor, include_views=True)
+            )
         model = to_state.apps.get_model(app_label, self._model_name())
         new_tables = [model._meta.db_table] + [
             field.remote_field.through._meta.db_table
@@ -435,6 +437,8 @@ class _RenamesTables(Operation):
                 stack.enter_context(
                     _foreign_keys_validated_after(schema_editor, target._meta.db_table)
                 )
+                if self._renamed_back_already(app_label, schema_editor, from_state, to_state):
+                    return  # but for the foreign keys left NOT VALID, validated on the way out
                 stack.enter_context(_ddl_transaction(schema_editor))
                 _lock_referencing_first(
                     schema_editor, from_state.apps.get_model(app_label, self._model_name())
@@ -451,6 +455,25 @@ class _RenamesTables(Operation):
                 field: Any = old_model._meta.get_field(str(view.field_name))
                 through = field.remote_field.through
                 m2m_columns.restore_foreign_keys(schema_editor, through, list(view.renamed_columns))
+
+    def _renamed_back_already(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> bool:
+        """Return whether an earlier rollback renamed the model's table back (PostgreSQL, SQLite).
+
+        Its transaction committed, but the run stopped before the migration
+        was recorded unapplied (or before the foreign keys were validated).
+        """
+        if schema_editor.collect_sql:
+            return False
+        kinds = _table_kinds(schema_editor)
+        new_table = from_state.apps.get_model(app_label, self._model_name())._meta.db_table
+        old_table = to_state.apps.get_model(app_label, self._old_model_name())._meta.db_table
+        return new_table != old_table and new_table not in kinds and kinds.get(old_table) == "t"
 
     def _shrink_expanded(
         self, app_label: str, schema_editor: BaseDatabaseSchemaEditor, state: ProjectState
@@ -600,10 +623,11 @@ def _lock_referencing_first(schema_editor: BaseDatabaseSchemaEditor, model: Any)
 
 
 def _table_kinds(schema_editor: BaseDatabaseSchemaEditor) -> dict[str, str]:
-    """Return each table's and view's kind (``"t"`` or ``"v"``), by name."""
+    """Return each table's and view's kind (``"t"`` or ``"v"``), found by the name sent."""
     connection = schema_editor.connection
     with connection.cursor() as cursor:
-        return {info.name: info.type for info in connection.introspection.get_table_list(cursor)}
+        tables = connection.introspection.get_table_list(cursor)
+    return identifiers.StoredKinds(connection, ((info.name, info.type) for info in tables))
 
 
 @contextlib.contextmanager

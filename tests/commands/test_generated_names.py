@@ -564,9 +564,13 @@ def test_model_rename(
         for k, m in ts.models.items():
             if k[0] == app.label:
                 print("TO", k, ad.only_relation_agnostic_fields(m.fields))
-        text = (app.migrations / f"{app.make()[0]}.py").read_text("utf-8")
-        assert "RenameModelWithViews(" in text
+        pre = app.make()[0]
+        assert "RenameModelWithViews(" in (app.migrations / f"{pre}.py").read_text("utf-8")
 
+        app.migrate(stage="pre-deploy")
+        # A run that stopped before recording it: the re-run sees the renamed
+        # table under the name the database stored, and finishes.
+        MigrationRecorder(connection).migration_qs.filter(app=app.label, name=pre).delete()
         app.migrate(stage="pre-deploy")
         insert(old, column, 2)  # release N, through the view
         insert(new, column, 3)  # release N+1
