@@ -252,7 +252,7 @@ def _retype(tmp_path: Path, field: str, column: str | None, table: str) -> None:
         app.migrate()
         insert(table, real, 1)
         insert(table, real, 2)
-        pre, _post = app.make()
+        pre, post = app.make()
         text = (app.migrations / f"{pre}.py").read_text(encoding="utf-8")
         assert "SyncRetypedColumn(" in text
 
@@ -266,6 +266,10 @@ def _retype(tmp_path: Path, field: str, column: str | None, table: str) -> None:
         update(table, real, 2, 20)
         assert values(table, real, shadow) == [(1, 1), (3, 3), (20, 20)]
 
+        app.migrate(stage="post-deploy")
+        # A run that swapped them and stopped before recording it: the re-run
+        # finds the swap done under the names the database stored.
+        MigrationRecorder(connection).migration_qs.filter(app=app.label, name=post).delete()
         app.migrate(stage="post-deploy")
         assert set(columns(table)) == stored("id", real)
         assert field_type(table, real) == "BigIntegerField"
