@@ -188,23 +188,35 @@ def shrink(
     """
     quote = schema_editor.quote_name
     table = through._meta.db_table
-    for sync in _syncs(schema_editor, through, renamed):
-        sync.drop()
-    new = set(renamed.values())
-    changes = _keys_dropped(schema_editor, table, new)
-    changes += [f"DROP COLUMN {quote(column)}" for column in sorted(new)]
+    new = set(renamed.values()) & column_names(schema_editor, table)
     connection = schema_editor.connection
     with connection.cursor() as cursor:
         description = connection.introspection.get_table_description(cursor, table)
     nullable = {info.name for info in description if info.null_ok}
+    # While the triggers still fill them, the new columns lose what would
+    # refuse a row of the running release without them (its NOT NULL, its
+    # foreign key): were the run stopped after the triggers' drop, its
+    # inserts (INSERT IGNORE for a many-to-many add) would be refused.
+    loosened = _keys_dropped(schema_editor, table, new) + [
+        f"MODIFY {quote(column)} {_type(schema_editor, through, column)} NULL"
+        for column in sorted(new - nullable)
+    ]
+    if loosened:
+        schema_editor.execute(
+            f"ALTER TABLE {quote(table)} {', '.join(loosened)}, ALGORITHM=INPLACE, LOCK=NONE"
+        )
+    for sync in _syncs(schema_editor, through, renamed):
+        sync.drop()
+    changes = [f"DROP COLUMN {quote(column)}" for column in sorted(new)]
     changes += [
-        f"MODIFY {quote(old)} {_type(schema_editor, through, new)} NOT NULL"
-        for old, new in renamed.items()
+        f"MODIFY {quote(old)} {_type(schema_editor, through, column)} NOT NULL"
+        for old, column in renamed.items()
         if old in nullable
     ]
-    schema_editor.execute(
-        f"ALTER TABLE {quote(table)} {', '.join(changes)}, ALGORITHM=INPLACE, LOCK=NONE"
-    )
+    if changes:
+        schema_editor.execute(
+            f"ALTER TABLE {quote(table)} {', '.join(changes)}, ALGORITHM=INPLACE, LOCK=NONE"
+        )
 
 
 def restore_foreign_keys(
