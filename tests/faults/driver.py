@@ -240,14 +240,13 @@ SCHEMA_QUERIES = {
         "ELSE '' END FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
         "WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'v') "
         "AND a.attnum > 0 AND NOT a.attisdropped",
-        "SELECT 'relation ' || relkind || ' ' || relname || CASE WHEN relkind = 'i' THEN '' "
-        "ELSE '' END FROM pg_class WHERE relnamespace = 'public'::regnamespace "
-        "AND relkind IN ('r', 'v', 'i', 'm')",
+        "SELECT 'relation ' || relkind::text || ' ' || relname FROM pg_class "
+        "WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'v', 'i', 'm')",
         "SELECT 'INVALID index ' || indexrelid::regclass::text FROM pg_index "
         "WHERE NOT indisvalid OR NOT indisready",
-        "SELECT 'constraint ' || conrelid::regclass::text || '.' || conname || ' ' || contype "
-        "|| CASE WHEN convalidated THEN '' ELSE ' NOT VALID' END FROM pg_constraint "
-        "WHERE connamespace = 'public'::regnamespace",
+        "SELECT 'constraint ' || conrelid::regclass::text || '.' || conname || ' ' "
+        "|| contype::text || CASE WHEN convalidated THEN '' ELSE ' NOT VALID' END "
+        "FROM pg_constraint WHERE connamespace = 'public'::regnamespace",
         "SELECT 'trigger ' || tgrelid::regclass::text || '.' || tgname FROM pg_trigger "
         "WHERE NOT tgisinternal",
         "SELECT 'function ' || proname FROM pg_proc WHERE pronamespace = 'public'::regnamespace",
