@@ -260,6 +260,20 @@ def test_retry_resumes_at_the_operation_that_timed_out(
     assert len(CALLS) == (1 if committed else 1 + retries)
 
 
+@pytest.mark.parametrize("stage", [None, "pre-deploy"], ids=["plain", "pre-deploy"])
+@pytest.mark.django_db(transaction=True)
+def test_operations_wrapped_for_resuming_still_let_fake_initial_see_the_tables(
+    empty_testapp: None, stage: str | None
+) -> None:
+    """--fake-initial looks at the migration's own operations, not at their wrappers."""
+    with migration_module("initial"):
+        run("migrate", APP_LABEL, verbosity=0)
+        execute("DELETE FROM django_migrations WHERE app = %s", (APP_LABEL,))
+        output = run("migrate", APP_LABEL, fake_initial=True, stage=stage)
+    assert "Applying testapp.0001_initial... FAKED" in output.stdout
+    assert applied() == {"0001_initial"}
+
+
 # --- SQLite: the migration's transactions take the write lock first -------------
 
 
