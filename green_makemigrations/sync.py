@@ -28,6 +28,7 @@ from django.db.models.fields import NOT_PROVIDED
 from . import identifiers
 from .backfill import update_in_batches
 from .exceptions import GreenMigrationsError
+from .foreign_keys import column_names
 
 
 class _ColumnSync:
@@ -538,9 +539,10 @@ class ReplaceColumn(SyncOperation):
     ) -> None:
         """Give the replacement its name back, re-add the old column, fill it, sync them.
 
-        All at once (one transaction; on MariaDB/MySQL under ``LOCK TABLES …
-        WRITE``): the running release must not meet the table without its
-        column, nor write between the fill and the triggers.
+        All at once (one transaction): the running release must not meet the
+        table without its column, nor write between the fill and the
+        triggers. On MariaDB/MySQL, which cannot roll DDL back, in steps a
+        re-run finishes (see _backwards_in_steps).
         """
         after = from_state.apps.get_model(app_label, self.model_name)
         before = to_state.apps.get_model(app_label, self.model_name)
@@ -554,6 +556,9 @@ class ReplaceColumn(SyncOperation):
         nullable.set_attributes_from_name(self.old_name)
         nullable.model = before
         quote = identifiers.quoter(schema_editor)
+        if schema_editor.connection.vendor == "mysql" and not schema_editor.collect_sql:
+            self._backwards_in_steps(schema_editor, before, renamed, replacement, old_field)
+            return
         column, source = quote(str(old_field.column)), quote(str(replacement.column))
         with _table_held(schema_editor, before._meta.db_table):
             schema_editor.alter_field(before, renamed, replacement)
@@ -570,6 +575,70 @@ class ReplaceColumn(SyncOperation):
             )
             if not old_field.null:
                 schema_editor.alter_field(before, nullable, old_field)
+
+    def _backwards_in_steps(
+        self,
+        schema_editor: BaseDatabaseSchemaEditor,
+        model: type[models.Model],
+        renamed: Any,
+        replacement: Any,
+        old_field: Any,
+    ) -> None:
+        """Run database_backwards on MariaDB/MySQL, each step finished by a re-run.
+
+        DDL there commits as it goes, and a run may stop anywhere: the old
+        column is added under a spare name, synced from the field's column
+        and filled in batches; then under ``LOCK TABLES … WRITE`` the two
+        columns swap names in one ``ALTER TABLE`` (the replacement getting
+        its own back) and the replacement's sync starts. A re-run finds
+        which side of the swap the table is on from its columns and re-syncs
+        before going on, so the running release's writes in between are kept.
+        """
+        quote = identifiers.quoter(schema_editor)
+        table = model._meta.db_table
+        current, column = str(renamed.column), str(old_field.column)
+        spare = str(
+            schema_editor._create_index_name(  # type: ignore[attr-defined]
+                table, [column, str(replacement.column)], suffix="_back"
+            )
+        )
+        columns = column_names(schema_editor, table)
+        if str(replacement.column) not in columns:
+            if spare not in columns:
+                kind = old_field.db_parameters(connection=schema_editor.connection)["type"]
+                schema_editor.execute(
+                    f"ALTER TABLE {quote(table)} ADD COLUMN {quote(spare)} {kind} NULL"
+                )
+            filling = _ColumnSync(schema_editor, model, current, spare)
+            filling.create()
+            filling.backfill(model, self.batch_size, reverse=False)
+            with _table_held(schema_editor, table):
+                filling.drop()
+                schema_editor.execute(
+                    f"ALTER TABLE {quote(table)} "
+                    f"RENAME COLUMN {quote(current)} TO {quote(str(replacement.column))}, "
+                    f"RENAME COLUMN {quote(spare)} TO {quote(column)}"
+                )
+                _ColumnSync(schema_editor, model, column, str(replacement.column)).create()
+        sync = _ColumnSync(schema_editor, model, column, str(replacement.column))
+        if not sync.exists():
+            # Stopped between the swap and the triggers: the release's writes
+            # since are in the old column only.
+            sync.create()
+        sync.backfill(model, self.batch_size, reverse=False)
+        if not old_field.null and _is_nullable(schema_editor, table, column):
+            nullable = old_field.clone()
+            nullable.null = True
+            nullable.set_attributes_from_name(self.old_name)
+            nullable.model = model
+            schema_editor.alter_field(model, nullable, old_field)
+
+
+def _is_nullable(schema_editor: BaseDatabaseSchemaEditor, table: str, column: str) -> bool:
+    connection = schema_editor.connection
+    with connection.cursor() as cursor:
+        description = connection.introspection.get_table_description(cursor, table)
+    return any(info.name == column and info.null_ok for info in description)
 
 
 @contextmanager
