@@ -7,7 +7,6 @@ database said and what to do; ``migrate`` prints it without a traceback.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,6 +20,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.operations import RunPython, RunSQL
 from django.db.migrations.state import ProjectState
 
+from . import stops
 from .constants import Stage
 from .exceptions import LockRetriesExhausted, MigrationDataError
 from .locks import LockPolicy, applied_timeout, is_lock_error, lock_timeout, write_lock_first
@@ -138,7 +138,10 @@ class StagedMigrationExecutor(MigrationExecutor):
             with write_lock_first(self.connection):
                 return self._with_lock_retries(migration, state, run, fake, progress)
         except (IntegrityError, DataError) as error:
-            message = self._data_error_message(migration, progress, error)
+            transactional = self.connection.features.can_rollback_ddl and (
+                migration.atomic or self._atomic_elsewhere(migration)
+            )
+            message = stops.data_error(migration, progress, error, transactional)
             raise MigrationDataError(message) from error
 
     def _with_lock_retries(
@@ -170,53 +173,18 @@ class StagedMigrationExecutor(MigrationExecutor):
                 if not is_lock_error(error):
                     raise
                 if attempt > policy.retries:
-                    raise LockRetriesExhausted(
-                        f"{migration.app_label}.{migration.name}: "
-                        f"{self._operation(migration, progress)} could not get a lock within "
-                        f"{timeout:g} s on any of {attempt} tries ({_first_line(error)}); "
-                        "run the same command again to continue."
-                    ) from error
+                    message = stops.lock_retries_exhausted(
+                        migration, progress, error, timeout, attempt
+                    )
+                    raise LockRetriesExhausted(message) from error
                 delay = policy.delay(attempt)
                 self.report(
                     f"\n  {migration.app_label}.{migration.name}: could not get a lock within "
-                    f"{timeout:g} s ({_first_line(error)}); retry {attempt} of {policy.retries} "
-                    f"in {delay:g} s."
+                    f"{timeout:g} s ({stops.first_line(error)}); retry {attempt} of "
+                    f"{policy.retries} in {delay:g} s."
                 )
                 time.sleep(delay)
                 attempt += 1
-
-    def _data_error_message(
-        self, migration: Migration, progress: Progress, error: DatabaseError
-    ) -> str:
-        """Return what a migration stopped by rows the database refused must say."""
-        atomic = migration.atomic or self._atomic_elsewhere(migration)
-        done = "undone" if progress.backwards else "done"
-        if atomic and self.connection.features.can_rollback_ddl:
-            kept = "nothing of it was undone" if progress.backwards else "nothing of it was kept"
-        elif progress.done:
-            numbers = ", ".join(str(index + 1) for index in sorted(progress.done))
-            kept = f"operations {numbers} are {done}; a re-run finishes it"
-        else:
-            kept = "a re-run finishes what it started"
-        recorded = "still recorded as applied" if progress.backwards else "not recorded as applied"
-        message = " ".join(line.strip() for line in _error_text(error).splitlines() if line.strip())
-        return (
-            f"{migration.app_label}.{migration.name}: {self._operation(migration, progress)} "
-            f"stopped on rows of the table: {message.rstrip('.')}{_rows_of(error)}. "
-            f"The migration is {recorded} "
-            f"({kept}). Correct or remove the rows the database names, then run the same "
-            "command again to continue."
-        )
-
-    @staticmethod
-    def _operation(migration: Migration, progress: Progress) -> str:
-        """Return the description of the operation that was running, quoted."""
-        if progress.current is None:
-            # SQLite's BEGIN IMMEDIATE waits for the write lock.
-            first = migration.operations[0].describe() if migration.operations else "none"
-            return f"beginning its transaction, before operation 1 ({first})"
-        operation = migration.operations[progress.current]
-        return f"operation {progress.current + 1} ({operation.describe()})"
 
     @contextmanager
     def _resumable(self, migration: Migration, fake: bool, progress: Progress) -> Iterator[None]:
@@ -265,42 +233,6 @@ class StagedMigrationExecutor(MigrationExecutor):
             isinstance(op, (RunPython, RunSQL)) and op.atomic is False for op in operations
         )
         return not explicit and any(runs_outside_transaction(op) for op in operations)
-
-
-def _error_text(error: BaseException) -> str:
-    """Return the database's message of error (MariaDB's comes with its error number)."""
-    args = error.args
-    if len(args) == 2 and isinstance(args[0], int) and isinstance(args[1], str):
-        return args[1]
-    return str(error)
-
-
-# SQLite's messages name the column only; Django rebuilds a table as new__<table>.
-SQLITE_CONSTRAINT = re.compile(
-    r"(?P<kind>NOT NULL|UNIQUE) constraint failed: (?:new__)?(?P<table>[^.\s]+)\.(?P<columns>.+)$"
-)
-POSTGRESQL_NOT_NULL = "23502"
-
-
-def _rows_of(error: BaseException) -> str:
-    """Return which rows a constraint error is about, where the database does not say it."""
-    cause = error.__cause__
-    diag = getattr(cause, "diag", None)
-    if getattr(cause, "sqlstate", None) == POSTGRESQL_NOT_NULL and diag is not None:
-        if diag.table_name and diag.column_name:
-            return f" (the rows of {diag.table_name} where {diag.column_name} IS NULL)"
-    match = SQLITE_CONSTRAINT.search(_error_text(error).strip())
-    if match is None:
-        return ""
-    columns = ", ".join(column.split(".")[-1] for column in match.group("columns").split(", "))
-    if match.group("kind") == "NOT NULL":
-        return f" (the rows of {match.group('table')} where {columns} IS NULL)"
-    return f" (the rows of {match.group('table')} that share a value of {columns})"
-
-
-def _first_line(error: BaseException) -> str:
-    """Return the first line of an error's text (PostgreSQL adds context lines)."""
-    return (_error_text(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 @contextmanager
