@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.core.management.commands import migrate as migrate_command
-from django.db import DatabaseError, DataError, IntegrityError
+from django.db import DatabaseError, DataError, IntegrityError, NotSupportedError
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations import Migration
 from django.db.migrations.executor import MigrationExecutor
@@ -22,7 +22,7 @@ from django.db.migrations.state import ProjectState
 
 from . import stops
 from .constants import Stage
-from .exceptions import LockRetriesExhausted, MigrationDataError
+from .exceptions import LockRetriesExhausted, MigrationDataError, MigrationStopped
 from .locks import LockPolicy, applied_timeout, is_lock_error, lock_timeout, write_lock_first
 from .operations import runs_outside_transaction
 from .patching import swap_attribute
@@ -133,7 +133,7 @@ class StagedMigrationExecutor(MigrationExecutor):
         fake: bool,
         progress: Progress,
     ) -> ProjectState:
-        """Run one migration; turn a data error into a message that says what to do."""
+        """Run one migration; turn a data error or a refusal into a message, no traceback."""
         try:
             with write_lock_first(self.connection):
                 return self._with_lock_retries(migration, state, run, fake, progress)
@@ -143,6 +143,8 @@ class StagedMigrationExecutor(MigrationExecutor):
             )
             message = stops.data_error(migration, progress, error, transactional)
             raise MigrationDataError(message) from error
+        except NotSupportedError as error:
+            raise MigrationStopped(stops.not_supported(migration, progress, error)) from error
 
     def _with_lock_retries(
         self,

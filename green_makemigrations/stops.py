@@ -57,6 +57,17 @@ def data_error(
     )
 
 
+def not_supported(migration: Migration, progress: Progress, error: BaseException) -> str:
+    """Return what a migration the database cannot run as written says."""
+    message = error_text(error).strip()
+    where = running(migration, progress)
+    if progress.current is not None:
+        # This package's refusals begin with the operation's description.
+        described = migration.operations[progress.current].describe()
+        message = message.removeprefix(f"{described}: ")
+    return f"{migration.app_label}.{migration.name}: {where}: {message}"
+
+
 def running(migration: Migration, progress: Progress) -> str:
     """Return which operation of migration was running, numbered from 1, described."""
     if progress.current is None:

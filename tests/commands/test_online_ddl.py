@@ -365,10 +365,11 @@ def test_refused_inside_an_atomic_migration(online_ddl_app: None) -> None:
         shutil.rmtree(module.path / "__pycache__", ignore_errors=True)
         assert module.load(name).Migration.atomic is True
         first = loaded_operations(name)[0]
-        with pytest.raises(NotSupportedError) as error:
+        with pytest.raises(CommandError) as error:
             run("migrate", APP, stage="pre-deploy", verbosity=0)
         message = str(error.value)
-        assert message.startswith(f"{first.describe()}: {IN_TRANSACTION}."), message
+        prefix = f"{APP}.{name}: operation 1 ({first.describe()}): {IN_TRANSACTION}."
+        assert message.startswith(prefix), message
         assert "Write `atomic = False` in the migration's class" in message
         assert applied() == {INITIAL, DROPPED}
         assert_previous_release_schema(with_amount_index=True)
