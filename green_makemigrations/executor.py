@@ -26,7 +26,7 @@ from .exceptions import LockRetriesExhausted, MigrationDataError, MigrationStopp
 from .locks import LockPolicy, applied_timeout, is_lock_error, lock_timeout, write_lock_first
 from .operations import runs_outside_transaction
 from .patching import swap_attribute
-from .plan import StagePlan, checked_split, graph_stages, written_stage
+from .plan import StagePlan, checked_split, graph_stages, warnings, written_stage
 from .resumable import Progress, ResumableOperation
 
 Run = Callable[[ProjectState], ProjectState]
@@ -80,6 +80,8 @@ class StagedMigrationExecutor(MigrationExecutor):
             self.loader.graph,
             state_before=lambda key: self.loader.project_state(key, at_end=False),
         )
+        for line in warnings(self.stage_plan):  # before anything is applied, and under --plan
+            self.report(line)
         return self.stage_plan.run
 
     def apply_migration(

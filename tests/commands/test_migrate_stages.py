@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
 from django.core.management.base import CommandError
 from django.db import connection
 from django.db.migrations.loader import MigrationLoader
+from django.db.models.signals import post_migrate
 from django.test.utils import override_settings
 
 from green_makemigrations.constants import Stage
@@ -13,8 +17,10 @@ from green_makemigrations.executor import StagedMigrationExecutor
 from green_makemigrations.plan import warnings
 from tests.testapp import models as new_release
 
+from .test_type_changes import INITIAL as RETYPE_INITIAL
 from .utils import (
     APP_LABEL,
+    app_with_history,
     applied,
     columns,
     historical_apps,
@@ -230,8 +236,37 @@ def test_stage_plan_carries_the_warnings(empty_testapp: None, history: str, numb
             assert line.startswith(
                 f"Warning (green_makemigrations.{number}): Migration testapp.{module.files()[-1]} "
             )
-        run("migrate", APP_LABEL, stage="pre-deploy", verbosity=0)
+        printed = run("migrate", APP_LABEL, stage="pre-deploy", plan=True).stdout
+        assert printed.count(f"Warning (green_makemigrations.{number}): ") == 1
+        # Before anything is applied, whatever the verbosity.
+        printed = run("migrate", APP_LABEL, stage="pre-deploy", verbosity=0).stdout
+        assert printed.startswith(f"Warning (green_makemigrations.{number}): ")
         assert "isbn" not in columns("testapp_book")
         executor = StagedMigrationExecutor(connection, stage=Stage.POST_DEPLOY)
         executor.migration_plan(executor.loader.graph.leaf_nodes(APP_LABEL))
         assert warnings(executor.stage_plan) == []
+
+
+def test_migrate_mentions_a_change_makemigrations_would_refuse(tmp_path: Path) -> None:
+    # The models changed in a way makemigrations refuses (text to bigint): a
+    # migrate run with nothing to apply says so, as Django's does, and goes on
+    # to its post_migrate signal instead of stopping with the refusal.
+    initial = RETYPE_INITIAL.replace(
+        '("reading", models.IntegerField())', '("reading", models.CharField(max_length=10))'
+    )
+    received: list[str] = []
+
+    def receiver(app_config: Any, **kwargs: Any) -> None:
+        received.append(app_config.label)
+
+    with app_with_history(tmp_path, "retype_app", initial):
+        with pytest.raises(CommandError, match="Changing the type of retype_app.meter.reading"):
+            run("makemigrations", "retype_app", interactive=False, dry_run=True)
+        post_migrate.connect(receiver)
+        try:
+            output = run("migrate", "retype_app")
+        finally:
+            post_migrate.disconnect(receiver)
+    assert "No migrations to apply." in output.stdout
+    assert "Your models in app(s): 'retype_app' have changes" in output.stdout
+    assert "retype_app" in received
