@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from django.db.migrations import Migration, operations
@@ -22,6 +23,12 @@ from .plan import MigrationKey, StageInfo, graph_stages, mark_stage, written_sta
 from .questioner import GreenQuestioner
 
 Changes = dict[str, list[Migration]]
+
+# Set while migrate looks for model changes no migration holds yet (after "No
+# migrations to apply."): there a change makemigrations would refuse is still
+# a change to mention, not a reason to stop the run before its post_migrate
+# signal.
+only_noticing: ContextVar[bool] = ContextVar("only_noticing", default=False)
 
 
 class GreenMigrationAutodetector(MigrationAutodetector):
@@ -52,6 +59,22 @@ class GreenMigrationAutodetector(MigrationAutodetector):
         # Operations that are post-deploy whatever their kind.
         self.deferred_operations: list[Operation] = []
         self._positions: dict[int, int] = {}
+
+    def changes(
+        self,
+        graph: MigrationGraph,
+        trim_to_apps: Any = None,
+        convert_apps: Any = None,
+        migration_name: str | None = None,
+    ) -> Changes:
+        """Return the phased migrations; for migrate's notice, Django's where we refuse."""
+        try:
+            return super().changes(graph, trim_to_apps, convert_apps, migration_name)
+        except PhasingError:
+            if not only_noticing.get():
+                raise
+            stock = MigrationAutodetector(self.from_state, self.to_state, self.questioner)
+            return stock.changes(graph, trim_to_apps, convert_apps, migration_name)
 
     def _ask(self, question: str, *args: Any, default: bool) -> bool:
         """Ask the questioner if it knows the question (Django's do not)."""

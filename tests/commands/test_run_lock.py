@@ -90,6 +90,7 @@ def project(tmp_path: Path, transactional_db: None) -> Iterator[Path]:
             INSTALLED_APPS = ["green_makemigrations", {APP!r}]
             DATABASES = {{"default": {database!r}}}
             USE_TZ = True
+            DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
             """
         )
     )

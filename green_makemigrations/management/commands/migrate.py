@@ -10,7 +10,7 @@ from django.core.management.commands import migrate as django_migrate
 from django.db import connections
 
 from green_makemigrations import conf
-from green_makemigrations.autodetector import GreenMigrationAutodetector
+from green_makemigrations.autodetector import GreenMigrationAutodetector, only_noticing
 from green_makemigrations.checks import stage_rules_enforced
 from green_makemigrations.constants import STAGE_CHOICES, Stage
 from green_makemigrations.exceptions import GreenMigrationsError
@@ -87,6 +87,7 @@ class Command(django_migrate.Command):
         timeout = options.pop("lock_timeout", None)
         retries = options.pop("lock_retries", None)
         run_lock_wait = options.pop("run_lock_timeout", None)
+        token = only_noticing.set(True)
         try:
             policy = conf.lock_policy(timeout, retries) if stage is not None else None
             with (
@@ -96,6 +97,8 @@ class Command(django_migrate.Command):
                 super().handle(*args, **options)
         except GreenMigrationsError as error:
             raise CommandError(str(error)) from error
+        finally:
+            only_noticing.reset(token)
         if stage is None or options["verbosity"] < 1:
             return
         for executor in executors:
