@@ -46,7 +46,8 @@ class Command(django_migrate.Command):
             metavar="SECONDS",
             help=(
                 "With --stage: how long a migration waits for a lock before it gives "
-                "up and is retried (default: GREEN_MAKEMIGRATIONS['LOCK_TIMEOUT'], 0.5)."
+                "up and is retried (default: GREEN_MAKEMIGRATIONS['LOCK_TIMEOUT'], 0.5). "
+                "MariaDB/MySQL round it up to whole seconds; on SQLite it is the busy timeout."
             ),
         )
         parser.add_argument(
