@@ -556,7 +556,11 @@ class ReplaceColumn(SyncOperation):
         nullable.set_attributes_from_name(self.old_name)
         nullable.model = before
         quote = identifiers.quoter(schema_editor)
-        if schema_editor.connection.vendor == "mysql" and not schema_editor.collect_sql:
+        if not schema_editor.collect_sql and (
+            schema_editor.connection.vendor == "mysql"
+            # An earlier rollback committed, and stopped before it was recorded.
+            or str(replacement.column) in column_names(schema_editor, before._meta.db_table)
+        ):
             self._backwards_in_steps(schema_editor, before, renamed, replacement, old_field)
             return
         column, source = quote(str(old_field.column)), quote(str(replacement.column))
