@@ -11,20 +11,22 @@ executes while it applies or unapplies a migration, caught by an execute
 wrapper, not picked by hand) and the database it leaves.
 
 A point is a phase, a statement k and ``before`` or ``after``. For each
-point a subprocess sets the database up as the reference had it before the
-phase and runs the phase, killing itself with SIGKILL right before or right
-after statement k; then a second one makes the running release's writes
-(which the reference made before the phase) and runs the phase again. It
-must succeed and leave the database as the reference did: every row of
-every table (so no write of the running release is lost), the columns,
-indexes, constraints (none ``NOT VALID``), triggers, functions and views
-(none left over), the applied migrations.
+point a child of the driver sets the database up as the reference had it
+before the phase and runs the phase, killing itself with SIGKILL right
+before or right after statement k; then a second child makes the running
+release's writes (which the reference made before the phase) and runs the
+phase again. It must succeed and leave the database as the reference did:
+every row of every table (so no write of the running release is lost), the
+columns, indexes, constraints (none ``NOT VALID``, no index INVALID),
+triggers, functions and views (none left over), the applied migrations.
 
-By default each scenario runs a small sample of points, chosen
-deterministically and differently on each Django version and backend, so
-the CI runs cover many. ``GREEN_CRASH_MATRIX=full`` runs every point (run it
+By default each scenario runs one point chosen deterministically and
+differently on each Django version and backend, so the CI runs cover more,
+and the points where the full matrix found a bug (driver.PINNED).
+``GREEN_CRASH_MATRIX=full`` runs every point (run it on the three backends
 before resolving a change to the operations); ``GREEN_CRASH_MATRIX=<n>``
-runs n points per scenario.
+runs n sampled points per scenario. A point of known_gap() may fail
+without failing the test: it is printed.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ from .driver import SCENARIOS
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIO_NAMES = sorted(p.name for p in SCENARIOS.iterdir() if (p / "migrations").is_dir())
 TIMEOUT = 3600
+# Schema objects (driver.SCHEMA_QUERIES) no release's final schema has.
+RELEASE_LEFTOVERS = ("trigger ", "function ", "routine ", "relation v ", "relation VIEW ", "view ")
 
 
 def run_matrix(database: dict[str, Any], scenario: str, vendor: str) -> dict[str, Any]:
@@ -134,6 +138,10 @@ def test_crash_matrix(scenario: str, faults_database: dict[str, Any], vendor: st
         # What the crash-free run leaves must be clean itself.
         unfinished = [o for o in phase["after"]["objects"] if "INVALID" in o or "NOT VALID" in o]
         assert not unfinished, (phase["phase"], unfinished)
+    for name in {"post-deploy", result["reference"][-1]["phase"]} & set(reference):
+        # Once deployed, and once rolled back to release N, nothing of the sync or the views.
+        objects = reference[name]["after"]["objects"]
+        assert not [o for o in objects if o.startswith(RELEASE_LEFTOVERS)], (name, objects)
     failures, known = [], []
     for point in result["points"]:
         message = failure(scenario, point, reference[point["phase"]]["after"])
