@@ -10,3 +10,10 @@ class Target(models.Model):
 class Catalog(models.Model):
     title = models.CharField(max_length=20)
     items = models.ManyToManyField(Target, related_name="catalogs")
+
+
+class Entry(models.Model):
+    """References the renamed model: its foreign key is re-created by the rename."""
+
+    catalog = models.ForeignKey(Catalog, models.CASCADE, related_name="entries")
+    note = models.CharField(max_length=20, null=True)
