@@ -28,6 +28,7 @@ from django.db.migrations.state import ProjectState
 
 from . import identifiers, m2m_columns, mirror
 from .foreign_keys import column_names, foreign_key_checks_off
+from .operations import constraints
 from .patching import swap_attribute
 
 
@@ -325,6 +326,9 @@ class _RenamesTables(Operation):
         if schema_editor.connection.vendor == "mysql" and not schema_editor.collect_sql:
             # No transactional DDL: swap the view in for the table in one RENAME TABLE.
             views = self._swap_in_view(app_label, schema_editor, from_state, to_state, rename)
+            _restore_referencing_keys(
+                schema_editor, to_state.apps.get_model(app_label, self._model_name())
+            )
         target = to_state.apps.get_model(app_label, self._model_name())._meta.db_table
         with _foreign_keys_validated_after(schema_editor, target), _ddl_transaction(schema_editor):
             if not self._renamed_already(app_label, schema_editor, to_state):
@@ -455,6 +459,8 @@ class _RenamesTables(Operation):
                 field: Any = old_model._meta.get_field(str(view.field_name))
                 through = field.remote_field.through
                 m2m_columns.restore_foreign_keys(schema_editor, through, list(view.renamed_columns))
+            if mysql:
+                _restore_referencing_keys(schema_editor, old_model)
 
     def _renamed_back_already(
         self,
@@ -620,6 +626,39 @@ def _lock_referencing_first(schema_editor: BaseDatabaseSchemaEditor, model: Any)
     quote = schema_editor.quote_name
     names = ", ".join(quote(table) for table in dict.fromkeys([*tables, model._meta.db_table]))
     schema_editor.execute(f"LOCK TABLE {names} IN ACCESS EXCLUSIVE MODE")
+
+
+def _restore_referencing_keys(schema_editor: BaseDatabaseSchemaEditor, model: Any) -> None:
+    """Add back each foreign key to model's table that the tables of other models lack (MariaDB).
+
+    Django's rename drops and adds back the foreign keys pointing at the
+    renamed table; a run stopped in between is not renamed again by the
+    re-run, which adds the missing ones here, in place (their rows were
+    valid: checks off).
+    """
+    missing = []
+    for related in model._meta.related_objects:
+        field = related.field
+        referencing = related.related_model
+        if related.many_to_many or not field.db_constraint or not referencing._meta.managed:
+            continue
+        table = referencing._meta.db_table
+        keys = [
+            info
+            for info in constraints(schema_editor, table).values()
+            if info["foreign_key"] and info["columns"] == [field.column]
+        ]
+        if not keys:
+            missing.append((referencing, field))
+    if not missing:
+        return
+    with foreign_key_checks_off(schema_editor):
+        for referencing, field in missing:
+            schema_editor.execute(
+                schema_editor._create_fk_sql(  # type: ignore[attr-defined]
+                    referencing, field, "_fk_%(to_table)s_%(to_column)s"
+                )
+            )
 
 
 def _table_kinds(schema_editor: BaseDatabaseSchemaEditor) -> dict[str, str]:
