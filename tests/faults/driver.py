@@ -418,6 +418,9 @@ PINNED: dict[str, list[tuple[str, str, str, str]]] = {
     "rename_model": [
         # MariaDB: the many-to-many column's triggers dropped, its NOT NULL column not.
         ("back-0002", "RenameModelWithViews.backwards", "DROP TRIGGER", "after"),
+        # MariaDB: a referencing model's foreign key dropped, not yet added back.
+        ("pre-deploy", "RenameModelWithViews.forwards", "ADD CONSTRAINT `faults_entry", "before"),
+        ("back-0002", "RenameModelWithViews.backwards", "DROP FOREIGN KEY `faults_entry", "after"),
         # PostgreSQL: the tables renamed back, the migration not recorded unapplied.
         ("back-0002", "RenameModelWithViews.backwards", "VALIDATE CONSTRAINT", "after"),
     ],
