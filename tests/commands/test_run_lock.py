@@ -11,8 +11,9 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -37,9 +38,12 @@ class Migration(migrations.Migration):
         ),
     ]
 """
-SLOW = """\
+# The second migration holds its run until the test lets it go, so the test
+# decides how the runs overlap, however slowly the processes start.
+HELD = """\
 import os
 import time
+from pathlib import Path
 
 from django.db import migrations
 
@@ -47,7 +51,11 @@ from green_makemigrations.constants import Stage
 
 
 def record(apps, schema_editor):
-    time.sleep({seconds})
+    signals = Path(os.environ["LOCK_TEST_SIGNALS"])
+    (signals / f"started-{os.getpid()}").touch()
+    deadline = time.monotonic() + 60
+    while not (signals / "release").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
     apps.get_model("lockapp", "Run").objects.using(schema_editor.connection.alias).create(
         pid=os.getpid()
     )
@@ -76,7 +84,8 @@ def project(tmp_path: Path, transactional_db: None) -> Iterator[Path]:
     (app / "migrations" / "__init__.py").touch()
     (app / "models.py").write_text(MODELS)
     (app / "migrations" / "0001_initial.py").write_text(INITIAL)
-    (app / "migrations" / "0002_slow.py").write_text(SLOW.format(seconds=1.5))
+    (app / "migrations" / "0002_held.py").write_text(HELD)
+    (tmp_path / "signals").mkdir()
     database = {
         key: connection.settings_dict[key]
         for key in ("ENGINE", "NAME", "USER", "PASSWORD", "HOST", "PORT", "OPTIONS")
@@ -100,39 +109,82 @@ def project(tmp_path: Path, transactional_db: None) -> Iterator[Path]:
         execute(f"DROP TABLE {connection.ops.quote_name(f'{APP}_run')}")
 
 
-def start_migrate(project: Path, *args: str) -> subprocess.Popen[str]:
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE="lock_settings", PYTHONPATH=str(project))
-    return subprocess.Popen(
-        [sys.executable, "-m", "django", "migrate", APP, "--no-color", *args],
-        cwd=project,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+class Run:
+    """A ``migrate`` subprocess against the test database, its output collected as it comes."""
+
+    def __init__(self, project: Path, *args: str) -> None:
+        env = dict(
+            os.environ,
+            DJANGO_SETTINGS_MODULE="lock_settings",
+            PYTHONPATH=str(project),
+            PYTHONUNBUFFERED="1",
+            LOCK_TEST_SIGNALS=str(project / "signals"),
+        )
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "django", "migrate", APP, "--no-color", *args],
+            cwd=project,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: list[str] = []
+        assert self.process.stdout is not None
+        self.reader = threading.Thread(target=self.lines.extend, args=(self.process.stdout,))
+        self.reader.start()
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def wait(self) -> int:
+        returncode = self.process.wait(timeout=120)
+        self.reader.join(timeout=10)
+        return returncode
+
+
+def started(project: Path) -> int:
+    """Return how many runs are inside the held migration."""
+    return len(list((project / "signals").glob("started-*")))
+
+
+def wait_until(condition: Callable[[], bool], what: str, runs: list[Run]) -> None:
+    deadline = time.monotonic() + 60
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} did not happen within 60 s: {[run.output for run in runs]}")
+        time.sleep(0.02)
 
 
 @pytest.mark.parametrize("stage_args", [(), ("--stage", "pre-deploy")], ids=["plain", "staged"])
 def test_two_runs_started_together_apply_each_migration_once(
     project: Path, stage_args: tuple[str, ...]
 ) -> None:
-    runs = [start_migrate(project, *stage_args) for _ in range(2)]
-    outputs = [run.communicate(timeout=120)[0] for run in runs]
-    for run, output in zip(runs, outputs, strict=True):
-        assert run.returncode == 0, output
+    runs = [Run(project, *stage_args) for _ in range(2)]
+    try:
+        # One run is inside the migration and the other waits for it: never both inside.
+        def one_inside_one_waiting() -> bool:
+            assert started(project) < 2, "both runs entered the migration"
+            waiting = any("Another migrate run is in progress" in run.output for run in runs)
+            return started(project) == 1 and waiting
+
+        wait_until(one_inside_one_waiting, "one run holding the lock while the other waits", runs)
+    finally:
+        (project / "signals" / "release").touch()
+    for run in runs:
+        assert run.wait() == 0, run.output
+    assert started(project) == 1
     assert select(f"SELECT COUNT(*) FROM {APP}_run") == [(1,)]
     recorded = select(
         f"SELECT name, COUNT(*) FROM django_migrations WHERE app = '{APP}' GROUP BY name"
     )
-    assert sorted(recorded) == [("0001_initial", 1), ("0002_slow", 1)]
-    waited = [output for output in outputs if "Another migrate run is in progress" in output]
-    assert len(waited) == 1, outputs
-    assert "reading the applied migrations again" in waited[0]
-    assert "No migrations to apply" in waited[0]
+    assert sorted(recorded) == [("0001_initial", 1), ("0002_held", 1)]
+    [waited] = [run.output for run in runs if "Another migrate run is in progress" in run.output]
+    assert "reading the applied migrations again" in waited
+    assert "No migrations to apply" in waited
     if connection.vendor == "sqlite":  # the lock file goes with the run that held it
-        assert not Path(
-            f"{os.path.abspath(connection.settings_dict['NAME'])}{SQLITE_LOCK_SUFFIX}"
-        ).exists()
+        name = os.path.abspath(connection.settings_dict["NAME"])
+        assert not Path(f"{name}{SQLITE_LOCK_SUFFIX}").exists()
 
 
 def test_a_run_gives_up_after_its_wait_and_changes_nothing(project: Path) -> None:
@@ -140,12 +192,13 @@ def test_a_run_gives_up_after_its_wait_and_changes_nothing(project: Path) -> Non
     try:
         with migrate_run_lock(holder, 0):
             began = time.monotonic()
-            run = start_migrate(project, "--run-lock-timeout", "1")
-            output = run.communicate(timeout=60)[0]
+            run = Run(project, "--run-lock-timeout", "1")
+            returncode = run.wait()
             elapsed = time.monotonic() - began
     finally:
         holder.close()
-    assert run.returncode == 1, output
+    output = run.output
+    assert returncode == 1, output
     assert "still holds the run lock" in output
     assert "run the same command again" in output
     assert "Traceback" not in output
@@ -154,25 +207,18 @@ def test_a_run_gives_up_after_its_wait_and_changes_nothing(project: Path) -> Non
     assert select(f"SELECT COUNT(*) FROM django_migrations WHERE app = '{APP}'") == [(0,)]
 
 
-def test_the_lock_is_free_again_after_a_run_and_after_a_killed_run(project: Path) -> None:
-    (project / APP / "migrations" / "0002_slow.py").write_text(SLOW.format(seconds=30))
-    killed = start_migrate(project)
+def test_a_killed_run_releases_the_lock_at_once(project: Path) -> None:
+    killed = Run(project)
+    wait_until(lambda: started(project) == 1, "the run entering its migration", [killed])
     other = connection.copy()
     try:
-        deadline = time.monotonic() + 30
-        # Wait until the run holds the lock (it is in its slow migration).
-        while time.monotonic() < deadline:
-            try:
-                with migrate_run_lock(other, 0):
-                    pass
-            except RunLockTimeout:
-                break
-            time.sleep(0.1)
-        else:
-            pytest.fail("the migrate run never took the run lock")
-        killed.kill()
-        killed.communicate(timeout=30)
+        with pytest.raises(RunLockTimeout):  # held while the run lives
+            with migrate_run_lock(other, 0):
+                pass
+        killed.process.kill()
+        killed.wait()
         with migrate_run_lock(other, 10):
-            pass  # taken at once: the killed run's lock went with its process
+            pass  # free: the killed run's lock went with its process (or session)
     finally:
         other.close()
+        (project / "signals" / "release").touch()
