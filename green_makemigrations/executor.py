@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.core.management.commands import migrate as migrate_command
-from django.db import DatabaseError, DataError, IntegrityError, NotSupportedError
+from django.db import DatabaseError, DataError, IntegrityError, NotSupportedError, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations import Migration
 from django.db.migrations.executor import MigrationExecutor
@@ -109,7 +109,10 @@ class StagedMigrationExecutor(MigrationExecutor):
         progress = Progress(backwards=True)
 
         def unapply(attempt_state: ProjectState) -> ProjectState:
-            with self._resumable(migration, fake, progress):
+            with (
+                self._resumable(migration, fake, progress),
+                self._recorded_with_unapply(migration, fake),
+            ):
                 return super(StagedMigrationExecutor, self).unapply_migration(
                     attempt_state, migration, fake=fake
                 )
@@ -189,6 +192,29 @@ class StagedMigrationExecutor(MigrationExecutor):
                 )
                 time.sleep(delay)
                 attempt += 1
+
+    @contextmanager
+    def _recorded_with_unapply(self, migration: Migration, fake: bool) -> Iterator[None]:
+        """Record an atomic migration unapplied in the transaction that unapplies it.
+
+        Django deletes the migration's django_migrations row after the
+        unapply's transaction has committed: a run killed in between left a
+        migration undone that still showed applied, and the re-run failed
+        undoing it again. (Applying, Django records inside the transaction.)
+        """
+        connection = self.connection
+        if fake or not migration.atomic or not connection.features.can_rollback_ddl:
+            yield
+            return
+        # SQLite's schema editor needs foreign key checks off, which can only
+        # be switched outside a transaction.
+        disabled = connection.vendor == "sqlite" and connection.disable_constraint_checking()
+        try:
+            with transaction.atomic(using=connection.alias):
+                yield
+        finally:
+            if disabled:
+                connection.enable_constraint_checking()
 
     @contextmanager
     def _resumable(self, migration: Migration, fake: bool, progress: Progress) -> Iterator[None]:

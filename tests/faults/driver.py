@@ -424,7 +424,13 @@ PINNED: dict[str, list[tuple[str, str, str, str]]] = {
         # PostgreSQL: the tables renamed back, the migration not recorded unapplied.
         ("back-0002", "RenameModelWithViews.backwards", "VALIDATE CONSTRAINT", "after"),
     ],
+    "rename_field": [
+        # PostgreSQL, SQLite: unapplied, not yet recorded unapplied (Django records it after
+        # the unapply's transaction; the executor now records it inside).
+        ("back-0002", "migrate", "DELETE FROM", "before"),
+    ],
     "retype": [
+        ("back-0002", "migrate", "DELETE FROM", "before"),
         # MariaDB: the sync triggers dropped, the columns not swapped.
         ("post-deploy", "ReplaceColumn.forwards", "ALTER TABLE", "before"),
         # MariaDB: rolled back half-way.

@@ -25,8 +25,7 @@ differently on each Django version and backend, so the CI runs cover more,
 and the points where the full matrix found a bug (driver.PINNED).
 ``GREEN_CRASH_MATRIX=full`` runs every point (run it on the three backends
 before resolving a change to the operations); ``GREEN_CRASH_MATRIX=<n>``
-runs n sampled points per scenario. A point of known_gap() may fail
-without failing the test: it is printed.
+runs n sampled points per scenario.
 """
 
 from __future__ import annotations
@@ -97,24 +96,6 @@ def difference(expected: dict[str, Any], found: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def known_gap(point: dict[str, Any]) -> str | None:
-    """Return why a point is known to fail for a reason outside the operations, or None.
-
-    Django's executor deletes a migration's django_migrations row after the
-    transaction of its unapply: killed in between, the rollback is done but
-    the migration still shows applied, and the re-run un-applies it again
-    (a change for executor.py, reported; until then these points may fail).
-    """
-    if (
-        point["phase"].startswith("back-")
-        and point["operation"] == "migrate"
-        and point["statement"].startswith("DELETE")
-        and "django_migrations" in point["statement"]
-    ):
-        return "the recorder's DELETE after the unapply's transaction (executor.py)"
-    return None
-
-
 def failure(scenario: str, point: dict[str, Any], expected: dict[str, Any]) -> str | None:
     """Return what went wrong at a point of the matrix, or None."""
     where = (
@@ -142,18 +123,14 @@ def test_crash_matrix(scenario: str, faults_database: dict[str, Any], vendor: st
         # Once deployed, and once rolled back to release N, nothing of the sync or the views.
         objects = reference[name]["after"]["objects"]
         assert not [o for o in objects if o.startswith(RELEASE_LEFTOVERS)], (name, objects)
-    failures, known = [], []
+    failures = []
     for point in result["points"]:
         message = failure(scenario, point, reference[point["phase"]]["after"])
-        if message and known_gap(point):
-            known.append(message.splitlines()[0])
-        elif message:
+        if message:
             failures.append(message)
     total = sum(len(phase["statements"]) for phase in reference.values())
     print(
         f"{scenario}: {len(result['points'])} of {2 * total} points, {len(failures)} failed, "
-        f"{len(known)} known to fail, {time.monotonic() - started:.1f} s"
+        f"{time.monotonic() - started:.1f} s"
     )
-    for message in known:
-        print(f"  known: {message}")
     assert not failures, "\n\n".join(failures)
