@@ -665,6 +665,44 @@ def rolling_deploy(
     return RollingDeploy(pre, post, prepared, old_result, new_result, extra)
 
 
+@dataclass
+class RollingRollback:
+    """What a rollback of release N+1 to release N through both stages recorded."""
+
+    pre: subprocess.CompletedProcess[str]  # migrate <target> --stage pre-deploy
+    restored: Schema  # the schema after the rollback's pre-deploy stage
+    new: WorkerResult  # release N+1's queries
+    old: WorkerResult  # release N's queries
+
+
+def rolling_rollback(n: Project, n1: Project) -> RollingRollback:
+    """Roll release N+1 back to release N's last migration, workers of both querying.
+
+    The mirror of rolling_deploy: release N+1 alone (baseline), the
+    rollback's pre-deploy stage under it, release N beside it (both), then
+    release N+1 stopped and the rollback's post-deploy stage under release N.
+    """
+    target = n.migration_names()[-1]
+    with n1.worker("N+1", "baseline") as current:
+        run_phase("baseline", [current])
+        pre = run_phase(
+            "rollback pre-deploy",
+            [current],
+            lambda: n1.manage("migrate", APP_LABEL, target, "--stage", "pre-deploy"),
+        )
+        restored = n1.schema()
+        with n.worker("N", "both") as old:
+            run_phase("both", [current, old])
+            new_result = current.stop()
+            run_phase(
+                "rollback post-deploy",
+                [old],
+                lambda: n1.manage("migrate", APP_LABEL, target, "--stage", "post-deploy"),
+            )
+            old_result = old.stop()
+    return RollingRollback(pre, restored, new_result, old_result)
+
+
 def _write_atomic(path: Path, text: str) -> None:
     temporary = path.with_name(path.name + ".tmp")
     temporary.write_text(text)

@@ -26,6 +26,7 @@ from .harness import (
     build_pair,
     release_source,
     rolling_deploy,
+    rolling_rollback,
     run_phase,
 )
 
@@ -247,26 +248,11 @@ def test_rollback_through_both_stages(multi_pr: ReleasePair) -> None:
     multi_pr.settle("n1")
     names = n1.migration_names()
 
-    with n1.worker("N+1", "baseline") as current:
-        run_phase("baseline", [current])
-        # Rolling back, pre-deploy un-applies the drops (release N+1 still runs).
-        pre = run_phase(
-            "rollback pre-deploy",
-            [current],
-            lambda: n1.manage("migrate", APP_LABEL, target, "--stage", "pre-deploy"),
-        )
-        assert f"Unapplying {APP_LABEL}.{names[2]}" in pre.stdout
-        assert f"Unapplying {APP_LABEL}.{names[3]}" not in pre.stdout
-        restored = n1.schema()
-        with n.worker("N", "both") as old:
-            run_phase("both", [current, old])
-            new_result = current.stop()
-            run_phase(
-                "rollback post-deploy",
-                [old],
-                lambda: n1.manage("migrate", APP_LABEL, target, "--stage", "post-deploy"),
-            )
-            old_result = old.stop()
+    rollback = rolling_rollback(n, n1)
+    # Rolling back, pre-deploy un-applies the drops (release N+1 still runs).
+    assert f"Unapplying {APP_LABEL}.{names[2]}" in rollback.pre.stdout
+    assert f"Unapplying {APP_LABEL}.{names[3]}" not in rollback.pre.stdout
+    new_result, old_result, restored = rollback.new, rollback.old, rollback.restored
 
     multi_pr.at = "n"
     assert_no_failures(new_result, old_result)

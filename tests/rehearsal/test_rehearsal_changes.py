@@ -44,6 +44,7 @@ from .harness import (
     assert_phases,
     build_pair,
     rolling_deploy,
+    rolling_rollback,
     run_phase,
 )
 
@@ -315,30 +316,13 @@ def deploy(changes: ReleasePair) -> Deploy:
 def rollback(deploy: Deploy) -> Rollback:
     """Roll release N+1 back to N through both stages while each release runs."""
     n, n1 = deploy.pair.n, deploy.pair.n1
-    target = n.migration_names()[-1]
     deploy.pair.settle("n1")
-    with n1.worker("N+1", "baseline") as current:
-        run_phase("baseline", [current])
-        # Rolling back, pre-deploy un-applies the post-deploy migration.
-        pre = run_phase(
-            "rollback pre-deploy",
-            [current],
-            lambda: n1.manage("migrate", APP_LABEL, target, "--stage", "pre-deploy"),
-        )
-        restored = n1.schema()
-        with n.worker("N", "both") as old:
-            run_phase("both", [current, old])
-            new_result = current.stop()
-            run_phase(
-                "rollback post-deploy",
-                [old],
-                lambda: n1.manage("migrate", APP_LABEL, target, "--stage", "post-deploy"),
-            )
-            old_result = old.stop()
+    # Rolling back, pre-deploy un-applies the post-deploy migration.
+    rollback = rolling_rollback(n, n1)
     deploy.pair.at = "n"
-    print(new_result.failure_report())
-    print(old_result.failure_report())
-    return Rollback(new_result, old_result, pre.stdout, restored, n1.schema())
+    print(rollback.new.failure_report())
+    print(rollback.old.failure_report())
+    return Rollback(rollback.new, rollback.old, rollback.pre.stdout, rollback.restored, n1.schema())
 
 
 # --- makemigrations ----------------------------------------------------------

@@ -34,7 +34,7 @@ from .harness import (
     assert_phases,
     build_pair,
     rolling_deploy,
-    run_phase,
+    rolling_rollback,
 )
 
 pytestmark = [
@@ -140,24 +140,7 @@ def online(
         read_then_wait(pair, name)
     deploy = rolling_deploy(n, n1)
     final = n1.schema()
-    target = n.migration_names()[-1]
-    with n1.worker("N+1", "baseline") as current:
-        run_phase("baseline", [current])
-        run_phase(
-            "rollback pre-deploy",
-            [current],
-            lambda: n1.manage("migrate", APP_LABEL, target, "--stage", "pre-deploy"),
-        )
-        restored = n1.schema()
-        with n.worker("N", "both") as old:
-            run_phase("both", [current, old])
-            rollback_new = current.stop()
-            run_phase(
-                "rollback post-deploy",
-                [old],
-                lambda: n1.manage("migrate", APP_LABEL, target, "--stage", "post-deploy"),
-            )
-            rollback_old = old.stop()
+    rollback = rolling_rollback(n, n1)
     pair.at = "n"
     return Rehearsal(
         pair,
@@ -166,9 +149,9 @@ def online(
         deploy.new,
         deploy.prepared,
         final,
-        rollback_new,
-        rollback_old,
-        restored,
+        rollback.new,
+        rollback.old,
+        rollback.restored,
     )
 
 
