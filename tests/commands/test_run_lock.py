@@ -222,3 +222,19 @@ def test_a_killed_run_releases_the_lock_at_once(project: Path) -> None:
     finally:
         other.close()
         (project / "signals" / "release").touch()
+
+
+def test_a_run_nested_in_a_run_shares_its_lock(transactional_db: None) -> None:
+    # A migrate called from inside a migrate (a RunPython, a post_migrate
+    # handler) on the same connection must not wait for itself; on SQLite a
+    # second flock() of the file would.
+    other = connection.copy()
+    try:
+        with migrate_run_lock(connection, 0), migrate_run_lock(connection, 0):
+            with pytest.raises(RunLockTimeout):  # still held against others
+                with migrate_run_lock(other, 0):
+                    pass
+        with migrate_run_lock(other, 0):
+            pass  # released once the outermost run ended
+    finally:
+        other.close()
