@@ -8,7 +8,7 @@ database said and what to do; ``migrate`` prints it without a traceback.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -26,7 +26,7 @@ from .exceptions import LockRetriesExhausted, MigrationDataError, MigrationStopp
 from .locks import LockPolicy, applied_timeout, is_lock_error, lock_timeout, write_lock_first
 from .operations import runs_outside_transaction
 from .patching import swap_attribute
-from .plan import StagePlan, checked_split, graph_stages, warnings, written_stage
+from .plan import StagePlan, checked_split, fresh_notes, graph_stages, warnings, written_stage
 from .resumable import Progress, ResumableOperation
 
 Run = Callable[[ProjectState], ProjectState]
@@ -79,8 +79,10 @@ class StagedMigrationExecutor(MigrationExecutor):
             graph_stages(self.loader.graph),
             self.loader.graph,
             state_before=lambda key: self.loader.project_state(key, at_end=False),
+            applied_apps=applied_apps(self.loader.applied_migrations),
         )
-        for line in warnings(self.stage_plan):  # before anything is applied, and under --plan
+        # Before anything is applied, and under --plan.
+        for line in fresh_notes(self.stage_plan) + warnings(self.stage_plan):
             self.report(line)
         return self.stage_plan.run
 
@@ -263,6 +265,11 @@ class StagedMigrationExecutor(MigrationExecutor):
             isinstance(op, (RunPython, RunSQL)) and op.atomic is False for op in operations
         )
         return not explicit and any(runs_outside_transaction(op) for op in operations)
+
+
+def applied_apps(applied_migrations: Iterable[tuple[str, str]] | None) -> set[str]:
+    """Return the labels of the apps that have a migration applied."""
+    return {app_label for app_label, _name in applied_migrations or ()}
 
 
 @contextmanager

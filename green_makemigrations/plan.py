@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,6 +115,12 @@ class StagePlan:
     with the deferred migration it cannot run without. ``warnings`` are what
     the stage rules say about the migrations of ``run`` without refusing
     them (set by checked_split()).
+
+    ``fresh_apps`` are the apps of the plan that have no migration applied
+    (in plan order) when the pre-deploy stage runs forwards; ``early`` the
+    post-deploy migrations of theirs that it runs all the same (no release
+    uses the tables of an app that has none of its migrations applied).
+    ``first_deploy`` says the database has no migration applied at all.
     """
 
     stage: Stage
@@ -123,6 +129,9 @@ class StagePlan:
     deferred: list[Migration] = field(default_factory=list)
     blocked: list[tuple[Migration, Migration]] = field(default_factory=list)
     warnings: list[RuleMessage] = field(default_factory=list)
+    fresh_apps: list[str] = field(default_factory=list)
+    early: list[Migration] = field(default_factory=list)
+    first_deploy: bool = False
 
 
 def split_plan(
@@ -130,6 +139,7 @@ def split_plan(
     stage: Stage,
     stages: Mapping[MigrationKey, StageInfo],
     graph: MigrationGraph,
+    applied_apps: Collection[str] | None = None,
 ) -> StagePlan:
     """Return the part of plan that belongs to stage.
 
@@ -137,32 +147,77 @@ def split_plan(
     dependencies allow it, and the post-deploy stage runs everything left.
     Backwards the roles swap: un-applying a drop restores what the old
     release needs, so it belongs to the rollback's pre-deploy stage.
+
+    applied_apps, when given, are the app labels that have a migration
+    applied in the database. Forwards, the pre-deploy stage also runs the
+    post-deploy migrations of the other apps: no running release uses the
+    tables of an app none of whose migrations is applied (on an empty
+    database, no release runs at all). Only as far as their dependencies
+    allow: one that depends on a migration the stage leaves (a post-deploy
+    migration of a deployed app) waits for the post-deploy stage.
     """
     backwards = bool(plan) and plan[0][1]
     result = StagePlan(stage=stage, backwards=backwards)
     if stage is Stage.POST_DEPLOY:
         result.run = list(plan)
         return result
+    fresh: set[str] = set()
+    if applied_apps is not None and not backwards:
+        result.fresh_apps = list(
+            dict.fromkeys(m.app_label for m, _ in plan if m.app_label not in applied_apps)
+        )
+        fresh = set(result.fresh_apps)
+        result.first_deploy = bool(plan) and not applied_apps
     # Roles reverse when migrating backwards.
     wanted = Stage.PRE_DEPLOY if not backwards else Stage.POST_DEPLOY
     held: dict[MigrationKey, Migration] = {}
     for migration, is_backwards in plan:
         key = (migration.app_label, migration.name)
-        if stages[key].stage is not wanted:
-            held[key] = migration
-            result.deferred.append(migration)
-            continue
         # Forwards a migration needs its parents; backwards, its children
         # must be un-applied first.
         node = graph.node_map[key]
         related = node.children if backwards else node.parents
         blocker = next((held[n.key] for n in related if n.key in held), None)
-        if blocker is not None:
+        if stages[key].stage is not wanted:
+            if migration.app_label not in fresh or blocker is not None:
+                held[key] = migration
+                result.deferred.append(migration)
+                continue
+            result.early.append(migration)
+        elif blocker is not None:
             held[key] = migration
             result.blocked.append((migration, blocker))
             continue
         result.run.append((migration, is_backwards))
     return result
+
+
+def fresh_notes(stage_plan: StagePlan | None) -> list[str]:
+    """Return the lines a stage run prints about the apps it runs whole (none without a plan)."""
+    if stage_plan is None:
+        return []
+    if stage_plan.first_deploy:
+        return [
+            "First deploy: no migration is applied, so every migration runs in the "
+            "pre-deploy stage (no release runs on this database yet)."
+        ]
+    waiting = {m.app_label for m in stage_plan.deferred} | {
+        m.app_label for m, _ in stage_plan.blocked
+    }
+    lines = []
+    for app_label in stage_plan.fresh_apps:
+        if app_label in waiting:
+            lines.append(
+                f"App {app_label!r} has no migration applied: its migrations run in the "
+                "pre-deploy stage (no release uses its tables yet), but for those that "
+                "wait for a post-deploy migration of a deployed app."
+            )
+        else:
+            lines.append(
+                f"App {app_label!r} has no migration applied: its migrations all run in the "
+                "pre-deploy stage (no release uses its tables yet)."
+            )
+    return lines
 
 
 def explain_blocked(stage_plan: StagePlan, stages: Mapping[MigrationKey, StageInfo]) -> str:
@@ -393,6 +448,7 @@ def checked_split(
     stages: Mapping[MigrationKey, StageInfo],
     graph: MigrationGraph,
     state_before: Callable[[MigrationKey], ProjectState] | None = None,
+    applied_apps: Collection[str] | None = None,
 ) -> StagePlan:
     """Return split_plan(), raising StagePlanError if the stage cannot run safely.
 
@@ -403,7 +459,7 @@ def checked_split(
     so both refuse it). The warnings of the migrations the stage runs are in
     the result's ``warnings`` (see rule_messages()).
     """
-    stage_plan = split_plan(plan, stage, stages, graph)
+    stage_plan = split_plan(plan, stage, stages, graph, applied_apps)
     if stage_plan.blocked:
         raise StagePlanError(explain_blocked(stage_plan, stages))
     errors: list[RuleMessage] = []

@@ -26,7 +26,6 @@ from .utils import (
     historical_apps,
     migration_module,
     run,
-    tables,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -41,11 +40,13 @@ def left_for_post_deploy(stdout: str) -> list[str]:
 def test_plan_lists_only_the_stage(empty_testapp: None) -> None:
     with migration_module("initial", "remove_not_null"):
         run("makemigrations", APP_LABEL, interactive=False, verbosity=0)
+        # Release N is deployed (an app with no migration applied runs whole:
+        # see test_first_deploy).
+        run("migrate", APP_LABEL, "0001_initial", verbosity=0)
 
         output = run("migrate", APP_LABEL, plan=True, stage="pre-deploy")
         listed = [line for line in output.stdout.splitlines() if line.startswith("testapp.")]
         assert listed == [
-            "testapp.0001_initial",
             "testapp.0002_book_subtitle",
             "testapp.0003_prepare_remove_book_subtitle",
         ]
@@ -56,13 +57,14 @@ def test_plan_lists_only_the_stage(empty_testapp: None) -> None:
         assert "testapp.0004_remove_book_subtitle\n    Remove field subtitle from book" in (
             output.stdout
         )
-        assert applied() == set()
-        assert "testapp_book" not in tables()
+        assert applied() == {"0001_initial"}
+        assert "subtitle" not in columns("testapp_book")
 
 
 def test_pre_deploy_stage_blocked_by_a_pending_post_deploy_migration(empty_testapp: None) -> None:
     # 0004_book_note says it is pre-deploy but depends on 0003, a drop.
     with migration_module("initial", "blocked"):
+        run("migrate", APP_LABEL, "0001_initial", verbosity=0)
         with pytest.raises(CommandError) as error:
             run("migrate", APP_LABEL, stage="pre-deploy")
         message = str(error.value)
@@ -72,9 +74,9 @@ def test_pre_deploy_stage_blocked_by_a_pending_post_deploy_migration(empty_testa
             "testapp.0004_book_note depends on testapp.0003_remove_book_isbn "
             "(post-deploy, inferred)" in message
         )
-        # Not even 0001 and 0002, which the stage could have applied.
-        assert applied() == set()
-        assert "testapp_book" not in tables()
+        # Not even 0002, which the stage could have applied.
+        assert applied() == {"0001_initial"}
+        assert "isbn" not in columns("testapp_book")
 
         # The post-deploy stage runs everything, in order.
         run("migrate", APP_LABEL, stage="post-deploy", verbosity=0)
@@ -113,6 +115,7 @@ def test_unwritten_stage_is_inferred_and_settings_override_it(empty_testapp: Non
     # 0002_book_isbn adds a column (inferred pre-deploy), 0003 drops it
     # (inferred post-deploy); neither writes a stage.
     with migration_module("initial", "unstaged"):
+        run("migrate", APP_LABEL, "0001_initial", verbosity=0)
         # A per-migration setting keeps the AddField for the post-deploy stage.
         stages = {"STAGES": {"testapp.0002_book_isbn": Stage.POST_DEPLOY.value}}
         with override_settings(GREEN_MAKEMIGRATIONS=stages):
@@ -229,6 +232,7 @@ def test_drops_are_seen_inside_separate_database_and_state(
 def test_stage_plan_carries_the_warnings(empty_testapp: None, history: str, number: str) -> None:
     # What `migrate --stage` prints: the executor it runs keeps the stage plan.
     with migration_module("initial", history) as module:
+        run("migrate", APP_LABEL, "0001_initial", verbosity=0)
         for stage in Stage:
             executor = StagedMigrationExecutor(connection, stage=stage)
             executor.migration_plan(executor.loader.graph.leaf_nodes(APP_LABEL))

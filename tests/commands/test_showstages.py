@@ -83,9 +83,11 @@ def test_showstages_follows_the_stages(empty_testapp: None) -> None:
         assert "legacy_code" not in columns("testapp_book")
 
 
-@pytest.mark.django_db
-def test_showstages_reports_blocked_migrations_and_stage_sources() -> None:
+@pytest.mark.django_db(transaction=True)
+def test_showstages_reports_blocked_migrations_and_stage_sources(empty_testapp: None) -> None:
     with migration_module("initial", "blocked"):
+        # Release N is deployed: the app's stages apply (see test_first_deploy).
+        run("migrate", APP_LABEL, "0001_initial", verbosity=0)
         data = report()
         assert data["blocked"] == [
             {"migration": "testapp.0004_book_note", "blocked_by": "testapp.0003_remove_book_isbn"}
@@ -95,7 +97,6 @@ def test_showstages_reports_blocked_migrations_and_stage_sources() -> None:
             for entry in data["pre_deploy"] + data["post_deploy"]
         }
         assert sources == {
-            "0001_initial": ("pre_deploy", "inferred", None),
             "0002_book_isbn": ("pre_deploy", "inferred", None),
             "0003_remove_book_isbn": ("post_deploy", "inferred", None),
             "0004_book_note": ("pre_deploy", "written", "testapp.0003_remove_book_isbn"),
@@ -105,7 +106,6 @@ def test_showstages_reports_blocked_migrations_and_stage_sources() -> None:
         assert names(data["pre_deploy"]) == []
         assert data["refused"]["pre_deploy"].startswith("The pre-deploy stage cannot run")
         assert names(data["post_deploy"]) == [
-            "testapp.0001_initial",
             "testapp.0002_book_isbn",
             "testapp.0003_remove_book_isbn",
             "testapp.0004_book_note",
@@ -134,9 +134,10 @@ def test_showstages_reports_blocked_migrations_and_stage_sources() -> None:
         assert (entry["stage"], entry["stage_source"]) == ("post_deploy", "settings")
 
 
-@pytest.mark.django_db
-def test_showstages_app_labels() -> None:
+@pytest.mark.django_db(transaction=True)
+def test_showstages_app_labels(empty_testapp: None) -> None:
     with migration_module("initial", "unstaged"):
+        run("migrate", APP_LABEL, "0001_initial", verbosity=0)
         data = report("auth")
         assert (data["pre_deploy"], data["post_deploy"]) == ([], [])
         assert names(report(APP_LABEL)["post_deploy"]) == ["testapp.0003_remove_book_isbn"]

@@ -17,9 +17,11 @@ from django.db.migrations.state import ModelState, ProjectState
 from green_makemigrations import rules
 from green_makemigrations.constants import Stage
 from green_makemigrations.exceptions import GreenMigrationsError, StagePlanError
+from green_makemigrations.executor import applied_apps
 from green_makemigrations.plan import (
     StageInfo,
     checked_split,
+    fresh_notes,
     graph_stages,
     rule_messages,
     split_plan,
@@ -86,14 +88,17 @@ class Command(BaseCommand):
         plan = executor.migration_plan(targets)
         stages = graph_stages(graph)
         state_before = functools.cache(lambda key: loader.project_state(key, at_end=False))
-        blocked = split_plan(plan, Stage.PRE_DEPLOY, stages, graph).blocked
+        deployed = applied_apps(loader.applied_migrations)
+        pre_deploy = split_plan(plan, Stage.PRE_DEPLOY, stages, graph, deployed)
+        blocked = pre_deploy.blocked
+        early = {(m.app_label, m.name) for m in pre_deploy.early}
         blocked_by = {(m.app_label, m.name): f"{b.app_label}.{b.name}" for m, b in blocked}
         runs: dict[str, list[Migration]] = {}
         refused: dict[str, str | None] = {}
         remaining = list(plan)
         for stage in Stage:
             try:
-                stage_plan = checked_split(remaining, stage, stages, graph, state_before)
+                stage_plan = checked_split(remaining, stage, stages, graph, state_before, deployed)
             except StagePlanError as error:
                 runs[stage.value], refused[stage.value] = [], str(error)
                 continue
@@ -121,11 +126,19 @@ class Command(BaseCommand):
                 state = state_before(key) if rules.drops_data(migration.operations) else None
                 entries[stage.value].append(
                     _migration_entry(
-                        migration, stages[key], state, blocked_by.get(key), max_name_length
+                        migration,
+                        stages[key],
+                        state,
+                        blocked_by.get(key),
+                        max_name_length,
+                        fresh_app=stage is Stage.PRE_DEPLOY and key in early,
                     )
                 )
         return {
             "database": database,
+            "first_deploy": pre_deploy.first_deploy,
+            "fresh_apps": pre_deploy.fresh_apps,
+            "notes": fresh_notes(pre_deploy),
             "pre_deploy": entries[Stage.PRE_DEPLOY.value],
             "post_deploy": entries[Stage.POST_DEPLOY.value],
             "refused": refused,
@@ -138,6 +151,8 @@ class Command(BaseCommand):
 
     def write_text(self, report: dict[str, Any]) -> None:
         """Write the report for people."""
+        for note in report["notes"]:
+            self.stdout.write(note)
         for stage in Stage:
             self.stdout.write(
                 self.style.MIGRATE_HEADING(
@@ -154,9 +169,11 @@ class Command(BaseCommand):
                 self.stdout.write("  Nothing to apply.")
             for entry in entries:
                 note = f"  (waits for {entry['blocked_by']})" if entry["blocked_by"] else ""
+                early = "; its app has no migration applied" if entry["fresh_app"] else ""
                 self.stdout.write(
                     self.style.MIGRATE_LABEL(f"  {entry['migration']}")
-                    + f"  [{entry['stage'].replace('_', '-')}, {entry['stage_source']}]{note}"
+                    + f"  [{entry['stage'].replace('_', '-')}, {entry['stage_source']}{early}]"
+                    + note
                 )
                 for operation in entry["operations"]:
                     self.stdout.write(f"    {operation['description']}")
@@ -184,6 +201,7 @@ def _migration_entry(
     state: ProjectState | None,
     blocked_by: str | None,
     max_name_length: int | None,
+    fresh_app: bool = False,
 ) -> dict[str, Any]:
     return {
         "migration": f"{migration.app_label}.{migration.name}",
@@ -192,6 +210,9 @@ def _migration_entry(
         "stage": info.stage.value,
         "stage_source": info.source,
         "blocked_by": blocked_by,
+        # A migration of the other stage that the pre-deploy stage runs: its
+        # app has no migration applied, so no running release uses its tables.
+        "fresh_app": fresh_app,
         "operations": [
             _operation_entry(operation, migration.app_label, state, max_name_length)
             for operation in migration.operations
