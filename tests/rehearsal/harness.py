@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 HARNESS = Path(__file__).resolve()
+SOURCE_ROOT = HARNESS.parents[2]  # the checkout holding green_makemigrations/ and tests/
 RELEASES = HARNESS.parent / "releases"
 APP_LABEL = "shop"
 SETTINGS_MODULE = "rehearsal_settings"
@@ -173,7 +174,9 @@ def subprocess_env() -> dict[str, str]:
     env["DJANGO_SETTINGS_MODULE"] = SETTINGS_MODULE
     # No .pyc: models.py is rewritten in place between makemigrations runs.
     env["PYTHONDONTWRITEBYTECODE"] = "1"
-    env.pop("PYTHONPATH", None)
+    # The package under test, not the one the venv installed (editable, from
+    # another checkout, in a git worktree): its checkout comes first.
+    env["PYTHONPATH"] = str(SOURCE_ROOT)
     return env
 
 
