@@ -35,7 +35,8 @@ class Command(django_migrate.Command):
             choices=STAGE_CHOICES,
             help=(
                 "Apply only this deploy stage: 'pre-deploy' before the new code "
-                "rolls out (never applies a post-deploy migration), 'post-deploy' "
+                "rolls out (never applies a post-deploy migration, but on a database "
+                "with none applied or for an app with none applied), 'post-deploy' "
                 "once no server runs the previous release. Without it, everything "
                 "is applied."
             ),
