@@ -904,6 +904,9 @@ class GreenMigrationAutodetector(MigrationAutodetector):
         post-deploy migration of the batch (or an empty one) joins the two
         branches, so the app keeps a single leaf.
         """
+        # What the database makemigrations consults has applied is not
+        # pending: only where it cannot tell is the user asked.
+        applied = getattr(self.questioner, "applied_migrations", None)
         migrations = changes[app_label]
         for migration in migrations:
             if written_stage(migration) is not Stage.PRE_DEPLOY:
@@ -913,7 +916,13 @@ class GreenMigrationAutodetector(MigrationAutodetector):
                 info = stages.get(dependency)
                 if info is None or info.stage is not Stage.POST_DEPLOY:
                     continue
-                frontier, pending = _pending_tail(graph, dependency, stages)
+                frontier, pending = _pending_tail(graph, dependency, stages, applied or frozenset())
+                if not pending:
+                    self._inform(
+                        f"{app_label}.{migration.name} follows post-deploy migration "
+                        f"{app}.{name}: the database has it applied."
+                    )
+                    continue
                 pre_ops = [
                     op
                     for m in migrations
@@ -933,8 +942,10 @@ class GreenMigrationAutodetector(MigrationAutodetector):
                         "fields: deploy it in a later release than them."
                     )
                     continue
-                if dependency[0] == app_label and self._ask(
-                    "ask_pending_deployed", app_label, dependency[1], default=False
+                if (
+                    applied is None
+                    and dependency[0] == app_label
+                    and self._ask("ask_pending_deployed", app_label, dependency[1], default=False)
                 ):
                     continue
                 migration.dependencies = [  # type: ignore[misc]
@@ -968,13 +979,16 @@ class GreenMigrationAutodetector(MigrationAutodetector):
 
 
 def _pending_tail(
-    graph: MigrationGraph, key: MigrationKey, stages: dict[MigrationKey, StageInfo]
+    graph: MigrationGraph,
+    key: MigrationKey,
+    stages: dict[MigrationKey, StageInfo],
+    applied: frozenset[MigrationKey] = frozenset(),
 ) -> tuple[list[MigrationKey], list[MigrationKey]]:
     """Return the last pre-deploy migrations before key, and the post-deploy ones between.
 
-    Walks back from key through post-deploy migrations of its app; the
-    pre-deploy migrations where the walk stops, minus those that are
-    ancestors of others, are the frontier.
+    Walks back from key through post-deploy migrations of its app that are
+    not applied; the migrations where the walk stops (pre-deploy or
+    applied), minus those that are ancestors of others, are the frontier.
     """
     app_label = key[0]
     frontier: set[MigrationKey] = set()
@@ -987,7 +1001,7 @@ def _pending_tail(
             continue
         seen.add(current)
         info = stages.get(current)
-        if info is not None and info.stage is Stage.POST_DEPLOY:
+        if info is not None and info.stage is Stage.POST_DEPLOY and current not in applied:
             pending.append(current)
             parents = graph.node_map[current].parents
             stack.extend(parent.key for parent in parents if parent.key[0] == app_label)

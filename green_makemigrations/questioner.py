@@ -18,9 +18,15 @@ from django.db.migrations.questioner import (
 
 
 class GreenQuestionerMixin:
-    """The questions of the phased autodetector, answered with their defaults."""
+    """The questions of the phased autodetector, answered with their defaults.
+
+    ``applied_migrations`` holds what the database makemigrations consults
+    has applied, or None when it cannot tell (no database reachable, no
+    django_migrations table); what it tells is not asked.
+    """
 
     defaults: dict[str, Any]
+    applied_migrations: frozenset[tuple[str, str]] | None = None
 
     def ask_nullable_fallback(
         self, app_label: str, model_name: str, field_name: str, reason: str

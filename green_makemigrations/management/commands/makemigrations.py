@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.core.management.base import CommandError, CommandParser
 from django.core.management.commands import makemigrations as django_makemigrations
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.migrations.autodetector import MigrationAutodetector
 from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.recorder import MigrationRecorder
 
 from green_makemigrations.autodetector import Changes, GreenMigrationAutodetector
 from green_makemigrations.exceptions import GreenMigrationsError
@@ -17,8 +19,11 @@ from green_makemigrations.plan import graph_stages
 from green_makemigrations.questioner import (
     GreenInteractiveQuestioner,
     GreenNonInteractiveQuestioner,
+    GreenQuestionerMixin,
 )
 from green_makemigrations.writer import StagedMigrationWriter
+
+Questioner = TypeVar("Questioner", bound=GreenQuestionerMixin)
 
 
 class Command(django_makemigrations.Command):
@@ -49,14 +54,19 @@ class Command(django_makemigrations.Command):
             super().handle(*app_labels, **options)
             return
         module = django_makemigrations
+        applied = applied_in_database(DEFAULT_DB_ALIAS)
         try:
             with (
                 swap_attribute(module, "MigrationWriter", StagedMigrationWriter),
                 swap_attribute(
-                    module, "InteractiveMigrationQuestioner", GreenInteractiveQuestioner
+                    module,
+                    "InteractiveMigrationQuestioner",
+                    _knowing(GreenInteractiveQuestioner, applied),
                 ),
                 swap_attribute(
-                    module, "NonInteractiveMigrationQuestioner", GreenNonInteractiveQuestioner
+                    module,
+                    "NonInteractiveMigrationQuestioner",
+                    _knowing(GreenNonInteractiveQuestioner, applied),
                 ),
             ):
                 super().handle(*app_labels, **options)
@@ -82,3 +92,35 @@ class Command(django_makemigrations.Command):
                     "never mixes stages. Run makemigrations without --update."
                 )
         super().write_to_last_migration_files(changes)
+
+
+def applied_in_database(alias: str) -> frozenset[tuple[str, str]] | None:
+    """Return the migrations applied in database alias, or None if it cannot tell.
+
+    It cannot when the database is unreachable or has no django_migrations
+    table (a new database says nothing about the deployed ones). A squashed
+    migration counts as applied once all it replaces are, as migrate counts it.
+    """
+    connection = connections[alias]
+    if connection.settings_dict["ENGINE"] == "django.db.backends.dummy":
+        return None
+    try:
+        if not MigrationRecorder(connection).has_table():
+            return None
+        loader = MigrationLoader(connection, ignore_no_migrations=True)
+    except DatabaseError:
+        return None
+    return frozenset(loader.applied_migrations or ())
+
+
+def _knowing(
+    questioner_class: type[Questioner], applied: frozenset[tuple[str, str]] | None
+) -> Callable[..., Questioner]:
+    """Return a factory of questioner_class that knows what the database has applied."""
+
+    def create(*args: Any, **kwargs: Any) -> Questioner:
+        questioner = questioner_class(*args, **kwargs)
+        questioner.applied_migrations = applied
+        return questioner
+
+    return create
