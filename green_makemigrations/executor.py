@@ -8,7 +8,7 @@ database said and what to do; ``migrate`` prints it without a traceback.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -26,7 +26,16 @@ from .exceptions import LockRetriesExhausted, MigrationDataError, MigrationStopp
 from .locks import LockPolicy, applied_timeout, is_lock_error, lock_timeout, write_lock_first
 from .operations import runs_outside_transaction
 from .patching import swap_attribute
-from .plan import StagePlan, checked_split, fresh_notes, graph_stages, warnings, written_stage
+from .plan import (
+    StagePlan,
+    adopted_apps,
+    adopted_notes,
+    checked_split,
+    fresh_notes,
+    graph_stages,
+    warnings,
+    written_stage,
+)
 from .resumable import Progress, ResumableOperation
 
 Run = Callable[[ProjectState], ProjectState]
@@ -73,16 +82,20 @@ class StagedMigrationExecutor(MigrationExecutor):
                 if migration is not None:
                     written_stage(migration)
             return plan
+        deployed, adopted = (
+            deployed_apps(self, plan) if self.stage is Stage.PRE_DEPLOY else (None, [])
+        )
         self.stage_plan = checked_split(
             plan,
             self.stage,
             graph_stages(self.loader.graph),
             self.loader.graph,
             state_before=lambda key: self.loader.project_state(key, at_end=False),
-            applied_apps=applied_apps(self.loader.applied_migrations),
+            applied_apps=deployed,
         )
         # Before anything is applied, and under --plan.
-        for line in fresh_notes(self.stage_plan) + warnings(self.stage_plan):
+        notes = adopted_notes(adopted) + fresh_notes(self.stage_plan)
+        for line in notes + warnings(self.stage_plan):
             self.report(line)
         return self.stage_plan.run
 
@@ -267,9 +280,26 @@ class StagedMigrationExecutor(MigrationExecutor):
         return not explicit and any(runs_outside_transaction(op) for op in operations)
 
 
-def applied_apps(applied_migrations: Iterable[tuple[str, str]] | None) -> set[str]:
-    """Return the labels of the apps that have a migration applied."""
-    return {app_label for app_label, _name in applied_migrations or ()}
+def deployed_apps(
+    executor: MigrationExecutor, plan: list[tuple[Migration, bool]]
+) -> tuple[set[str], list[str]]:
+    """Return the apps a running release may use, and those of them with no migration applied.
+
+    These are the apps with a migration applied, and the apps of plan
+    whose tables exist though none of their migrations is applied (see
+    plan.adopted_apps()). Only the others' migrations all run in the
+    pre-deploy stage.
+    """
+    applied = {app_label for app_label, _name in executor.loader.applied_migrations or ()}
+    if all(app_label in applied for app_label in {m.app_label for m, _ in plan}):
+        return applied, []  # nothing to look up
+    if plan[0][1]:
+        return applied, []  # backwards: stages as ever
+    connection = executor.connection
+    with connection.cursor() as cursor:
+        existing = connection.introspection.table_names(cursor)
+    adopted = adopted_apps(plan, applied, existing, connection.ops.max_name_length())
+    return applied | set(adopted), adopted
 
 
 @contextmanager

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist
+from django.db.backends.utils import truncate_name
 from django.db.migrations import Migration, operations
 from django.db.migrations.graph import MigrationGraph
 from django.db.migrations.operations.base import Operation
@@ -190,6 +191,55 @@ def split_plan(
             continue
         result.run.append((migration, is_backwards))
     return result
+
+
+def created_tables(migration: Migration, max_name_length: int | None) -> set[str]:
+    """Return the tables of the managed, concrete models that migration creates."""
+    tables = set()
+    for operation in migration.operations:
+        for inner in rules.database_operations(operation):
+            if not isinstance(inner, operations.CreateModel):
+                continue
+            options = inner.options
+            if options.get("proxy") or not options.get("managed", True):
+                continue
+            table = options.get("db_table") or truncate_name(
+                f"{migration.app_label}_{inner.name_lower}", max_name_length
+            )
+            tables.add(str(table))
+    return tables
+
+
+def adopted_apps(
+    plan: Plan,
+    applied_apps: Collection[str],
+    existing_tables: Collection[str],
+    max_name_length: int | None,
+) -> list[str]:
+    """Return the apps of plan with no migration applied whose tables exist all the same.
+
+    Their tables were made without migrations (an app given its first
+    migrations, applied with --fake-initial) or their migrations were
+    unapplied with --fake: a running release may use them, so their
+    migrations keep their stages.
+    """
+    existing = {name.lower() for name in existing_tables}
+    adopted: list[str] = []
+    for migration, backwards in plan:
+        if backwards or migration.app_label in applied_apps or migration.app_label in adopted:
+            continue
+        if any(t.lower() in existing for t in created_tables(migration, max_name_length)):
+            adopted.append(migration.app_label)
+    return adopted
+
+
+def adopted_notes(app_labels: Sequence[str]) -> list[str]:
+    """Return the lines a stage run prints about the apps adopted_apps() found."""
+    return [
+        f"App {app_label!r} has no migration applied but its tables exist: a running "
+        "release may use them, so its migrations keep their stages."
+        for app_label in app_labels
+    ]
 
 
 def fresh_notes(stage_plan: StagePlan | None) -> list[str]:

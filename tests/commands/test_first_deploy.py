@@ -143,6 +143,35 @@ def test_new_app_in_a_deployed_project(empty_testapp: None) -> None:
         assert left_for_post_deploy(output.stdout) == ["testapp.0004_remove_book_subtitle"]
 
 
+def test_app_with_tables_but_no_migration_applied_keeps_its_stages(empty_testapp: None) -> None:
+    # The app's tables exist, made without migrations (or unapplied with
+    # --fake): a running release may use them.
+    with migration_module("initial", "remove_not_null"):
+        run("makemigrations", APP_LABEL, interactive=False, verbosity=0)
+        run("migrate", APP_LABEL, "0001_initial", verbosity=0)
+        MigrationRecorder(connection).migration_qs.filter(app=APP_LABEL).delete()
+        adopted = (
+            "App 'testapp' has no migration applied but its tables exist: a running release "
+            "may use them, so its migrations keep their stages."
+        )
+        data = json.loads(run("showstages", format="json").stdout)
+        assert (data["adopted_apps"], data["fresh_apps"]) == (["testapp"], [])
+        assert data["notes"] == [adopted]
+        assert [entry["name"] for entry in data["post_deploy"]] == ["0004_remove_book_subtitle"]
+
+        output = run("migrate", stage="pre-deploy", fake_initial=True)
+        assert adopted in output.stdout
+        assert NEW_APP not in output.stdout
+        assert applied() == {
+            "0001_initial",
+            "0002_book_subtitle",
+            "0003_prepare_remove_book_subtitle",
+        }
+        assert left_for_post_deploy(output.stdout) == ["testapp.0004_remove_book_subtitle"]
+        run("migrate", stage="post-deploy", verbosity=0)
+        assert "subtitle" not in columns("testapp_book")
+
+
 def test_new_app_backwards_keeps_the_stages(empty_testapp: None) -> None:
     # Rolling a new app back: un-applying its drop is the rollback's pre-deploy step.
     with migration_module("initial", "remove_not_null"):

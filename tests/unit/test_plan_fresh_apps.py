@@ -12,7 +12,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from green_makemigrations.constants import Stage
-from green_makemigrations.plan import StagePlan, fresh_notes, graph_stages, split_plan
+from green_makemigrations.plan import (
+    StagePlan,
+    adopted_apps,
+    adopted_notes,
+    created_tables,
+    fresh_notes,
+    graph_stages,
+    split_plan,
+)
 
 from .helpers import MigrationKey, make_graph, make_migration
 
@@ -209,6 +217,53 @@ def test_post_deploy_stage_runs_everything_left() -> None:
     stage_plan = split_plan(plan, POST, graph_stages(graph), graph, set())
     assert labels(stage_plan.run) == labels(plan)
     assert (stage_plan.first_deploy, stage_plan.early) == (False, [])
+
+
+# -- apps with tables but no migration applied ----------------------------------
+
+
+def test_created_tables() -> None:
+    fields = [("id", models.AutoField(primary_key=True))]
+    migration = make_migration(
+        "shop",
+        "0001_initial",
+        [
+            operations.CreateModel("Order", fields),
+            operations.CreateModel("Legacy", fields, options={"db_table": "old_orders"}),
+            operations.CreateModel("View", fields, options={"managed": False}),
+            operations.CreateModel("Proxy", [], options={"proxy": True}, bases=("shop.order",)),
+            operations.SeparateDatabaseAndState(
+                database_operations=[operations.CreateModel("Inner", fields)]
+            ),
+            ADD,
+        ],
+    )
+    assert created_tables(migration, None) == {"shop_order", "old_orders", "shop_inner"}
+    # Truncated as Django truncates them for the backend's identifier limit.
+    assert created_tables(migration, 8) == {"shop4086", "old_orders", "shop30f8"}
+
+
+def test_adopted_apps() -> None:
+    fields = [("id", models.AutoField(primary_key=True))]
+    graph = make_graph(
+        [
+            make_migration("library", "0001_initial", [operations.CreateModel("Book", fields)]),
+            make_migration("shop", "0001_initial", [operations.CreateModel("Order", fields)]),
+            make_migration("shop", "0002_remove", [REMOVE], [("shop", "0001_initial")]),
+            make_migration("new", "0001_initial", [operations.CreateModel("Item", fields)]),
+        ]
+    )
+    plan = forwards_plan(graph)
+    # Table names as the database reports them, in any case.
+    existing = ["SHOP_ORDER", "library_book", "django_migrations"]
+    assert adopted_apps(plan, {"library"}, existing, None) == ["shop"]
+    assert adopted_apps(plan, set(), [], None) == []
+    backwards = [(migration, True) for migration, _ in reversed(plan)]
+    assert adopted_apps(backwards, set(), existing, None) == []
+    assert adopted_notes(["shop"]) == [
+        "App 'shop' has no migration applied but its tables exist: a running release may "
+        "use them, so its migrations keep their stages."
+    ]
 
 
 # -- generated graphs ---------------------------------------------------------

@@ -17,9 +17,10 @@ from django.db.migrations.state import ModelState, ProjectState
 from green_makemigrations import rules
 from green_makemigrations.constants import Stage
 from green_makemigrations.exceptions import GreenMigrationsError, StagePlanError
-from green_makemigrations.executor import applied_apps
+from green_makemigrations.executor import deployed_apps
 from green_makemigrations.plan import (
     StageInfo,
+    adopted_notes,
     checked_split,
     fresh_notes,
     graph_stages,
@@ -88,7 +89,7 @@ class Command(BaseCommand):
         plan = executor.migration_plan(targets)
         stages = graph_stages(graph)
         state_before = functools.cache(lambda key: loader.project_state(key, at_end=False))
-        deployed = applied_apps(loader.applied_migrations)
+        deployed, adopted = deployed_apps(executor, plan)
         pre_deploy = split_plan(plan, Stage.PRE_DEPLOY, stages, graph, deployed)
         blocked = pre_deploy.blocked
         early = {(m.app_label, m.name) for m in pre_deploy.early}
@@ -138,7 +139,8 @@ class Command(BaseCommand):
             "database": database,
             "first_deploy": pre_deploy.first_deploy,
             "fresh_apps": pre_deploy.fresh_apps,
-            "notes": fresh_notes(pre_deploy),
+            "adopted_apps": adopted,
+            "notes": adopted_notes(adopted) + fresh_notes(pre_deploy),
             "pre_deploy": entries[Stage.PRE_DEPLOY.value],
             "post_deploy": entries[Stage.POST_DEPLOY.value],
             "refused": refused,
