@@ -43,3 +43,18 @@ STAGE_COMMENTS = {
         "`migrate --stage pre-deploy` never applies it."
     ),
 }
+
+# Written instead above the stage of a migration without operations (a merge,
+# ``makemigrations --empty``): it breaks nothing, whatever its stage.
+EMPTY_STAGE_COMMENTS = {
+    Stage.PRE_DEPLOY: (
+        "Deploy stage: pre-deploy. No operations: it changes nothing and runs\n"
+        "with `migrate --stage pre-deploy`. Operations added here must be safe\n"
+        "while the previous release is serving."
+    ),
+    Stage.POST_DEPLOY: (
+        "Deploy stage: post-deploy. No operations: it changes nothing, but it\n"
+        "follows post-deploy migrations, so it runs with `migrate --stage\n"
+        "post-deploy`."
+    ),
+}
