@@ -25,11 +25,24 @@ class Stage(enum.StrEnum):
 
     @classmethod
     def from_label(cls, text: str) -> "Stage":
-        """Return the stage for "pre-deploy", "pre_deploy" and similar spellings."""
+        """Return the stage for "pre-deploy", "pre_deploy" and similar spellings.
+
+        The one rule for every place a stage is written (the command line,
+        settings, migration files): a Stage member, or its value with ``-``
+        or ``_``, in any case, surrounding spaces ignored. Raise ValueError
+        for anything else.
+        """
+        if not isinstance(text, str):
+            raise ValueError(f"{text!r} is not a stage")
         return cls(text.strip().lower().replace("-", "_"))
 
 
 STAGE_CHOICES = [stage.label for stage in Stage]
+# The spellings Stage.from_label() accepts, for error messages.
+STAGE_SPELLINGS = (
+    "'pre-deploy' or 'post-deploy' (or 'pre_deploy', 'post_deploy', "
+    "Stage.PRE_DEPLOY, Stage.POST_DEPLOY from green_makemigrations.constants)"
+)
 
 # Written above the stage attribute of every generated migration.
 STAGE_COMMENTS = {
