@@ -34,6 +34,7 @@ from typing import Any
 
 HARNESS = Path(__file__).resolve()
 RELEASES = HARNESS.parent / "releases"
+REPOSITORY = HARNESS.parents[2]
 APP_LABEL = "shop"
 SETTINGS_MODULE = "rehearsal_settings"
 
@@ -173,7 +174,9 @@ def subprocess_env() -> dict[str, str]:
     env["DJANGO_SETTINGS_MODULE"] = SETTINGS_MODULE
     # No .pyc: models.py is rewritten in place between makemigrations runs.
     env["PYTHONDONTWRITEBYTECODE"] = "1"
-    env.pop("PYTHONPATH", None)
+    # The package under test is this checkout's, not whichever one the
+    # interpreter has installed (an editable install of another worktree).
+    env["PYTHONPATH"] = str(REPOSITORY)
     return env
 
 
@@ -261,6 +264,14 @@ class Project:
         """Return the names of the app's migration files, in order."""
         folder = self.path / self.app_label / "migrations"
         return sorted(p.stem for p in folder.glob("[0-9]*.py"))
+
+    def migration_names_of_stage(self, stage: str) -> list[str]:
+        """Return the names of the app's migrations whose file says stage ("PRE_DEPLOY")."""
+        return [
+            name
+            for name in self.migration_names()
+            if f"    stage = Stage.{stage}\n" in self.migration_text(name)
+        ]
 
     def migration_text(self, name: str) -> str:
         """Return the text of one of the app's migration files."""
