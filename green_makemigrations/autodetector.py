@@ -738,12 +738,14 @@ class GreenMigrationAutodetector(MigrationAutodetector):
         CREATE INDEX CONCURRENTLY and friends cannot run in a transaction, so
         neither can the migration holding them; the other operations of the
         stage stay in an atomic migration. Such an operation moves after the
-        atomic operations that follow it unless one of them touches the same
-        model (then the migration is cut there, keeping Django's order): an
-        index on a field added in the same stage comes after the field's
-        migration. The new migrations are numbered in order (auto_1, auto_2…)
-        and a dependency of another app on a split migration points to its
-        last part.
+        atomic operations that follow it unless one of them must follow it
+        (see _transaction_chunks()): then the migration is cut there, keeping
+        Django's order. An index on a field added in the same stage comes
+        after the field's migration. The new migrations are numbered in order
+        (auto_1, auto_2…, which _join_stages() and arrange_for_graph() rename
+        as before; Django's _optimize_migrations() chains them) and a
+        dependency of another app on a split migration points to its last
+        part, which completes it.
         """
         renamed: dict[tuple[str, str], tuple[str, str]] = {}
         for app_label, migrations in self.migrations.items():
@@ -1081,21 +1083,22 @@ def _must_follow(operation: Operation, others: list[Operation], app_label: str) 
         for app, model, part in keys:
             for other_app, other_model, other_part in other_keys:
                 if (app, model) == (other_app, other_model) and _parts_conflict(
-                    (operation, part), (other, other_part)
+                    operation, part, other, other_part
                 ):
                     return True
     return False
 
 
-def _parts_conflict(first: tuple[Operation, str], second: tuple[Operation, str]) -> bool:
-    """Return whether two operations' keys on one model keep them in order."""
-    (_op, part), (_other, other_part) = first, second
+def _parts_conflict(operation: Operation, part: str, other: Operation, other_part: str) -> bool:
+    """Return whether two operations touching parts of one model must keep their order."""
     if {part, other_part} & _WHOLE_MODEL_PARTS:
         return True
     if rules.REFERENCE in (part, other_part):
         if part == other_part:
             return False  # two relations to one model
-        field_operation = first[0] if other_part == rules.REFERENCE else second[0]
+        # A relation and a field of the model it targets: in order if the
+        # field may be the relation's target (its primary key, or unique).
+        field_operation = operation if other_part == rules.REFERENCE else other
         field = getattr(field_operation, "field", None)
         return field is None or bool(field.primary_key or field.unique)
     return part == other_part

@@ -78,8 +78,9 @@ def _not_atomic_comment(operations: Sequence[Any]) -> str:
         return ""
     text = (
         f"Not atomic: {', '.join(names)} {'runs' if len(names) == 1 else 'run'} outside "
-        "a transaction on PostgreSQL (concurrent index builds, constraint validation "
-        "and batched copies commit step by step). A re-run finishes a failed run."
+        "a transaction (concurrent index builds and constraint validation on "
+        "PostgreSQL, batched copies everywhere, commit step by step). A re-run "
+        "finishes a failed run."
     )
     return textwrap.fill(text, width=74, break_long_words=False, break_on_hyphens=False)
 
