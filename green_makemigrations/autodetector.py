@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -39,8 +39,9 @@ class GreenMigrationAutodetector(MigrationAutodetector):
     added NOT NULL field a database default until post-deploy, a field made
     NOT NULL waits for post-deploy, and indexes and check constraints of
     existing tables are built without blocking writes. The operations of each
-    app are then built into at most one pre-deploy and one post-deploy
-    migration, each tagged with its stage, and new pre-deploy migrations are
+    app are then built into pre-deploy and post-deploy migrations, each
+    tagged with its stage (those that must run outside a transaction in
+    non-atomic migrations of their own), and new pre-deploy migrations are
     placed beside post-deploy ones that may still be pending, so one release
     can hold both.
     """
@@ -724,17 +725,52 @@ class GreenMigrationAutodetector(MigrationAutodetector):
         for stage in Stage:
             self.generated_operations = by_stage[stage]
             super()._build_migration_list(graph)  # type: ignore[misc]
+            self._isolate_outside_transaction()
             built[stage] = self.migrations
             for migrations in self.migrations.values():
                 for migration in migrations:
                     mark_stage(migration, stage)
-                    # CREATE INDEX CONCURRENTLY and friends cannot run in a
-                    # transaction: neither can the migration holding them.
-                    if any(
-                        green_operations.runs_outside_transaction(op) for op in migration.operations
-                    ):
-                        migration.atomic = False  # type: ignore[misc]
         self.migrations = self._join_stages(built[Stage.PRE_DEPLOY], built[Stage.POST_DEPLOY])
+
+    def _isolate_outside_transaction(self) -> None:
+        """Give operations that run outside a transaction migrations of their own.
+
+        CREATE INDEX CONCURRENTLY and friends cannot run in a transaction, so
+        neither can the migration holding them; the other operations of the
+        stage stay in an atomic migration. Such an operation moves after the
+        atomic operations that follow it unless one of them must follow it
+        (see _transaction_chunks()): then the migration is cut there, keeping
+        Django's order. An index on a field added in the same stage comes
+        after the field's migration. The new migrations are numbered in order
+        (auto_1, auto_2…, which _join_stages() and arrange_for_graph() rename
+        as before; Django's _optimize_migrations() chains them) and a
+        dependency of another app on a split migration points to its last
+        part, which completes it.
+        """
+        renamed: dict[tuple[str, str], tuple[str, str]] = {}
+        for app_label, migrations in self.migrations.items():
+            parts: list[Migration] = []
+            for migration in migrations:
+                old_name = migration.name
+                chunks = _transaction_chunks(migration.operations, app_label)
+                for position, (chunk, outside) in enumerate(chunks or [([], False)]):
+                    part = migration if position == 0 else type(migration)(old_name, app_label)
+                    if position:
+                        part.dependencies = []  # type: ignore[misc]  # chained by Django later
+                        part.initial = migration.initial  # type: ignore[misc]
+                    part.operations = chunk  # type: ignore[misc]
+                    if outside:
+                        part.atomic = False  # type: ignore[misc]
+                    part.name = f"auto_{len(parts) + 1}"
+                    parts.append(part)
+                renamed[app_label, old_name] = (app_label, parts[-1].name)
+            migrations[:] = parts
+        for migrations in self.migrations.values():
+            for migration in migrations:
+                migration.dependencies = [  # type: ignore[misc]
+                    renamed.get(tuple(dependency), dependency)  # type: ignore[arg-type]
+                    for dependency in migration.dependencies
+                ]
 
     def _check_phasable(
         self, pre: dict[str, list[Operation]], post: dict[str, list[Operation]]
@@ -1013,6 +1049,73 @@ def _pending_tail(
         if not any(node != other and node in graph.forwards_plan(other) for other in frontier)
     ]
     return sorted(maximal), pending
+
+
+# Parts of touched_keys() that involve every field of their model.
+_WHOLE_MODEL_PARTS = frozenset({rules.MODEL, rules.META, rules.VIEW})
+
+
+def _transaction_chunks(
+    migration_operations: Sequence[Operation], app_label: str
+) -> list[tuple[list[Operation], bool]]:
+    """Split operations into runs that run in a transaction and runs that cannot.
+
+    Return (operations, outside_transaction) pairs in the order they apply.
+    An operation that runs outside a transaction joins the next such run,
+    after the atomic operations between them, unless one of those must
+    follow it (see _must_follow()): then the migration is cut there.
+    """
+    chunks: list[tuple[list[Operation], bool]] = []
+    atomic: list[Operation] = []
+    outside: list[Operation] = []
+    for operation in migration_operations:
+        if green_operations.runs_outside_transaction(operation):
+            outside.append(operation)
+        elif outside and _must_follow(operation, outside, app_label):
+            chunks += [(atomic, False), (outside, True)]
+            atomic, outside = [operation], []
+        else:
+            atomic.append(operation)
+    chunks += [(atomic, False), (outside, True)]
+    return [(chunk, is_outside) for chunk, is_outside in chunks if chunk]
+
+
+def _must_follow(operation: Operation, others: list[Operation], app_label: str) -> bool:
+    """Return whether operation may not run before one of others.
+
+    Field operations on different fields of a model commute, and a relation
+    to a model commutes with changes to its fields that no relation can
+    target (not unique); an index, constraint or view is taken to involve
+    every field of its model, and an operation of unknown kind (RunSQL)
+    everything.
+    """
+    keys = rules.touched_keys(operation, app_label)
+    for other in others:
+        other_keys = rules.touched_keys(other, app_label)
+        if rules.WILDCARD in keys or rules.WILDCARD in other_keys:
+            return True
+        for app, model, part in keys:
+            for other_app, other_model, other_part in other_keys:
+                if (app, model) == (other_app, other_model) and _parts_conflict(
+                    operation, part, other, other_part
+                ):
+                    return True
+    return False
+
+
+def _parts_conflict(operation: Operation, part: str, other: Operation, other_part: str) -> bool:
+    """Return whether two operations touching parts of one model must keep their order."""
+    if {part, other_part} & _WHOLE_MODEL_PARTS:
+        return True
+    if rules.REFERENCE in (part, other_part):
+        if part == other_part:
+            return False  # two relations to one model
+        # A relation and a field of the model it targets: in order if the
+        # field may be the relation's target (its primary key, or unique).
+        field_operation = operation if other_part == rules.REFERENCE else other
+        field = getattr(field_operation, "field", None)
+        return field is None or bool(field.primary_key or field.unique)
+    return part == other_part
 
 
 def _operations(graph: MigrationGraph, key: MigrationKey) -> list[Operation]:

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from contextvars import ContextVar
 from typing import Any
 
+from django.apps import apps
 from django.core.checks import CheckMessage, Error, Tags, register
 from django.core.checks import Warning as CheckWarning
 from django.core.management import get_commands
@@ -36,13 +37,30 @@ def check_commands_not_shadowed(app_configs: Any = None, **kwargs: Any) -> list[
     return errors
 
 
+STAGES_HINT = (
+    "Keys of STAGES are installed app labels or 'app_label.migration_name'; a key that "
+    "matches nothing is a typo or a leftover, and the migration it meant gets its stage "
+    "inferred instead. Fix or remove it (see the Settings section of the README)."
+)
+
+
 @register(Tags.compatibility)
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """E002: the GREEN_MAKEMIGRATIONS setting is malformed."""
-    return [
+    """E002: the GREEN_MAKEMIGRATIONS setting is malformed, or a STAGES key matches no app.
+
+    Keys naming a migration are checked against the migrations on disk by
+    the database check below, which loads them anyway.
+    """
+    errors: list[CheckMessage] = [
         Error(message, hint="See the Settings section of the README.", id=f"{APP_NAME}.E002")
         for message in conf.setting_errors()
     ]
+    labels = {config.label for config in apps.get_app_configs()}
+    errors += [
+        Error(message, hint=STAGES_HINT, id=f"{APP_NAME}.E002")
+        for message in conf.unmatched_stage_keys(labels)
+    ]
+    return errors
 
 
 # Set while migrate runs its own checks: a stage run enforces E003/E004
@@ -52,11 +70,13 @@ stage_rules_enforced: ContextVar[bool] = ContextVar("stage_rules_enforced", defa
 
 @register(Tags.database)
 def check_migration_stages(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """E003/E004/W001/W002: what the stage rules say about the project's migrations.
+    """E002/E003/E004/W001/W002: what the stage rules say about the project's migrations.
 
-    E003: a migration's stage is invalid; E004: a pre-deploy migration drops
-    data (both stages refuse it); W001: a pre-deploy migration's RunSQL may
-    drop or rename; W002: a migration renames a table or column by hand (see
+    E002: a STAGES key names a migration its app does not have (on disk,
+    replaced ones included); E003: a migration's stage is invalid; E004: a
+    pre-deploy migration drops data (both stages refuse it); W001: a
+    pre-deploy migration's RunSQL may drop or rename; W002: a migration
+    renames a table or column by hand (see
     plan.rule_messages()). Errors cover every migration, warnings the ones
     not yet applied on the databases checked: advice on what has run is moot.
 
@@ -76,7 +96,12 @@ def check_migration_stages(app_configs: Any = None, **kwargs: Any) -> list[Check
     except StageConfigurationError as error:
         return [Error(str(error), id=f"{APP_NAME}.E003")]
     applied = _applied_everywhere(databases)
-    messages: list[CheckMessage] = []
+    labels = {config.label for config in apps.get_app_configs()}
+    on_disk = set(loader.disk_migrations) | set(loader.graph.nodes)
+    messages: list[CheckMessage] = [
+        Error(message, hint=STAGES_HINT, id=f"{APP_NAME}.E002")
+        for message in conf.unmatched_stage_keys(labels, on_disk)
+    ]
     for key, info in sorted(stages.items()):
         migration = loader.graph.nodes[key]
         pending = key not in applied

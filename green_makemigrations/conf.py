@@ -5,8 +5,11 @@ Keys:
 ``STAGES``
     Stage of migrations that do not write one (hand-written, third-party, older
     history), keyed by ``"app_label"`` or ``"app_label.migration_name"``; values
-    ``"pre_deploy"`` / ``"post_deploy"`` (or the ``Stage`` members). The more
-    specific key wins; without a key the stage is inferred from the operations.
+    spelled as everywhere else (``Stage.from_label()``: ``"pre-deploy"``,
+    ``"pre_deploy"``, ``Stage.PRE_DEPLOY``...). The more specific key wins;
+    without a key the stage is inferred from the operations. A key that names
+    no installed app, or no migration of one, is an error (check E002; a stage
+    run refuses to start).
 
 ``LOCK_TIMEOUT`` / ``LOCK_RETRIES``
     How long (seconds, default 0.5) a ``migrate --stage`` run waits for a
@@ -38,12 +41,12 @@ Keys:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from django.conf import settings
 
-from .constants import Stage
+from .constants import STAGE_SPELLINGS, Stage
 from .exceptions import StageConfigurationError
 from .locks import LockPolicy
 
@@ -144,13 +147,48 @@ def stage_overrides() -> dict[str, Stage]:
     overrides = {}
     for key, value in raw.items():
         try:
-            overrides[str(key)] = Stage.from_label(str(value))
+            overrides[str(key)] = Stage.from_label(value)
         except ValueError:
             raise StageConfigurationError(
-                f"{SETTING_NAME}['STAGES'][{key!r}] is {value!r}; use "
-                f"'pre_deploy' or 'post_deploy'."
+                f"{SETTING_NAME}['STAGES'][{key!r}] is {value!r}; use {STAGE_SPELLINGS}."
             ) from None
     return overrides
+
+
+def unmatched_stage_keys(
+    app_labels: Collection[str], migration_keys: Collection[tuple[str, str]] | None = None
+) -> list[str]:
+    """Return a message for each ``STAGES`` key that matches nothing.
+
+    Without migration_keys: each key whose app label is not in app_labels.
+    With them (the migrations on disk, which take loading): each
+    ``app_label.migration_name`` key of a known app naming a migration not
+    among them. A malformed setting gives no message here: setting_errors()
+    reports it.
+    """
+    try:
+        overrides = stage_overrides()
+    except StageConfigurationError:
+        return []
+    messages = []
+    for key in overrides:
+        app_label, dot, name = key.partition(".")
+        if migration_keys is None and app_label not in app_labels:
+            messages.append(
+                f"{SETTING_NAME}['STAGES'] has the key {key!r}, but no installed app has "
+                f"the label {app_label!r}: it overrides nothing."
+            )
+        elif (
+            migration_keys is not None
+            and app_label in app_labels
+            and dot
+            and (app_label, name) not in migration_keys
+        ):
+            messages.append(
+                f"{SETTING_NAME}['STAGES'] has the key {key!r}, but app {app_label!r} has "
+                f"no migration {name!r}: it overrides nothing."
+            )
+    return messages
 
 
 def wal_compression() -> str | None:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from django.apps import apps
 from django.core.management.commands import migrate as migrate_command
 from django.db import DatabaseError, DataError, IntegrityError, NotSupportedError, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -20,9 +21,14 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.operations import RunPython, RunSQL
 from django.db.migrations.state import ProjectState
 
-from . import stops
+from . import conf, stops
 from .constants import Stage
-from .exceptions import LockRetriesExhausted, MigrationDataError, MigrationStopped
+from .exceptions import (
+    LockRetriesExhausted,
+    MigrationDataError,
+    MigrationStopped,
+    StageConfigurationError,
+)
 from .locks import LockPolicy, applied_timeout, is_lock_error, lock_timeout, write_lock_first
 from .operations import runs_outside_transaction
 from .patching import swap_attribute
@@ -82,6 +88,7 @@ class StagedMigrationExecutor(MigrationExecutor):
                 if migration is not None:
                     written_stage(migration)
             return plan
+        _refuse_unmatched_overrides(self.loader)
         deployed, adopted = (
             deployed_apps(self, plan) if self.stage is Stage.PRE_DEPLOY else (None, [])
         )
@@ -300,6 +307,21 @@ def deployed_apps(
         existing = connection.introspection.table_names(cursor)
     adopted = adopted_apps(plan, applied, existing, connection.ops.max_name_length())
     return applied | set(adopted), adopted
+
+
+def _refuse_unmatched_overrides(loader: Any) -> None:
+    """Raise StageConfigurationError if a STAGES key matches no app or migration.
+
+    The migration it meant would run in its inferred stage: a stage run
+    refuses to start, as check E002 says.
+    """
+    labels = {config.label for config in apps.get_app_configs()}
+    on_disk = set(loader.disk_migrations) | set(loader.graph.nodes)
+    messages = conf.unmatched_stage_keys(labels) + conf.unmatched_stage_keys(labels, on_disk)
+    if messages:
+        raise StageConfigurationError(
+            "\n".join([*messages, "Fix or remove these keys (green_makemigrations.E002)."])
+        )
 
 
 @contextmanager

@@ -15,7 +15,7 @@ from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ProjectState
 
 from . import conf, rules
-from .constants import Stage
+from .constants import STAGE_SPELLINGS, Stage
 from .exceptions import StageConfigurationError, StagePlanError
 
 MigrationKey = tuple[str, str]
@@ -40,12 +40,11 @@ def written_stage(migration: Any) -> Stage | None:
     if value is None:
         return None
     try:
-        return Stage(value)
+        return Stage.from_label(value)
     except ValueError:
         raise StageConfigurationError(
             f"Migration {migration.app_label}.{migration.name} has stage = {value!r}; "
-            "use Stage.PRE_DEPLOY or Stage.POST_DEPLOY from "
-            "green_makemigrations.constants."
+            f"use {STAGE_SPELLINGS}."
         ) from None
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from django.db import models, transaction
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
-from django.db.migrations.operations.base import Operation
+from django.db.migrations.operations.base import Operation, OperationCategory
 from django.db.migrations.state import ProjectState
 from django.db.models.fields import NOT_PROVIDED
 
@@ -223,6 +223,8 @@ class SyncOperation(Operation):
     reversible = True
     # Each batch of the backfill commits on its own.
     outside_transaction = True
+    # makemigrations shows "~" (the subclasses say "+" or "-" where they can).
+    category = OperationCategory.ALTERATION
 
     def __init__(
         self, model_name: str, old_name: str, new_name: str, batch_size: int = 1000
@@ -298,8 +300,11 @@ class SyncRenamedColumns(SyncOperation):
 
     Pre-deploy step of a rename that changes the column: the old release
     uses ``old_name``'s column, the new release ``new_name``'s. Re-running it
-    replaces the triggers and finishes the backfill.
+    replaces the triggers and finishes the backfill. Shown as an addition
+    ("+"): it adds the triggers.
     """
+
+    category = OperationCategory.ADDITION
 
     def describe(self) -> str:
         """Describe the operation for makemigrations and migrate --plan."""
@@ -339,8 +344,11 @@ class StopSyncRenamedColumns(SyncOperation):
 
     Post-deploy step of a rename, before the old column is dropped. Going
     backwards it starts the sync again and fills the old column (re-added
-    empty by the reversed drop) from the new one.
+    empty by the reversed drop) from the new one. Shown as a removal ("-"):
+    it drops the triggers.
     """
+
+    category = OperationCategory.REMOVAL
 
     def describe(self) -> str:
         """Describe the operation for makemigrations and migrate --plan."""
@@ -445,6 +453,8 @@ class ReplaceColumn(SyncOperation):
 
     # The swap is one transaction; the reverse backfill commits per batch.
     outside_transaction = True
+    # The field keeps its name with a new type: an alteration, as AlterField.
+    category = OperationCategory.ALTERATION
 
     def __init__(
         self,

@@ -23,7 +23,7 @@ from django.db import models, transaction
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.backends.utils import names_digest
 from django.db.migrations import operations
-from django.db.migrations.operations.base import Operation
+from django.db.migrations.operations.base import Operation, OperationCategory
 from django.db.migrations.state import ProjectState
 
 from . import identifiers, m2m_columns, mirror
@@ -37,6 +37,7 @@ class ViewOperation(Operation):
 
     reduces_to_sql = True
     reversible = True
+    category = OperationCategory.ALTERATION  # CreateView and DropView say which
 
     def __init__(
         self,
@@ -157,6 +158,8 @@ class CreateView(ViewOperation):
     view columns to the table's columns where the rename changed their name.
     """
 
+    category = OperationCategory.ADDITION
+
     def describe(self) -> str:
         """Describe the operation for makemigrations and migrate --plan."""
         table = f"{self.model_name}.{self.field_name}" if self.field_name else self.model_name
@@ -190,6 +193,8 @@ class CreateView(ViewOperation):
 
 class DropView(ViewOperation):
     """Drop a view that CreateView made, once no release uses the old name (post-deploy)."""
+
+    category = OperationCategory.REMOVAL
 
     def describe(self) -> str:
         """Describe the operation for makemigrations and migrate --plan."""
@@ -261,6 +266,8 @@ class _RenamesTables(Operation):
     views: list[ViewSpec]
     _undoing: bool = False
     outside_transaction = True
+    # Tables renamed, as RenameModel and AlterModelTable (which it is mixed into).
+    category = OperationCategory.ALTERATION
 
     def _set_views(self, views: list[ViewSpec]) -> None:
         self.views = [(name, field, dict(columns)) for name, field, columns in views]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import textwrap
+from collections.abc import Sequence
 from typing import Any
 
 from django.db.migrations.writer import MigrationWriter
 
-from .constants import STAGE_COMMENTS, Stage
+from .constants import EMPTY_STAGE_COMMENTS, STAGE_COMMENTS, Stage
 
 CLASS_LINE = "class Migration(migrations.Migration):\n"
 STAGE_IMPORT = "from green_makemigrations.constants import Stage"
@@ -33,15 +35,12 @@ class StagedMigrationWriter(MigrationWriter):
         """Return the migration file's text, stage included."""
         text = super().as_string()
         stage = self.stage
-        block = "".join(f"    # {line}\n" for line in STAGE_COMMENTS[stage].splitlines())
+        comment = STAGE_COMMENTS if self.migration.operations else EMPTY_STAGE_COMMENTS
+        block = _comment(comment[stage])
         block += f"    stage = Stage.{stage.name}\n"
         if self.migration.atomic is False:
-            block += (
-                "    # Not atomic: on PostgreSQL, CREATE INDEX CONCURRENTLY and VALIDATE\n"
-                "    # CONSTRAINT must run outside a transaction. A re-run finishes a\n"
-                "    # failed run.\n"
-                "    atomic = False\n"
-            )
+            block += _comment(_not_atomic_comment(self.migration.operations))
+            block += "    atomic = False\n"
         if CLASS_LINE not in text:  # pragma: no cover - Django changed its template
             return text
         text = text.replace(CLASS_LINE, CLASS_LINE + block, 1)
@@ -57,6 +56,33 @@ class StagedMigrationWriter(MigrationWriter):
         return resolve_stage(
             self.migration, overrides={}, parent_stages=_dependency_stages(self.migration)
         ).stage
+
+
+def _comment(text: str) -> str:
+    """Return text as comment lines of the Migration class."""
+    return "".join(f"    # {line}\n" for line in text.splitlines())
+
+
+def _not_atomic_comment(operations: Sequence[Any]) -> str:
+    """Return why a migration is not atomic, naming what runs outside a transaction.
+
+    Empty for a migration the user made non-atomic himself: no comment then
+    claims a reason the file does not hold.
+    """
+    from .operations import runs_outside_transaction
+
+    names = list(
+        dict.fromkeys(type(op).__name__ for op in operations if runs_outside_transaction(op))
+    )
+    if not names:
+        return ""
+    text = (
+        f"Not atomic: {', '.join(names)} {'runs' if len(names) == 1 else 'run'} outside "
+        "a transaction (concurrent index builds and constraint validation on "
+        "PostgreSQL, batched copies everywhere, commit step by step). A re-run "
+        "finishes a failed run."
+    )
+    return textwrap.fill(text, width=74, break_long_words=False, break_on_hyphens=False)
 
 
 def _dependency_stages(migration: object) -> list[Stage]:

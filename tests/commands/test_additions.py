@@ -147,13 +147,18 @@ def strict_inserts() -> bool:
     return "STRICT_TRANS_TABLES" in mode or "STRICT_ALL_TABLES" in mode
 
 
-def new_migrations(module: MigrationModule) -> tuple[str, str]:
-    """Return the pre- and post-deploy migrations makemigrations wrote."""
+def new_migrations(module: MigrationModule) -> tuple[str, str, str]:
+    """Return the migrations makemigrations wrote: pre-deploy, its foreign key, post-deploy.
+
+    The foreign key is validated outside a transaction on PostgreSQL: it has
+    a (non-atomic) migration of its own.
+    """
     new = [name for name in module.files() if name != INITIAL]
-    assert len(new) == 2, new
+    assert len(new) == 3, new
     stages = [module.load(name).Migration.stage for name in new]
-    assert stages == [Stage.PRE_DEPLOY, Stage.POST_DEPLOY], new
-    return new[0], new[1]
+    assert stages == [Stage.PRE_DEPLOY, Stage.PRE_DEPLOY, Stage.POST_DEPLOY], new
+    assert [module.load(name).Migration.atomic for name in new] == [True, False, True], new
+    return new[0], new[1], new[2]
 
 
 def assert_filled_by_the_database(
@@ -182,11 +187,12 @@ def test_added_fields_through_both_stages(additions_app: None) -> None:
 
         # makemigrations: the columns with database defaults, then their drop.
         run("makemigrations", APP, interactive=False, verbosity=0)
-        pre, post = new_migrations(module)
-        pre_text, post_text = module.read(pre), module.read(post)
+        added, pre, post = new_migrations(module)
+        pre_text, post_text = module.read(added) + module.read(pre), module.read(post)
         # maker's foreign key is validated without a long lock on PostgreSQL.
-        assert pre_text.count("migrations.AddField(") == len(ADDED_COLUMNS) - 1
-        assert pre_text.count("foreign_keys.AddForeignKeyNotValid(") == 1
+        assert module.read(added).count("migrations.AddField(") == len(ADDED_COLUMNS) - 1
+        assert module.read(pre).count("foreign_keys.AddForeignKeyNotValid(") == 1
+        assert "migrations.AddField(" not in module.read(pre)
         for column, db_default in PREPARED.items():
             assert db_default in pre_text, column
         assert "db_default" not in post_text
@@ -199,7 +205,7 @@ def test_added_fields_through_both_stages(additions_app: None) -> None:
         started = timezone.now()
         output = run("migrate", APP, stage="pre-deploy")
         ended = timezone.now()
-        assert applied() == {INITIAL, pre}
+        assert applied() == {INITIAL, added, pre}
         assert f"Left for the post-deploy stage:\n  {APP}.{post}" in output.stdout
         assert set(columns(TABLE)) == INITIAL_COLUMNS | ADDED_COLUMNS
         defaults = database_defaults()
@@ -228,7 +234,7 @@ def test_added_fields_through_both_stages(additions_app: None) -> None:
 
         # Post-deploy: the database defaults are gone, the columns stay.
         run("migrate", APP, stage="post-deploy")
-        assert applied() == {INITIAL, pre, post}
+        assert applied() == {INITIAL, added, pre, post}
         assert set(columns(TABLE)) == INITIAL_COLUMNS | ADDED_COLUMNS
         assert {c: d for c, d in database_defaults().items() if d is not None} == {}
         assert gadget_model.objects.count() == 6
@@ -249,7 +255,7 @@ def test_added_fields_through_both_stages(additions_app: None) -> None:
         # previous release can insert again), its post-deploy stage drops the
         # columns.
         run("migrate", APP, INITIAL, stage="pre-deploy")
-        assert applied() == {INITIAL, pre}
+        assert applied() == {INITIAL, added, pre}
         assert {c for c, d in database_defaults().items() if d is not None} == set(PREPARED)
         started = timezone.now()
         old_insert(old_apps, "old-6")

@@ -16,6 +16,7 @@ from django.db.migrations.state import ModelState, ProjectState
 from django.test.utils import override_settings
 
 from green_makemigrations import conf
+from green_makemigrations.constants import STAGE_SPELLINGS
 from green_makemigrations.plan import data_drops
 from green_makemigrations.rules import database_renames
 
@@ -75,8 +76,17 @@ def test_e001_not_raised_when_listed_after(fresh_commands: None) -> None:
         ({"STAGES": ["testapp"]}, "GREEN_MAKEMIGRATIONS['STAGES'] must be a dict."),
         (
             {"STAGES": {"testapp": "sometime"}},
-            "GREEN_MAKEMIGRATIONS['STAGES']['testapp'] is 'sometime'; use 'pre_deploy' or "
-            "'post_deploy'.",
+            f"GREEN_MAKEMIGRATIONS['STAGES']['testapp'] is 'sometime'; use {STAGE_SPELLINGS}.",
+        ),
+        (
+            {"STAGES": {"testap": "post-deploy"}},
+            "GREEN_MAKEMIGRATIONS['STAGES'] has the key 'testap', but no installed app has the "
+            "label 'testap': it overrides nothing.",
+        ),
+        (
+            {"STAGES": {"shop.0002_drop": "post-deploy"}},
+            "GREEN_MAKEMIGRATIONS['STAGES'] has the key 'shop.0002_drop', but no installed app "
+            "has the label 'shop': it overrides nothing.",
         ),
     ],
 )
@@ -87,6 +97,34 @@ def test_e002_bad_setting(value: object, message: str) -> None:
         with pytest.raises(SystemCheckError, match="green_makemigrations.E002"):
             run("check")
     assert green(run_checks(), "E002") == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("key", ["testapp.0002_book_isbm", "testapp.0003_remove_book_isbn"])
+def test_e002_stages_key_naming_no_migration(key: str) -> None:
+    """A key naming a migration the app lacks: the database check says so, stage runs refuse."""
+    with (
+        migration_module("initial", "unstaged"),
+        override_settings(GREEN_MAKEMIGRATIONS={"STAGES": {key: "post-deploy"}}),
+    ):
+        exists = key.endswith("0003_remove_book_isbn")
+        assert green(run_checks(), "E002") == []  # the migrations are not loaded there
+        errors = green(run_checks(databases=["default"]), "E002")
+        if exists:
+            assert errors == []
+            return
+        [error] = errors
+        assert error.msg == (
+            f"GREEN_MAKEMIGRATIONS['STAGES'] has the key '{key}', but app 'testapp' has no "
+            "migration '0002_book_isbm': it overrides nothing."
+        )
+        assert "Fix or remove it" in (error.hint or "")
+        with pytest.raises(SystemCheckError, match="green_makemigrations.E002"):
+            run("check", "--database", "default")
+        for stage in ("pre-deploy", "post-deploy"):
+            with pytest.raises(CommandError, match="has no migration '0002_book_isbm'"):
+                run("migrate", APP_LABEL, stage=stage)
+        assert applied() == set()
 
 
 @pytest.mark.django_db

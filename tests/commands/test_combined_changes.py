@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from .utils import app_with_history, columns, execute, select
+from .utils import app_with_history, columns, execute, last_of_stage, select, written
 
 APP = "combo_app"
 TABLE = "combo_app_book"
@@ -61,7 +61,10 @@ def test_every_change_on_one_model_phases_applies_and_rolls_back(
     previous_release: Path,
 ) -> None:
     call_command("makemigrations", APP, interactive=True, verbosity=0)
-    pre, post = (path.stem for path in sorted(previous_release.glob("000[2-9]_*.py")))
+    migrations = written(previous_release)
+    stages = [m.stage for m in migrations]
+    assert stages == sorted(stages, key=["PRE_DEPLOY", "POST_DEPLOY"].index), migrations
+    pre = last_of_stage(migrations, "PRE_DEPLOY")
 
     call_command("migrate", APP, stage="pre-deploy", verbosity=0)
     # Release N's insert (old columns only) and release N+1's (new ones) both work.

@@ -252,8 +252,9 @@ def _retype(tmp_path: Path, field: str, column: str | None, table: str) -> None:
         app.migrate()
         insert(table, real, 1)
         insert(table, real, 2)
-        pre, post = app.make()
-        text = (app.migrations / f"{pre}.py").read_text(encoding="utf-8")
+        # The new column (atomic), its sync, then the swap (both outside a transaction).
+        _add, sync, post = app.make(count=3)
+        text = (app.migrations / f"{sync}.py").read_text(encoding="utf-8")
         assert "SyncRetypedColumn(" in text
 
         app.migrate(stage="pre-deploy")
@@ -356,8 +357,10 @@ def test_field_rename(
     with odd_app(tmp_path, initial, source, [table]) as app:
         app.migrate()
         insert(table, "title", 1)
-        pre, _post = app.make()
-        assert "SyncRenamedColumns(" in (app.migrations / f"{pre}.py").read_text("utf-8")
+        # Pre-deploy: the new column, then its sync; post-deploy: the sync
+        # stopped, the old column dropped, the new one made NOT NULL.
+        sync = app.make(count=5)[1]
+        assert "SyncRenamedColumns(" in (app.migrations / f"{sync}.py").read_text("utf-8")
 
         app.migrate(stage="pre-deploy")
         assert values(table, "title", new) == [(1, 1)]

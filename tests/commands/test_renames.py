@@ -20,7 +20,7 @@ from django.db import IntegrityError, connection, transaction
 
 from green_makemigrations.exceptions import PhasingError
 
-from .utils import app_with_history, columns, execute, select
+from .utils import Written, app_with_history, columns, execute, select, written
 
 APP = "rename_app"
 TABLE = "rename_app_book"
@@ -91,19 +91,26 @@ def row(book_id: int, names: tuple[str, ...]) -> tuple[Any, ...]:
     return select(f"SELECT {listed} FROM {TABLE} WHERE id = %s", (book_id,))[0]
 
 
-def make_migrations(migrations: Path) -> tuple[str, str]:
+def make_migrations(migrations: Path) -> tuple[list[Written], list[Written]]:
+    """Run makemigrations; return the pre-deploy and the post-deploy migrations written."""
     call_command("makemigrations", APP, interactive=True, verbosity=0)
-    written = sorted(path.stem for path in migrations.glob("000[2-9]_*.py"))
-    assert len(written) == 2, written
-    return written[0], written[1]
+    files = written(migrations)
+    pre = [m for m in files if m.stage == "PRE_DEPLOY"]
+    post = [m for m in files if m.stage == "POST_DEPLOY"]
+    assert pre and post and files == pre + post, files
+    return pre, post
 
 
 def test_renamed_columns_are_synced_until_post_deploy(previous_release: Path) -> None:
     pre, post = make_migrations(previous_release)
-    pre_text = (previous_release / f"{pre}.py").read_text()
-    post_text = (previous_release / f"{post}.py").read_text()
-    assert "    stage = Stage.PRE_DEPLOY\n" in pre_text
-    assert "    atomic = False\n" in pre_text
+    pre_text = "".join(m.text for m in pre)
+    post_text = "".join(m.text for m in post)
+    # The syncs commit batch by batch: they, and only they, run outside a
+    # transaction, in a migration of their own (so does their stop).
+    [sync] = [m for m in pre if not m.atomic]
+    assert "sync.SyncRenamedColumns(" in sync.text
+    [stop] = [m for m in post if "sync.StopSyncRenamedColumns(" in m.text]
+    assert not stop.atomic and stop is post[0]
     assert pre_text.count("green_makemigrations.sync.SyncRenamedColumns(") == 4
     assert pre_text.count("migrations.RenameField(") == 1  # only summary (see below)
     assert "    stage = Stage.POST_DEPLOY\n" in post_text
@@ -147,10 +154,10 @@ def test_renamed_columns_are_synced_until_post_deploy(previous_release: Path) ->
 
 
 def test_rollback_of_post_deploy_restarts_the_sync(previous_release: Path) -> None:
-    pre, post = make_migrations(previous_release)
+    pre, _post = make_migrations(previous_release)
     call_command("migrate", APP, verbosity=0)
     new_id = insert(NEW, ("late", 50, 1, 6))
-    call_command("migrate", APP, pre, verbosity=0)
+    call_command("migrate", APP, pre[-1].name, verbosity=0)
     # The old columns are back, filled from the new ones, and synced again.
     assert row(new_id, OLD) == ("late", 50, 1, 6)
     old_id = insert(OLD, ("again", 60, 2, 7))
@@ -159,7 +166,8 @@ def test_rollback_of_post_deploy_restarts_the_sync(previous_release: Path) -> No
 
 def test_sqlmigrate_shows_the_triggers(previous_release: Path) -> None:
     pre, _post = make_migrations(previous_release)
-    sql = call_command("sqlmigrate", APP, pre)
+    [sync] = [m.name for m in pre if "SyncRenamedColumns(" in m.text]
+    sql = call_command("sqlmigrate", APP, sync)
     assert "CREATE TRIGGER" in sql
     assert "UPDATE" in sql
 

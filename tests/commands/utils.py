@@ -9,6 +9,7 @@ writes real files that the tests read, import and apply.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import shutil
 import tempfile
 import uuid
@@ -204,3 +205,47 @@ def app_with_history(directory: Path, app_label: str, initial: str) -> Iterator[
             yield package / "migrations"
         finally:
             call_command("migrate", app_label, "zero", verbosity=0)
+
+
+@dataclass(frozen=True)
+class Written:
+    """A migration file makemigrations wrote, as its text says."""
+
+    name: str
+    stage: str  # "PRE_DEPLOY" or "POST_DEPLOY"
+    atomic: bool
+    text: str
+
+
+def written(directory: Path, after: str = "0001") -> list[Written]:
+    """Return the migration files of directory numbered after ``after``, in order.
+
+    Check what every generated file promises: one stage line, and
+    ``atomic = False`` with its comment exactly when the file holds
+    operations that run outside a transaction, and then only those.
+    """
+    from green_makemigrations.operations import runs_outside_transaction
+
+    found = []
+    for path in sorted(directory.glob("[0-9]*.py")):
+        if path.stem[:4] <= after:
+            continue
+        text = path.read_text(encoding="utf-8")
+        stages = [line.split(".")[-1] for line in text.splitlines() if "stage = Stage." in line]
+        assert len(stages) == 1, text
+        atomic = "    atomic = False\n" not in text
+        assert ("# Not atomic:" in text) is not atomic, text
+        spec = importlib.util.spec_from_file_location(f"written_{uuid.uuid4().hex}", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        outside = [runs_outside_transaction(op) for op in module.Migration.operations]
+        assert module.Migration.atomic is atomic, text
+        assert all(outside) if outside and not atomic else not any(outside), text
+        found.append(Written(path.stem, stages[0], atomic, text))
+    return found
+
+
+def last_of_stage(migrations: list[Written], stage: str) -> str:
+    """Return the name of the last migration of stage ("PRE_DEPLOY"/"POST_DEPLOY")."""
+    return [m.name for m in migrations if m.stage == stage][-1]

@@ -265,6 +265,14 @@ class Project:
         folder = self.path / self.app_label / "migrations"
         return sorted(p.stem for p in folder.glob("[0-9]*.py"))
 
+    def migration_names_of_stage(self, stage: str) -> list[str]:
+        """Return the names of the app's migrations whose file says stage ("PRE_DEPLOY")."""
+        return [
+            name
+            for name in self.migration_names()
+            if f"    stage = Stage.{stage}\n" in self.migration_text(name)
+        ]
+
     def migration_text(self, name: str) -> str:
         """Return the text of one of the app's migration files."""
         return (self.path / self.app_label / "migrations" / f"{name}.py").read_text()

@@ -334,8 +334,13 @@ def test_generated_migrations_are_phased(changes: ReleasePair) -> None:
     for question in RENAME_QUESTIONS:
         assert question in changes.makemigrations_output
     new = n1.migration_names()[len(n.migration_names()) :]
-    assert len(new) == 2, new
-    pre, post = (n1.migration_text(name) for name in new)
+    # Each stage's operations, in order; those that run outside a transaction
+    # are in migrations of their own.
+    post_names = n1.migration_names_of_stage("POST_DEPLOY")
+    pre_names = [name for name in new if name not in post_names]
+    assert pre_names and post_names and new == pre_names + post_names, new
+    pre = "".join(n1.migration_text(name) for name in pre_names)
+    post = "".join(n1.migration_text(name) for name in post_names)
     assert PRE in pre and POST in post
     missing_pre = [step for step in PRE_DEPLOY_OPERATIONS if step not in pre]
     missing_post = [step for step in POST_DEPLOY_OPERATIONS if step not in post]
@@ -377,7 +382,8 @@ def test_schema_after_each_stage(deploy: Deploy) -> None:
     """Pre-deploy adds and syncs, drops nothing; post-deploy leaves release N+1's schema."""
     prepared, final = deploy.prepared, deploy.final
     names = deploy.pair.n1.migration_names()
-    assert prepared.applied_names() == names[:-1]
+    post_names = deploy.pair.n1.migration_names_of_stage("POST_DEPLOY")
+    assert prepared.applied_names() == [name for name in names if name not in post_names]
     assert app_tables(prepared) == PREPARED_TABLES
     assert final.applied_names() == names
     assert app_tables(final) == FINAL_TABLES
@@ -409,10 +415,12 @@ def test_rollback_through_both_stages(rollback: Rollback, deploy: Deploy) -> Non
     assert_phases(rollback.new, ["baseline", "rollback pre-deploy", "both"], N1_MODELS)
     assert_phases(rollback.old, ["both", "rollback post-deploy"], N_MODELS)
     names = deploy.pair.n1.migration_names()
-    assert f"Unapplying {APP_LABEL}.{names[-1]}" in rollback.pre_stdout
-    assert f"Unapplying {APP_LABEL}.{names[-2]}" not in rollback.pre_stdout
+    post_names = deploy.pair.n1.migration_names_of_stage("POST_DEPLOY")
+    pre_names = [name for name in names if name not in post_names]
+    assert all(f"Unapplying {APP_LABEL}.{name}" in rollback.pre_stdout for name in post_names)
+    assert f"Unapplying {APP_LABEL}.{pre_names[-1]}" not in rollback.pre_stdout
     # Release N+1 back on the pre-deploy schema: old columns restored.
-    assert rollback.restored.applied_names() == names[:-1]
+    assert rollback.restored.applied_names() == pre_names
     assert app_tables(rollback.restored) == PREPARED_TABLES
     assert deploy.pair.schema_n is not None
     assert app_tables(rollback.final) == app_tables(deploy.pair.schema_n)
@@ -532,14 +540,21 @@ def views(
         answers=["y"],
     )
     n, n1 = pair.n, pair.n1
-    pre_name, post_name = n1.migration_names()[1:]
+    # The migration renaming the table, and the one swapping the retyped column.
+    names = n1.migration_names()[1:]
+    pre_name = next(name for name in names if "RenameModel" in n1.migration_text(name))
+    post_name = next(name for name in names if "sync.ReplaceColumn(" in n1.migration_text(name))
+    post_names = n1.migration_names_of_stage("POST_DEPLOY")
+    # What each stage's migrations say, before the sleeps go in.
+    pre_text = "".join(n1.migration_text(name) for name in names if name not in post_names)
+    post_text = "".join(n1.migration_text(name) for name in post_names)
     # Between the table's rename and its view; just before the swap of the
     # retyped column (after the end of its sync, where that comes first).
     rename = "        migrations.RenameModel("
     if rename not in n1.migration_text(pre_name):
         rename = "        green_makemigrations.views.RenameModelWithViews("
-    pre_text = insert_sleep(n1, pre_name, rename)
-    post_text = insert_sleep(
+    insert_sleep(n1, pre_name, rename)
+    insert_sleep(
         n1,
         post_name,
         "        green_makemigrations.sync.ReplaceColumn(\n"

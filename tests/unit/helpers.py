@@ -82,3 +82,54 @@ def load_module(path: Path) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def check_transaction_split(changes: dict[str, list[Migration]]) -> None:
+    """Assert every new migration is atomic or holds only operations run outside one.
+
+    That is the autodetector's promise: an operation that must run outside
+    a transaction (CREATE INDEX CONCURRENTLY...) makes only its own migration
+    non-atomic. Each migration of an app follows the one before it.
+    """
+    from green_makemigrations.operations import runs_outside_transaction
+
+    described = describe_changes(changes)
+    for app_label, migrations in changes.items():
+        for previous, migration in zip([None, *migrations], migrations, strict=False):
+            outside = [runs_outside_transaction(op) for op in migration.operations]
+            if migration.atomic:
+                assert not any(outside), described
+            else:
+                assert outside and all(outside), described
+            if previous is not None:
+                assert (app_label, previous.name) in migration.dependencies, described
+
+
+def joined_stages(
+    changes: dict[str, list[Migration]], app_label: str
+) -> tuple[Migration, Migration]:
+    """Return an app's pre-deploy and post-deploy migrations, each stage joined into one.
+
+    Check that the app has migrations of both stages, pre-deploy first, split
+    as check_transaction_split() says. The joined migration holds the
+    stage's operations in order, is named after its last migration, depends
+    on what its first one depends on, and is atomic if all of them are.
+    """
+    check_transaction_split(changes)
+    migrations = changes[app_label]
+    stages = [getattr(migration, "stage", None) for migration in migrations]
+    assert stages == sorted(stages, key=list(Stage).index), describe_changes(changes)
+    joined = []
+    for stage in Stage:
+        of_stage = [m for m in migrations if getattr(m, "stage", None) is stage]
+        assert of_stage, describe_changes(changes)
+        migration = make_migration(
+            app_label,
+            of_stage[-1].name,
+            [operation for m in of_stage for operation in m.operations],
+            of_stage[0].dependencies,
+            stage,
+        )
+        migration.atomic = all(m.atomic for m in of_stage)  # type: ignore[misc]
+        joined.append(migration)
+    return joined[0], joined[1]

@@ -365,12 +365,17 @@ def test_remove_indexed_field_removes_index_before_deploy() -> None:
         options={"indexes": [models.Index(fields=["title"], name="book_title_idx")]},
     )
     changes = detect([before], [book()])
-    assert_split(
-        changes, "testapp", pre=["RemoveIndexConcurrently", "AlterField"], post=["RemoveField"]
-    )
-    pre, post = changes["testapp"]
-    assert pre.operations[0].name == "book_title_idx"
-    assert prep_field(pre, "title").null is True
+    # The index goes first, outside a transaction, in a migration of its own.
+    described = describe_changes(changes)
+    drop_index, prep, post = changes["testapp"]
+    assert [drop_index.stage, prep.stage, post.stage] == [PRE, PRE, POST], described
+    assert op_types(drop_index) == ["RemoveIndexConcurrently"], described
+    assert drop_index.atomic is False
+    assert drop_index.operations[0].name == "book_title_idx"
+    assert op_types(prep) == ["AlterField"] and prep.atomic is True
+    assert prep_field(prep, "title").null is True
+    assert prep.dependencies == [("testapp", drop_index.name)]
+    assert op_types(post) == ["RemoveField"] and post.atomic is True
     assert post.operations[0].name == "title"
 
 
@@ -528,10 +533,16 @@ def test_several_removals_make_one_migration_per_stage() -> None:
         options={"indexes": [models.Index(fields=["a"], name="book_a_idx")]},
     )
     changes = detect([before], [book()])
-    pre, post = changes["testapp"]
-    assert (pre.stage, post.stage) == (PRE, POST), describe_changes(changes)
-    assert sorted(op_types(pre)) == ["AlterField"] * 4 + ["RemoveIndexConcurrently"]
-    assert sorted(op.name for op in pre.operations) == ["a", "b", "book_a_idx", "d", "e"]
+    # One migration per stage, but for the index: it is dropped outside a
+    # transaction, in a migration of its own.
+    drop_index, pre, post = changes["testapp"]
+    assert (drop_index.stage, pre.stage, post.stage) == (PRE, PRE, POST), describe_changes(changes)
+    assert op_types(drop_index) == ["RemoveIndexConcurrently"]
+    assert drop_index.operations[0].name == "book_a_idx"
+    assert (drop_index.atomic, pre.atomic, post.atomic) == (False, True, True)
+    assert op_types(pre) == ["AlterField"] * 4
+    assert sorted(op.name for op in pre.operations) == ["a", "b", "d", "e"]
+    assert pre.dependencies == [("testapp", drop_index.name)]
     assert op_types(post) == ["RemoveField"] * 5
     assert sorted(op.name for op in post.operations) == ["a", "b", "c", "d", "e"]
     assert post.dependencies == [("testapp", pre.name)]

@@ -49,6 +49,7 @@ from green_makemigrations.writer import StagedMigrationWriter
 from .helpers import (
     apply_operations,
     describe_changes,
+    joined_stages,
     load_module,
     make_migration,
     make_project_state,
@@ -99,12 +100,12 @@ def ops(migration: Migration) -> list[Any]:
 
 
 def staged(changes: Changes, app_label: str = "app") -> tuple[Migration, Migration]:
-    """Return an app's pre-deploy and post-deploy migrations, checking there are just those."""
-    pre, post = changes[app_label]
-    assert pre.stage is Stage.PRE_DEPLOY, describe_changes(changes)  # type: ignore[attr-defined]
-    assert post.stage is Stage.POST_DEPLOY, describe_changes(changes)  # type: ignore[attr-defined]
-    assert (app_label, pre.name) in post.dependencies
-    return pre, post
+    """Return an app's pre-deploy and post-deploy migrations, each stage joined into one.
+
+    Operations that run outside a transaction have migrations of their own:
+    see helpers.joined_stages().
+    """
+    return joined_stages(changes, app_label)
 
 
 def kwargs_of(field: models.Field[Any, Any]) -> dict[str, Any]:
@@ -170,8 +171,15 @@ def test_not_null_rename_is_phased() -> None:
     assert (stop.old_name, stop.new_name) == ("title", "name")
     assert remove.name == "title"
     assert not_null.name == "name" and not_null.field.null is False
-    # The backfill commits batch by batch: neither migration is one transaction.
-    assert pre.atomic is False and post.atomic is False
+    # The backfill commits batch by batch: the sync and its stop run outside
+    # a transaction, in migrations of their own.
+    assert [(m.stage, m.atomic) for m in changes["app"]] == [  # type: ignore[attr-defined]
+        (Stage.PRE_DEPLOY, True),
+        (Stage.PRE_DEPLOY, False),
+        (Stage.POST_DEPLOY, False),
+        (Stage.POST_DEPLOY, True),
+        (Stage.POST_DEPLOY, False),
+    ], describe_changes(changes)
     assert matches_models(changes, before, after)
 
 

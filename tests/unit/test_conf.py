@@ -7,7 +7,7 @@ from django.test import override_settings
 
 from green_makemigrations import conf
 from green_makemigrations.conf import setting_errors, stage_overrides
-from green_makemigrations.constants import Stage
+from green_makemigrations.constants import STAGE_SPELLINGS, Stage
 from green_makemigrations.exceptions import StageConfigurationError
 from green_makemigrations.locks import LockPolicy
 
@@ -60,7 +60,7 @@ def test_invalid_stage_value() -> None:
     message = str(error.value)
     assert "GREEN_MAKEMIGRATIONS['STAGES']['shop']" in message
     assert "'later'" in message
-    assert "'pre_deploy' or 'post_deploy'" in message
+    assert STAGE_SPELLINGS in message
     assert setting_errors() == [message]
 
 

@@ -13,7 +13,8 @@ from django.db.migrations.state import ModelState
 from django.db.models.functions import Now
 
 from green_makemigrations.autodetector import GreenMigrationAutodetector
-from green_makemigrations.constants import STAGE_COMMENTS, Stage
+from green_makemigrations.constants import EMPTY_STAGE_COMMENTS, STAGE_COMMENTS, Stage
+from green_makemigrations.operations import AddIndexConcurrently, SetNotNull
 from green_makemigrations.questioner import GreenQuestioner
 from green_makemigrations.writer import STAGE_IMPORT, StagedMigrationWriter
 
@@ -129,6 +130,65 @@ def test_merge_after_post_deploy_is_written_post_deploy(
     text = StagedMigrationWriter(after_post, include_header=False).as_string()
     assert "    stage = Stage.POST_DEPLOY\n" in text
 
+    # No comment claims what the merge does not do: it breaks nothing.
+    assert "Breaks the previous release" not in text
+    assert _comments(text) == EMPTY_STAGE_COMMENTS[Stage.POST_DEPLOY].splitlines()
+
     after_pre = make_migration("testapp", "0004_merge", [], [("testapp", pre.name)])
     text = StagedMigrationWriter(after_pre, include_header=False).as_string()
     assert "    stage = Stage.PRE_DEPLOY\n" in text
+    assert _comments(text) == EMPTY_STAGE_COMMENTS[Stage.PRE_DEPLOY].splitlines()
+
+
+def _comments(text: str) -> list[str]:
+    """Return the comment lines of the Migration class."""
+    body = text[text.index(CLASS_LINE) :]
+    return [line.strip()[2:] for line in body.splitlines() if line.startswith("    # ")]
+
+
+def _add_index() -> Operation:
+    return AddIndexConcurrently("book", models.Index(fields=["pages"], name="book_pages_idx"))
+
+
+def _set_not_null() -> Operation:
+    return SetNotNull("book", "pages", models.IntegerField())
+
+
+def _alter() -> Operation:
+    return operations.AlterField("book", "pages", models.IntegerField(null=True))
+
+
+@pytest.mark.parametrize(
+    ("make_operations", "atomic", "named"),
+    [
+        ([], True, []),
+        ([_alter], True, []),
+        ([_add_index], False, ["AddIndexConcurrently"]),
+        ([_add_index, _set_not_null], False, ["AddIndexConcurrently", "SetNotNull"]),
+        ([_add_index, _add_index], False, ["AddIndexConcurrently"]),
+        ([_alter], False, []),  # made non-atomic by hand: no reason claimed
+        ([], False, []),
+    ],
+)
+@pytest.mark.parametrize("stage", list(Stage))
+def test_header_is_true_to_the_file(
+    make_operations: list[Any], atomic: bool, named: list[str], stage: Stage
+) -> None:
+    """Stage comment by operations or none; "Not atomic" only naming what runs outside one."""
+    ops = [make() for make in make_operations]
+    migration = make_migration("testapp", "0002_x", ops, [("testapp", "0001_initial")], stage)
+    migration.atomic = atomic  # type: ignore[misc]
+    text = StagedMigrationWriter(migration, include_header=False).as_string()
+    comments = _comments(text)
+    stage_comment = (STAGE_COMMENTS if ops else EMPTY_STAGE_COMMENTS)[stage].splitlines()
+    assert comments[: len(stage_comment)] == stage_comment
+    reason = " ".join(comments[len(stage_comment) :])
+    if named:
+        assert reason.startswith(f"Not atomic: {', '.join(named)} ")
+        assert "outside a transaction" in reason
+    else:
+        assert reason == ""
+    assert ("    atomic = False\n" in text) is not atomic
+    if not ops:
+        assert "Breaks" not in text and "Safe while" not in text
+    compile(text, "0002_x.py", "exec")
