@@ -97,16 +97,33 @@ class ViewOperation(Operation):
             return
         self.drop(app_label, schema_editor, state)
         if schema_editor.connection.vendor == "sqlite":
-            mirror.create_mirror(schema_editor, model, self.name, self._columns(model))
+            columns = self._columns(model, schema_editor)
+            mirror.create_mirror(schema_editor, model, self.name, columns)
             return
         schema_editor.execute(f"CREATE VIEW {view} AS {select}")
 
-    def _columns(self, model: type[models.Model]) -> list[tuple[str, str]]:
-        """Return (table column, view column) pairs of model's table."""
+    def _columns(
+        self,
+        model: type[models.Model],
+        schema_editor: BaseDatabaseSchemaEditor | None = None,
+    ) -> list[tuple[str, str]]:
+        """Return (table column, view column) pairs of model's table.
+
+        With schema_editor, only the columns the table has now: rolled back,
+        a migration gets the state of the forwards plan, which may hold a
+        column that another migration of the release, made in another run and
+        unapplied before this one, has dropped already.
+        """
         to_view = {column: alias for alias, column in self.renamed_columns.items()}
+        existing = None
+        if schema_editor is not None and not schema_editor.collect_sql:
+            # Not renamed yet (MariaDB builds the view's query before the swap).
+            if model._meta.db_table in _table_kinds(schema_editor):
+                existing = column_names(schema_editor, model._meta.db_table)
         return [
             (str(f.column), to_view.get(str(f.column), str(f.column)))
             for f in model._meta.local_concrete_fields
+            if existing is None or f.column in existing
         ]
 
     def _beside(self, schema_editor: BaseDatabaseSchemaEditor, model: type[models.Model]) -> bool:
@@ -132,7 +149,7 @@ class ViewOperation(Operation):
             quote(column)
             if column == alias
             else (f"{quote(column)} AS {quote(alias)}" if renamed else quote(alias))
-            for column, alias in self._columns(model)
+            for column, alias in self._columns(model, schema_editor)
         )
         return f"SELECT {select} FROM {quote(model._meta.db_table)}"
 

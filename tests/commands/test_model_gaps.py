@@ -38,6 +38,8 @@ from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 from django.test.utils import CaptureQueriesContext, extend_sys_path, override_settings
 
+from green_makemigrations.questioner import GreenInteractiveQuestioner
+
 from .utils import tables
 
 LABEL = "model_gaps"
@@ -368,4 +370,94 @@ def test_declined_rename_of_an_unreferenced_model_is_two_models(
         assert "Stage.POST_DEPLOY" in (history.path / f"{post}.py").read_text()
         migrate(stage="pre-deploy")
         migrate(stage="post-deploy")
+        migrate("zero")
+
+
+# -- releases of renames, in one or several runs, deployed and rolled back -----------------
+
+
+def book(name: str, field: str, meta: str = "", title: str = "max_length=20") -> str:
+    """Return the models text of a book model called name, with a field called field."""
+    text = (
+        TAG + f"class {name}(models.Model):\n    {field} = models.CharField({title})\n"
+        "    tags = models.ManyToManyField(Tag)\n"
+    )
+    return text + (f"\n    class Meta:\n{meta}" if meta else "")
+
+
+VOLUME_TABLE = "        db_table = 'model_gaps_volume'\n"
+UNIQUE_TITLE = (
+    "        constraints = [models.UniqueConstraint(fields=['title'], name='title_unique')]\n"
+)
+# Each case: the models of each makemigrations run, the first being the
+# running release's; all the runs after it make one release.
+RELEASES = {
+    # A table change, then a field rename in another run (DropView's
+    # rollback must not name the column the rename added).
+    "table_then_field_rename": [
+        book("Book", "title"),
+        book("Book", "title", VOLUME_TABLE),
+        book("Book", "name", VOLUME_TABLE),
+    ],
+    "model_and_field_renamed_in_one_run": [book("Book", "title"), book("Volume", "name")],
+    # SQLite rebuilds the renamed table while the mirror under its old name exists.
+    "model_renamed_with_a_unique_constraint": [
+        book("Book", "title"),
+        book("Volume", "title", UNIQUE_TITLE),
+    ],
+    "model_renamed_then_field_altered_in_another_run": [
+        book("Book", "title"),
+        book("Volume", "title"),
+        book("Volume", "title", title="max_length=20, null=True"),
+    ],
+}
+
+
+@pytest.mark.parametrize("case", RELEASES)
+def test_release_deploys_rolls_back_and_deploys_again(
+    history: History, case: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs = RELEASES[case]
+    with history.release(runs[0]):
+        history.makemigrations()
+        migrate()
+    for name, answer in [("ask_rename", True), ("ask_rename_model", True)]:
+        monkeypatch.setattr(GreenInteractiveQuestioner, name, lambda *args, a=answer: a)
+    # The release's post-deploy migrations have not run anywhere yet.
+    monkeypatch.setattr(GreenInteractiveQuestioner, "ask_pending_deployed", lambda *args: False)
+    for models_text in runs[1:]:
+        with history.release(models_text):
+            history.makemigrations(interactive=True)
+    with history.release(runs[-1]):
+        files = history.files()
+        old_apps = history.state_apps("0001_initial")
+        new_apps = history.state_apps(files[-1])
+        old = ("old", old_apps, "Book", "title")
+        new_model = "Volume" if "class Volume" in runs[-1] else "Book"
+        new_field = "name" if " name = " in runs[-1].removeprefix(TAG) else "title"
+        new = ("new", new_apps, new_model, new_field)
+        tag = old_apps.get_model(LABEL, "Tag").objects.create(name="a")
+        for number, (step, releases) in enumerate(
+            [
+                ("pre-deploy", [old, new]),
+                ("post-deploy", [new]),
+                ("0001_initial", [old]),
+                ("pre-deploy", [old, new]),
+                ("post-deploy", [new]),
+            ]
+        ):
+            if step == "0001_initial":
+                migrate(step)
+            else:
+                migrate(stage=step)
+            for release, state_apps, model_name, field in releases:
+                model = state_apps.get_model(LABEL, model_name)
+                row = model.objects.create(**{field: f"{release} {number}"})
+                row.tags.add(tag.pk)
+                assert list(row.tags.values_list("name", flat=True)) == ["a"], (step, release)
+                model.objects.filter(pk=row.pk).update(**{field: f"{release} {number}!"})
+                row.refresh_from_db()
+                assert getattr(row, field) == f"{release} {number}!", (step, release)
+                # Every row either release wrote is there, under the same key.
+                assert model.objects.filter(pk__lte=row.pk).count() == row.pk, (step, release)
         migrate("zero")
