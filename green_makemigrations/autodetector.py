@@ -488,6 +488,8 @@ class GreenMigrationAutodetector(MigrationAutodetector):
         table whose name changes, its columns under their old names.
         """
         views: list[views_module.ViewSpec] = [(old_model._meta.db_table, None, {})]
+        # The columns of each view, as the running release names them.
+        columns = [[str(f.column) for f in old_model._meta.local_concrete_fields]]
         for old_field in old_model._meta.local_many_to_many:
             old_through = old_field.remote_field.through._meta
             new_field = new_model._meta.get_field(old_field.name)
@@ -504,8 +506,11 @@ class GreenMigrationAutodetector(MigrationAutodetector):
                 if old.column != new.column
             }
             views.append((old_through.db_table, old_field.name, renamed))
-        for name, field_name, renamed_columns in views:
-            drop = views_module.DropView(name, model_name, field_name, renamed_columns)
+            columns.append([str(f.column) for f in old_through.local_concrete_fields])
+        for (name, field_name, renamed_columns), view_columns in zip(views, columns, strict=True):
+            drop = views_module.DropView(
+                name, model_name, field_name, renamed_columns, columns=view_columns
+            )
             self.add_operation(app_label, drop)
             self.deferred_operations.append(drop)
         return views

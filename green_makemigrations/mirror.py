@@ -26,7 +26,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from django.db import models
+from django.db import models, transaction
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.models.fields import NOT_PROVIDED
 
@@ -168,17 +168,19 @@ def rebuilds_keep_mirrors(connection: Any) -> Iterator[None]:
     """Keep the mirrors of each table SQLite's schema editor rebuilds in the block.
 
     Django rebuilds a table to alter it (a new table, the rows copied, the
-    old one dropped, the new one renamed): the triggers on the old table go
-    with it, and the mirror's triggers, which name the table, stop the
-    rename. They are dropped before the rebuild and created again after it,
-    for the columns the table still has (under their new names, if the
-    rebuild renamed them). Elsewhere the block runs unchanged.
+    old one dropped, the new one renamed), or drops a column in place: the
+    triggers on the old table go with it, and the mirror's triggers, which
+    name the table and its columns, stop the rename or the drop. They are
+    dropped before and created again after, for the columns the table still
+    has (under their new names, if the rebuild renamed them). Elsewhere the
+    block runs unchanged.
     """
     if connection.vendor != "sqlite":
         yield
         return
     editor_class = connection.SchemaEditorClass
     remake_table = editor_class._remake_table
+    remove_field = editor_class.remove_field
 
     def remake(
         schema_editor: BaseDatabaseSchemaEditor,
@@ -187,40 +189,72 @@ def rebuilds_keep_mirrors(connection: Any) -> Iterator[None]:
         delete_field: Any = None,
         alter_fields: Any = None,
     ) -> None:
-        table = str(model._meta.db_table)
-        mirrors = {} if schema_editor.collect_sql else _mirrors_of(schema_editor, table)
-        for name in mirrors:
-            _drop_triggers(schema_editor, name)
-        remake_table(schema_editor, model, create_field, delete_field, alter_fields)
-        if not mirrors:
-            return
         renamed = {
             str(old.column): str(new.column)
             for old, new in alter_fields or []
             if old.column and new.column
         }
-        with schema_editor.connection.cursor() as cursor:
-            description = schema_editor.connection.introspection.get_table_description(
-                cursor, table
-            )
-        columns = {info.name for info in description}
-        quote = identifiers.quoter(schema_editor)
-        pk = model._meta.pk
-        assert pk is not None
-        for name, pairs in mirrors.items():
-            kept = [
-                (renamed.get(column, column), alias)
-                for column, alias in pairs
-                if renamed.get(column, column) in columns
-            ]
-            to_mirror = dict(kept)
-            pk_column = renamed.get(str(pk.column), str(pk.column))
-            key = (quote(pk_column), quote(to_mirror.get(pk_column, pk_column)))
-            quoted = [(quote(column), quote(alias)) for column, alias in kept]
-            _create_triggers(schema_editor, name, quote(table), quote(name), quoted, key)
+        with _triggers_recreated(schema_editor, model, renamed):
+            remake_table(schema_editor, model, create_field, delete_field, alter_fields)
 
-    with swap_attribute(editor_class, "_remake_table", remake):
+    def remove(schema_editor: BaseDatabaseSchemaEditor, model: Any, field: Any) -> None:
+        with _triggers_recreated(schema_editor, model, {}):
+            remove_field(schema_editor, model, field)
+
+    with (
+        swap_attribute(editor_class, "_remake_table", remake),
+        swap_attribute(editor_class, "remove_field", remove),
+    ):
         yield
+
+
+@contextmanager
+def _triggers_recreated(
+    schema_editor: BaseDatabaseSchemaEditor, model: type[models.Model], renamed: dict[str, str]
+) -> Iterator[None]:
+    """Drop the triggers of model's table's mirrors for the block; create them again after.
+
+    renamed maps the columns the block renames to their new names. All in
+    one transaction: in a non-atomic migration a write of the running
+    release between the triggers' drop and the rebuild's copy would reach
+    the mirror and not the table.
+    """
+    table = str(model._meta.db_table)
+    mirrors = {} if schema_editor.collect_sql else _mirrors_of(schema_editor, table)
+    if not mirrors:
+        yield
+        return
+    with transaction.atomic(using=schema_editor.connection.alias):
+        for name in mirrors:
+            _drop_triggers(schema_editor, name)
+        yield
+        _recreate_triggers(schema_editor, model, table, mirrors, renamed)
+
+
+def _recreate_triggers(
+    schema_editor: BaseDatabaseSchemaEditor,
+    model: type[models.Model],
+    table: str,
+    mirrors: dict[str, list[tuple[str, str]]],
+    renamed: dict[str, str],
+) -> None:
+    """Create the triggers of table's mirrors for the columns table has now."""
+    with schema_editor.connection.cursor() as cursor:
+        description = schema_editor.connection.introspection.get_table_description(cursor, table)
+    columns = {info.name for info in description}
+    quote = identifiers.quoter(schema_editor)
+    pk = model._meta.pk
+    assert pk is not None
+    pk_column = renamed.get(str(pk.column), str(pk.column))
+    for name, pairs in mirrors.items():
+        kept = [
+            (renamed.get(column, column), alias)
+            for column, alias in pairs
+            if renamed.get(column, column) in columns
+        ]
+        key = (quote(pk_column), quote(dict(kept).get(pk_column, pk_column)))
+        quoted = [(quote(column), quote(alias)) for column, alias in kept]
+        _create_triggers(schema_editor, name, quote(table), quote(name), quoted, key)
 
 
 def _inline(schema_editor: BaseDatabaseSchemaEditor, sql: str, params: Sequence[Any]) -> str:

@@ -173,7 +173,9 @@ def subprocess_env() -> dict[str, str]:
     env["DJANGO_SETTINGS_MODULE"] = SETTINGS_MODULE
     # No .pyc: models.py is rewritten in place between makemigrations runs.
     env["PYTHONDONTWRITEBYTECODE"] = "1"
-    env.pop("PYTHONPATH", None)
+    # The package of this checkout, not the one the virtualenv installed
+    # (an editable install of another worktree).
+    env["PYTHONPATH"] = str(HARNESS.parents[2])
     return env
 
 
