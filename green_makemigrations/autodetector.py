@@ -207,8 +207,6 @@ class GreenMigrationAutodetector(MigrationAutodetector):
         """Replace the AlterField at position if needed; return how many operations it added."""
         operation: operations.AlterField = app_operations[position]  # type: ignore[assignment]
         old_field = self._old_field(app_label, operation)
-        if old_field is not None:
-            self._check_repointed(app_label, operation, old_field)
         replacement: list[Operation]
         if old_field is not None and not operation.field.many_to_many:
             change = rules.type_change(old_field, operation.field)
@@ -240,42 +238,49 @@ class GreenMigrationAutodetector(MigrationAutodetector):
                 app_operations[position] = online
         return 0
 
-    def _check_repointed(
-        self, app_label: str, operation: operations.AlterField, old_field: Any
-    ) -> None:
+    def _check_repointed(self) -> None:
         """Raise PhasingError if a relation moves from a deleted model to a created one.
 
         That is what a model rename looks like when the rename question is
         answered no (or not asked, under ``--noinput``): Django creates the
-        new model, re-points the relations at its empty table and deletes
-        the old one. The existing rows would point at rows the new table does
-        not have, and the running release still uses the old model.
+        new model, re-points the relations at its empty table (an
+        AlterField, or a many-to-many field removed and added again) and
+        deletes the old one. The existing rows would point at rows the new
+        table does not have, and the running release still uses the old
+        model.
         """
-        new_field = operation.field
-        if not (old_field.is_relation and new_field.is_relation):
-            return
-        old_target = _target_key(old_field, app_label, self._old_model_key(app_label, operation))
-        new_target = _target_key(new_field, app_label, (app_label, operation.model_name_lower))
         renamed_from = set(self.renamed_models.values())
-        deleted = old_target not in self.to_state.models and old_target not in renamed_from
-        created = new_target not in self.from_state.models and new_target not in self.renamed_models
-        if not (deleted and created):
-            return
-        old_label, new_label = ".".join(old_target), ".".join(new_target)
-        raise PhasingError(
-            f"{app_label}.{operation.model_name_lower}.{operation.name} would point at "
-            f"{new_label}, a new model, instead of {old_label}, which is deleted: the new "
-            "table starts empty, so the existing rows would point at rows it does not have "
-            f"(the migration fails), and the running release still uses {old_label}. If "
-            f"{new_label} is {old_label} renamed, run makemigrations interactively (not "
-            f"--noinput) and answer yes when it asks whether {old_label} was renamed. "
-            "Otherwise create the new model in one release (pointing the relations at it "
-            "once its rows are there) and remove the old one in a later release."
-        )
-
-    def _old_model_key(self, app_label: str, operation: operations.AlterField) -> tuple[str, str]:
-        model_name = operation.model_name_lower
-        return (app_label, self.renamed_models.get((app_label, model_name), model_name))
+        for (app_label, model_name), model_state in sorted(self.to_state.models.items()):
+            old_key = (app_label, self.renamed_models.get((app_label, model_name), model_name))
+            old_state = self.from_state.models.get(old_key)
+            if old_state is None:
+                continue
+            for name, field in model_state.fields.items():
+                old_name = self.renamed_fields.get((app_label, model_name, name), name)
+                old_field = old_state.fields.get(old_name)
+                if not (field.is_relation and old_field is not None and old_field.is_relation):
+                    continue
+                old_target = _target_key(old_field, app_label, old_key)
+                new_target = _target_key(field, app_label, (app_label, model_name))
+                if (
+                    old_target in self.to_state.models
+                    or old_target in renamed_from
+                    or new_target in self.from_state.models
+                    or new_target in self.renamed_models
+                ):
+                    continue
+                old_label, new_label = ".".join(old_target), ".".join(new_target)
+                raise PhasingError(
+                    f"{app_label}.{model_name}.{name} would point at {new_label}, a new "
+                    f"model, instead of {old_label}, which is deleted: the new table starts "
+                    "empty, so the existing rows would point at rows it does not have (the "
+                    f"migration fails), and the running release still uses {old_label}. If "
+                    f"{new_label} is {old_label} renamed, run makemigrations interactively "
+                    "(not --noinput) and answer yes when it asks whether "
+                    f"{old_label} was renamed. Otherwise create the new model in one release "
+                    "(pointing the relations at it once its rows are there) and remove the "
+                    "old one in a later release."
+                )
 
     def _old_field(self, app_label: str, operation: operations.AlterField) -> Any:
         """Return the field an AlterField changes, as it was, or None."""
@@ -765,6 +770,7 @@ class GreenMigrationAutodetector(MigrationAutodetector):
 
     def _build_migration_list(self, graph: MigrationGraph | None = None) -> None:
         """Build Django's migrations twice: pre-deploy operations, then post-deploy ones."""
+        self._check_repointed()
         tableless_models = {
             key
             for key, model_state in self.from_state.models.items()
