@@ -483,3 +483,31 @@ def test_release_deploys_rolls_back_and_deploys_again(
                 # Every row either release wrote is there, under the same key.
                 assert model.objects.filter(pk__lte=row.pk).count() == row.pk, (step, release)
         migrate("zero")
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="mirror tables are SQLite's")
+@pytest.mark.parametrize("written", ["now", "before"], ids=["select", "values"])
+def test_mirror_columns_are_read_from_its_triggers(transactional_db: None, written: str) -> None:
+    """The triggers of a mirror, as written now and as written before rows were read back."""
+    from green_makemigrations import mirror
+
+    with connection.schema_editor() as editor:
+        editor.execute('CREATE TABLE "gaps_t" ("id" integer PRIMARY KEY, "new" text)')
+        editor.execute('CREATE TABLE "gaps_m" ("id" integer PRIMARY KEY, "old" text)')
+        pairs = [('"id"', '"id"'), ('"new"', '"old"')]
+        if written == "now":
+            mirror._create_triggers(editor, "gaps_m", '"gaps_t"', '"gaps_m"', pairs, pairs[0])
+        else:
+            editor.execute(
+                f'CREATE TRIGGER "{mirror.trigger_name("gaps_m", "from", "i")}" AFTER INSERT '
+                'ON "gaps_t" FOR EACH ROW BEGIN INSERT INTO "gaps_m" ("id", "old") '
+                'VALUES (NEW."id", NEW."new"); END'
+            )
+        try:
+            assert mirror._mirrors_of(editor, "gaps_t") == {
+                "gaps_m": [("id", "id"), ("new", "old")]
+            }
+        finally:
+            mirror._drop_triggers(editor, "gaps_m")
+            editor.execute('DROP TABLE "gaps_t"')
+            editor.execute('DROP TABLE "gaps_m"')
