@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db.migrations import Migration, operations
 from django.db.migrations.autodetector import MigrationAutodetector, OperationDependency
 from django.db.migrations.graph import MigrationGraph
@@ -60,6 +61,8 @@ class GreenMigrationAutodetector(MigrationAutodetector):
         # Operations that are post-deploy whatever their kind.
         self.deferred_operations: list[Operation] = []
         self._positions: dict[int, int] = {}
+        # Renamed models whose table keeps its name (a state-only rename).
+        self._tables_kept: set[tuple[str, str]] = set()
 
     def changes(
         self,
@@ -236,6 +239,50 @@ class GreenMigrationAutodetector(MigrationAutodetector):
                 app_operations[position] = online
         return 0
 
+    def _check_repointed(self) -> None:
+        """Raise PhasingError if a relation moves from a deleted model to a created one.
+
+        That is what a model rename looks like when the rename question is
+        answered no (or not asked, under ``--noinput``): Django creates the
+        new model, re-points the relations at its empty table (an
+        AlterField, or a many-to-many field removed and added again) and
+        deletes the old one. The existing rows would point at rows the new
+        table does not have, and the running release still uses the old
+        model.
+        """
+        renamed_from = set(self.renamed_models.values())
+        for (app_label, model_name), model_state in sorted(self.to_state.models.items()):
+            old_key = (app_label, self.renamed_models.get((app_label, model_name), model_name))
+            old_state = self.from_state.models.get(old_key)
+            if old_state is None:
+                continue
+            for name, field in model_state.fields.items():
+                old_name = self.renamed_fields.get((app_label, model_name, name), name)
+                old_field = old_state.fields.get(old_name)
+                if not (field.is_relation and old_field is not None and old_field.is_relation):
+                    continue
+                old_target = _target_key(old_field, app_label, old_key)
+                new_target = _target_key(field, app_label, (app_label, model_name))
+                if (
+                    old_target in self.to_state.models
+                    or old_target in renamed_from
+                    or new_target in self.from_state.models
+                    or new_target in self.renamed_models
+                ):
+                    continue
+                old_label, new_label = ".".join(old_target), ".".join(new_target)
+                raise PhasingError(
+                    f"{app_label}.{model_name}.{name} would point at {new_label}, a new "
+                    f"model, instead of {old_label}, which is deleted: the new table starts "
+                    "empty, so the existing rows would point at rows it does not have (the "
+                    f"migration fails), and the running release still uses {old_label}. If "
+                    f"{new_label} is {old_label} renamed, run makemigrations interactively "
+                    "(not --noinput) and answer yes when it asks whether "
+                    f"{old_label} was renamed. Otherwise create the new model in one release "
+                    "(pointing the relations at it once its rows are there) and remove the "
+                    "old one in a later release."
+                )
+
     def _old_field(self, app_label: str, operation: operations.AlterField) -> Any:
         """Return the field an AlterField changes, as it was, or None."""
         model_name = operation.model_name_lower
@@ -380,6 +427,23 @@ class GreenMigrationAutodetector(MigrationAutodetector):
         keep = f"Keep db_table='{old_table}' to rename without touching the database."
         if old_state.options.get("proxy") or not old_state.options.get("managed", True):
             return None
+        old_model = self.from_state.apps.get_model(app_label, rename.old_name)
+        new_model = self.to_state.apps.get_model(app_label, rename.new_name)
+        kept = _kept_through_columns_renamed(old_model, new_model)
+        if kept:
+            raise PhasingError(self._through_column_refusal(label, rename.new_name, kept))
+        if old_table == new_table and not old_state.options.get("db_table"):
+            # The new model declares the old default name as its db_table.
+            # Django renames the table to the new default name, then back
+            # (its AlterModelTable): a moment without the table on
+            # MariaDB/MySQL, locks elsewhere. Both operations as state only.
+            self._tables_kept.add((app_label, rename.new_name_lower))
+            return operations.SeparateDatabaseAndState(
+                state_operations=[
+                    rename,
+                    operations.AlterModelTable(name=rename.new_name, table=new_table),
+                ]
+            )
         if old_table == new_table or old_state.options.get("db_table"):
             # RenameModel keeps an explicit db_table: an AlterModelTable renames the table.
             return None
@@ -390,20 +454,6 @@ class GreenMigrationAutodetector(MigrationAutodetector):
                 f"under the first name would not follow the second. {keep} Then set the "
                 "new db_table in a later release (phased with a view)."
             )
-        old_model = self.from_state.apps.get_model(app_label, rename.old_name)
-        new_model = self.to_state.apps.get_model(app_label, rename.new_name)
-        for related in new_model._meta.related_objects:
-            through = getattr(related, "through", None)
-            if related.many_to_many and through is not None and through._meta.auto_created:
-                if related.related_model is new_model:
-                    continue  # its own field: a view below
-                raise PhasingError(
-                    f"Renaming {label} to {rename.new_name} renames column "
-                    f"{rename.old_name_lower}_id of table {through._meta.db_table} "
-                    f"({related.related_model._meta.label}.{related.field.name}), which "
-                    "the running release uses, and a view cannot stand in for a table "
-                    f"that keeps its name. {keep}"
-                )
         self._inform(
             f"Renaming {label} to {rename.new_name} renames table {old_table} to "
             f"{new_table}: phased (a view named {old_table} serves the running release "
@@ -411,6 +461,29 @@ class GreenMigrationAutodetector(MigrationAutodetector):
         )
         views = self._table_views(app_label, old_model, new_model, rename.new_name)
         return views_module.RenameModelWithViews(rename.old_name, rename.new_name, views)
+
+    def _through_column_refusal(
+        self, label: str, new_name: str, kept: list[tuple[str, str, str, str]]
+    ) -> str:
+        """Return why a model rename that renames columns of kept through tables is refused."""
+        columns = "; ".join(
+            f"column {old} to {new} of table {table} ({field})" for table, old, new, field in kept
+        )
+        fields = ", ".join(dict.fromkeys(field for _t, _o, _n, field in kept))
+        keys = ", ".join(
+            dict.fromkeys(
+                f"{old.removesuffix('_id')} = models.ForeignKey(...)" for _t, old, _n, _f in kept
+            )
+        )
+        return (
+            f"Renaming {label} to {new_name} renames {columns}, which the running release "
+            "uses; the table keeps its name, so no view can stand in for the old column. "
+            f"First give {fields} an explicit through model, in a release of its own: "
+            f"db_table set to that table, ForeignKeys that keep the columns ({keys}), "
+            "switched to with a state-only migration (migrations.SeparateDatabaseAndState, "
+            "as Django's documentation shows for changing a ManyToManyField to use a "
+            "through model). Then rename the model: no column changes."
+        )
 
     def _table_views(
         self, app_label: str, old_model: Any, new_model: Any, model_name: str
@@ -421,6 +494,8 @@ class GreenMigrationAutodetector(MigrationAutodetector):
         table whose name changes, its columns under their old names.
         """
         views: list[views_module.ViewSpec] = [(old_model._meta.db_table, None, {})]
+        # The columns of each view, as the running release names them.
+        columns = [[str(f.column) for f in old_model._meta.local_concrete_fields]]
         for old_field in old_model._meta.local_many_to_many:
             old_through = old_field.remote_field.through._meta
             new_field = new_model._meta.get_field(old_field.name)
@@ -437,8 +512,11 @@ class GreenMigrationAutodetector(MigrationAutodetector):
                 if old.column != new.column
             }
             views.append((old_through.db_table, old_field.name, renamed))
-        for name, field_name, renamed_columns in views:
-            drop = views_module.DropView(name, model_name, field_name, renamed_columns)
+            columns.append([str(f.column) for f in old_through.local_concrete_fields])
+        for (name, field_name, renamed_columns), view_columns in zip(views, columns, strict=True):
+            drop = views_module.DropView(
+                name, model_name, field_name, renamed_columns, columns=view_columns
+            )
             self.add_operation(app_label, drop)
             self.deferred_operations.append(drop)
         return views
@@ -448,6 +526,13 @@ class GreenMigrationAutodetector(MigrationAutodetector):
         already = {app: len(ops) for app, ops in self.generated_operations.items()}
         super().generate_altered_db_table()
         for app_label, app_operations in list(self.generated_operations.items()):
+            # A renamed model's table change that its state-only rename holds already.
+            app_operations[already.get(app_label, 0) :] = [
+                operation
+                for operation in app_operations[already.get(app_label, 0) :]
+                if type(operation) is not operations.AlterModelTable
+                or (app_label, operation.name_lower) not in self._tables_kept
+            ]
             for position in range(already.get(app_label, 0), len(app_operations)):
                 operation = app_operations[position]
                 if type(operation) is not operations.AlterModelTable:
@@ -686,6 +771,7 @@ class GreenMigrationAutodetector(MigrationAutodetector):
 
     def _build_migration_list(self, graph: MigrationGraph | None = None) -> None:
         """Build Django's migrations twice: pre-deploy operations, then post-deploy ones."""
+        self._check_repointed()
         tableless_models = {
             key
             for key, model_state in self.from_state.models.items()
@@ -1180,6 +1266,62 @@ def _with_db_column(field: Any, db_column: str | None) -> Any:
     if db_column is not None:
         kwargs["db_column"] = db_column
     return field.__class__(*args, **kwargs)
+
+
+def _kept_through_columns_renamed(
+    old_model: Any, new_model: Any
+) -> list[tuple[str, str, str, str]]:
+    """Return the columns a model rename renames in through tables that keep their name.
+
+    Django's RenameModel renames the ``<model>_id`` column (``from_<model>_id``
+    and ``to_<model>_id`` if self-referential) of the auto-created through
+    table of each many-to-many field of the model and of each many-to-many
+    field pointing at it. Where the table is renamed too, a view under its old
+    name serves the old columns; where it keeps its name, nothing can. Each
+    item is (table, old column, new column, field label).
+    """
+    fields = [(field, new_model) for field in old_model._meta.local_many_to_many]
+    for related in old_model._meta.related_objects:
+        if related.many_to_many and related.related_model is not old_model:
+            owner = related.related_model._meta
+            try:
+                other = new_model._meta.apps.get_model(owner.app_label, owner.model_name)
+            except LookupError:  # renamed or deleted too: not this rename's column
+                continue
+            fields.append((related.field, other))
+    renamed: list[tuple[str, str, str, str]] = []
+    for old_field, new_owner in fields:
+        old_through = old_field.remote_field.through._meta
+        if not old_through.auto_created:
+            continue
+        owner = old_field.model._meta
+        try:
+            new_field = new_owner._meta.get_field(old_field.name)
+        except FieldDoesNotExist:
+            continue
+        if not new_field.many_to_many:
+            continue
+        new_through = new_field.remote_field.through._meta
+        if not new_through.auto_created or old_through.db_table != new_through.db_table:
+            continue
+        for old, new in zip(
+            old_through.local_concrete_fields, new_through.local_concrete_fields, strict=True
+        ):
+            if old.column != new.column:
+                label = f"{owner.label}.{old_field.name}"
+                renamed.append((str(old_through.db_table), str(old.column), str(new.column), label))
+    return renamed
+
+
+def _target_key(field: Any, app_label: str, own: tuple[str, str]) -> tuple[str, str]:
+    """Return the (app_label, model_name) a relation of a model state's field points at."""
+    target = field.remote_field.model
+    if not isinstance(target, str):
+        return (target._meta.app_label, target._meta.model_name)
+    if target == "self":
+        return own
+    label, _, name = target.rpartition(".")
+    return (label or app_label, name.lower())
 
 
 def _table_name(model_state: Any) -> str:

@@ -21,7 +21,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.operations import RunPython, RunSQL
 from django.db.migrations.state import ProjectState
 
-from . import conf, stops
+from . import conf, mirror, stops
 from .constants import Stage
 from .exceptions import (
     LockRetriesExhausted,
@@ -162,7 +162,7 @@ class StagedMigrationExecutor(MigrationExecutor):
     ) -> ProjectState:
         """Run one migration; turn a data error or a refusal into a message, no traceback."""
         try:
-            with write_lock_first(self.connection):
+            with write_lock_first(self.connection), mirror.rebuilds_keep_mirrors(self.connection):
                 return self._with_lock_retries(migration, state, run, fake, progress)
         except (IntegrityError, DataError) as error:
             transactional = self.connection.features.can_rollback_ddl and (

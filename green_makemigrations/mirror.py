@@ -21,14 +21,17 @@ mirror again.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
-from django.db import models
+from django.db import models, transaction
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.models.fields import NOT_PROVIDED
 
 from . import identifiers
+from .patching import swap_attribute
 
 TRIGGER_SUFFIXES = ("i", "u", "d")
 
@@ -41,7 +44,8 @@ def create_mirror(
 ) -> None:
     """Create table name mirroring model's table, rows and triggers included.
 
-    ``columns`` pairs each column of the table with its name in the mirror.
+    ``columns`` pairs each column of the table with its name in the mirror;
+    the model's other fields are left out.
     """
     quote = identifiers.quoter(schema_editor)
     connection = schema_editor.connection
@@ -51,7 +55,8 @@ def create_mirror(
     assert pk is not None
     autoincrement = False
     definitions = []
-    for field in model._meta.local_concrete_fields:
+    fields = [f for f in model._meta.local_concrete_fields if str(f.column) in to_mirror]
+    for field in fields:
         name_in_mirror = quote(to_mirror[str(field.column)])
         definition = f"{name_in_mirror} {field.db_type(connection)}"
         if field.generated:
@@ -67,7 +72,7 @@ def create_mirror(
             definition += f" DEFAULT {_inline(schema_editor, default, default_params)}"
         definitions.append(definition)
     schema_editor.execute(f"CREATE TABLE {mirror} ({', '.join(definitions)})")
-    generated = {str(f.column) for f in model._meta.local_concrete_fields if f.generated}
+    generated = {str(f.column) for f in fields if f.generated}
     pairs = [(quote(column), quote(alias)) for column, alias in columns if column not in generated]
     schema_editor.execute(
         f"INSERT INTO {mirror} ({', '.join(alias for _c, alias in pairs)}) "
@@ -82,15 +87,174 @@ def create_mirror(
             [name, model._meta.db_table],
         )
     key = (quote(str(pk.column)), quote(to_mirror[str(pk.column)]))
+    _create_triggers(schema_editor, name, table, mirror, pairs, key)
+
+
+def _create_triggers(
+    schema_editor: BaseDatabaseSchemaEditor,
+    name: str,
+    table: str,
+    mirror: str,
+    pairs: Sequence[tuple[str, str]],
+    key: tuple[str, str],
+) -> None:
+    """Create the triggers copying rows between table and mirror (names quoted).
+
+    ``pairs`` holds (table column, mirror column) of every copied column;
+    ``key`` the primary key's.
+    """
+    quote = identifiers.quoter(schema_editor)
     for prefix, source, target, copied, source_key, target_key in (
         ("from", table, mirror, [(alias, column) for column, alias in pairs], key[0], key[1]),
-        ("to", mirror, table, pairs, key[1], key[0]),
+        ("to", mirror, table, list(pairs), key[1], key[0]),
     ):
         for suffix, event, body in _trigger_bodies(source, target, copied, source_key, target_key):
             schema_editor.execute(
                 f"CREATE TRIGGER {quote(trigger_name(name, prefix, suffix))} AFTER {event} "
                 f"ON {source} FOR EACH ROW {body}"
             )
+
+
+def _drop_triggers(schema_editor: BaseDatabaseSchemaEditor, name: str) -> None:
+    quote = identifiers.quoter(schema_editor)
+    for prefix in ("from", "to"):
+        for suffix in TRIGGER_SUFFIXES:
+            schema_editor.execute(
+                f"DROP TRIGGER IF EXISTS {quote(trigger_name(name, prefix, suffix))}"
+            )
+
+
+# The insert trigger's statement, as _trigger_bodies writes it (and as it
+# wrote it before it read the row back).
+_INSERT = re.compile(
+    r'INSERT INTO "(?:[^"]|"")+" \((.*?)\) (?:SELECT (.*?) FROM |VALUES \((.*?)\))'
+)
+_IDENTIFIER = re.compile(r'"((?:[^"]|"")+)"')
+
+
+def _mirrors_of(
+    schema_editor: BaseDatabaseSchemaEditor, table: str
+) -> dict[str, list[tuple[str, str]]]:
+    """Return each mirror of table, with its (table column, mirror column) pairs.
+
+    Read from the mirror's insert trigger on table, which names both.
+    """
+    suffix = trigger_name("", "from", "i")
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s",
+            [table],
+        )
+        rows = cursor.fetchall()
+    mirrors = {}
+    for trigger, sql in rows:
+        if not trigger.endswith(suffix):
+            continue
+        match = _INSERT.search(sql)
+        if match is None:  # pragma: no cover - not a trigger create_mirror wrote
+            continue
+        targets = [m.replace('""', '"') for m in _IDENTIFIER.findall(match[1])]
+        # "table"."column" or NEW."column": the column is the last identifier.
+        sources = [
+            _IDENTIFIER.findall(item)[-1].replace('""', '"')
+            for item in (match[2] or match[3]).split(", ")
+        ]
+        mirrors[trigger.removesuffix(suffix)] = list(zip(sources, targets, strict=True))
+    return mirrors
+
+
+@contextmanager
+def rebuilds_keep_mirrors(connection: Any) -> Iterator[None]:
+    """Keep the mirrors of each table SQLite's schema editor rebuilds in the block.
+
+    Django rebuilds a table to alter it (a new table, the rows copied, the
+    old one dropped, the new one renamed), or drops a column in place: the
+    triggers on the old table go with it, and the mirror's triggers, which
+    name the table and its columns, stop the rename or the drop. They are
+    dropped before and created again after, for the columns the table still
+    has (under their new names, if the rebuild renamed them). Elsewhere the
+    block runs unchanged.
+    """
+    if connection.vendor != "sqlite":
+        yield
+        return
+    editor_class = connection.SchemaEditorClass
+    remake_table = editor_class._remake_table
+    remove_field = editor_class.remove_field
+
+    def remake(
+        schema_editor: BaseDatabaseSchemaEditor,
+        model: type[models.Model],
+        create_field: Any = None,
+        delete_field: Any = None,
+        alter_fields: Any = None,
+    ) -> None:
+        renamed = {
+            str(old.column): str(new.column)
+            for old, new in alter_fields or []
+            if old.column and new.column
+        }
+        with _triggers_recreated(schema_editor, model, renamed):
+            remake_table(schema_editor, model, create_field, delete_field, alter_fields)
+
+    def remove(schema_editor: BaseDatabaseSchemaEditor, model: Any, field: Any) -> None:
+        with _triggers_recreated(schema_editor, model, {}):
+            remove_field(schema_editor, model, field)
+
+    with (
+        swap_attribute(editor_class, "_remake_table", remake),
+        swap_attribute(editor_class, "remove_field", remove),
+    ):
+        yield
+
+
+@contextmanager
+def _triggers_recreated(
+    schema_editor: BaseDatabaseSchemaEditor, model: type[models.Model], renamed: dict[str, str]
+) -> Iterator[None]:
+    """Drop the triggers of model's table's mirrors for the block; create them again after.
+
+    renamed maps the columns the block renames to their new names. All in
+    one transaction: in a non-atomic migration a write of the running
+    release between the triggers' drop and the rebuild's copy would reach
+    the mirror and not the table.
+    """
+    table = str(model._meta.db_table)
+    mirrors = {} if schema_editor.collect_sql else _mirrors_of(schema_editor, table)
+    if not mirrors:
+        yield
+        return
+    with transaction.atomic(using=schema_editor.connection.alias):
+        for name in mirrors:
+            _drop_triggers(schema_editor, name)
+        yield
+        _recreate_triggers(schema_editor, model, table, mirrors, renamed)
+
+
+def _recreate_triggers(
+    schema_editor: BaseDatabaseSchemaEditor,
+    model: type[models.Model],
+    table: str,
+    mirrors: dict[str, list[tuple[str, str]]],
+    renamed: dict[str, str],
+) -> None:
+    """Create the triggers of table's mirrors for the columns table has now."""
+    with schema_editor.connection.cursor() as cursor:
+        description = schema_editor.connection.introspection.get_table_description(cursor, table)
+    columns = {info.name for info in description}
+    quote = identifiers.quoter(schema_editor)
+    pk = model._meta.pk
+    assert pk is not None
+    pk_column = renamed.get(str(pk.column), str(pk.column))
+    for name, pairs in mirrors.items():
+        kept = [
+            (renamed.get(column, column), alias)
+            for column, alias in pairs
+            if renamed.get(column, column) in columns
+        ]
+        key = (quote(pk_column), quote(dict(kept).get(pk_column, pk_column)))
+        quoted = [(quote(column), quote(alias)) for column, alias in kept]
+        _create_triggers(schema_editor, name, quote(table), quote(name), quoted, key)
 
 
 def _inline(schema_editor: BaseDatabaseSchemaEditor, sql: str, params: Sequence[Any]) -> str:
@@ -108,13 +272,17 @@ def _trigger_bodies(
     """Return (suffix, event, WHEN and body) of the triggers copying source's rows to target.
 
     ``copied`` pairs each target column with the source column it takes.
+    The row is copied as it is when the trigger runs, not as the statement
+    left it (``NEW``): other triggers on the table (a renamed column's sync,
+    sync.py) may have changed it since, and a copy of the statement's
+    values would bring back the values they replaced.
     """
     targets = ", ".join(column for column, _s in copied)
-    values = ", ".join(f"NEW.{column}" for _t, column in copied)
-    assignments = ", ".join(f"{column} = NEW.{value}" for column, value in copied)
-    changed = " OR ".join(f"{column} IS NOT NEW.{value}" for column, value in copied)
+    sources = ", ".join(f"{source}.{column}" for _t, column in copied)
+    changed = " OR ".join(f"{target}.{column} IS NOT {source}.{value}" for column, value in copied)
+    row = f"FROM {source} WHERE {source}.{source_key} = NEW.{source_key}"
     missing = f"NOT EXISTS (SELECT 1 FROM {target} WHERE {target_key} = NEW.{source_key})"
-    insert = f"INSERT INTO {target} ({targets}) VALUES ({values})"
+    insert = f"INSERT INTO {target} ({targets}) SELECT {sources} {row}"
     return [
         (
             "i",
@@ -126,8 +294,9 @@ def _trigger_bodies(
         (
             "u",
             "UPDATE",
-            f"BEGIN UPDATE {target} SET {assignments} "
-            f"WHERE {target_key} = OLD.{source_key} AND ({changed}); END",
+            f"BEGIN UPDATE {target} SET ({targets}) = (SELECT {sources} {row}) "
+            f"WHERE {target_key} = OLD.{source_key} AND EXISTS (SELECT 1 {row} "
+            f"AND ({changed})); END",
         ),
         ("d", "DELETE", f"BEGIN DELETE FROM {target} WHERE {target_key} = OLD.{source_key}; END"),
     ]
@@ -139,11 +308,7 @@ def drop_mirror(schema_editor: BaseDatabaseSchemaEditor, name: str) -> None:
     A view of that name (what SQLite had before the mirror) is dropped instead.
     """
     quote = identifiers.quoter(schema_editor)
-    for prefix in ("from", "to"):
-        for suffix in TRIGGER_SUFFIXES:
-            schema_editor.execute(
-                f"DROP TRIGGER IF EXISTS {quote(trigger_name(name, prefix, suffix))}"
-            )
+    _drop_triggers(schema_editor, name)
     with schema_editor.connection.cursor() as cursor:
         cursor.execute("SELECT type FROM sqlite_master WHERE name = %s", [name])
         row = cursor.fetchone()

@@ -713,6 +713,10 @@ def touched_keys(operation: Operation, app_label: str) -> set[Key]:
     everything.
     """
     keys: set[Key] = set()
+    if isinstance(operation, operations.SeparateDatabaseAndState):
+        # What its operations touch (a state-only model rename: that model).
+        inner = [*operation.state_operations, *operation.database_operations]
+        return set().union(*(touched_keys(op, app_label) for op in inner))
     if isinstance(operation, ViewOperation):
         # A view under a renamed table's old name: nothing the new models use.
         return {(app_label, operation.model_name_lower, VIEW)}

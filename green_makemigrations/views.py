@@ -45,11 +45,14 @@ class ViewOperation(Operation):
         model_name: str,
         field_name: str | None = None,
         renamed_columns: dict[str, str] | None = None,
+        columns: list[str] | None = None,
     ) -> None:
         self.name = name
         self.model_name = model_name
         self.field_name = field_name
         self.renamed_columns = dict(renamed_columns or {})
+        # The view's columns (their names in the view) if not every column of the table.
+        self.columns = list(columns) if columns is not None else None
 
     @property
     def model_name_lower(self) -> str:
@@ -63,6 +66,8 @@ class ViewOperation(Operation):
             kwargs["field_name"] = self.field_name
         if self.renamed_columns:
             kwargs["renamed_columns"] = self.renamed_columns
+        if self.columns is not None:
+            kwargs["columns"] = self.columns
         return self.__class__.__qualname__, [], kwargs
 
     def state_forwards(self, app_label: str, state: ProjectState) -> None:
@@ -98,17 +103,42 @@ class ViewOperation(Operation):
             return
         self.drop(app_label, schema_editor, state)
         if schema_editor.connection.vendor == "sqlite":
-            mirror.create_mirror(schema_editor, model, self.name, self._columns(model))
+            columns = self._columns(model, schema_editor)
+            mirror.create_mirror(schema_editor, model, self.name, columns)
             return
         schema_editor.execute(f"CREATE VIEW {view} AS {select}")
 
-    def _columns(self, model: type[models.Model]) -> list[tuple[str, str]]:
-        """Return (table column, view column) pairs of model's table."""
+    def _columns(
+        self,
+        model: type[models.Model],
+        schema_editor: BaseDatabaseSchemaEditor | None = None,
+    ) -> list[tuple[str, str]]:
+        """Return (table column, view column) pairs of model's table.
+
+        Only the view's ``columns``, where they are given: those of the
+        table when it was renamed, which the running release uses. A view
+        recreated when post-deploy is rolled back would otherwise take the
+        columns pre-deploy added, and their drop, rolling pre-deploy back,
+        would break the view (MariaDB) or drop it (PostgreSQL's CASCADE).
+        With schema_editor, only the columns the table has now: rolled back,
+        a migration gets the state of the forwards plan, which may hold a
+        column that another migration of the release, made in another run and
+        unapplied before this one, has dropped already.
+        """
         to_view = {column: alias for alias, column in self.renamed_columns.items()}
-        return [
+        existing = None
+        if schema_editor is not None and not schema_editor.collect_sql:
+            # Not renamed yet (MariaDB builds the view's query before the swap).
+            if model._meta.db_table in _table_kinds(schema_editor):
+                existing = column_names(schema_editor, model._meta.db_table)
+        pairs = [
             (str(f.column), to_view.get(str(f.column), str(f.column)))
             for f in model._meta.local_concrete_fields
+            if existing is None or f.column in existing
         ]
+        if self.columns is not None:
+            pairs = [(column, alias) for column, alias in pairs if alias in self.columns]
+        return pairs
 
     def _beside(self, schema_editor: BaseDatabaseSchemaEditor, model: type[models.Model]) -> bool:
         """Return whether the table has the renamed columns' old ones beside them (MariaDB)."""
@@ -133,7 +163,7 @@ class ViewOperation(Operation):
             quote(column)
             if column == alias
             else (f"{quote(column)} AS {quote(alias)}" if renamed else quote(alias))
-            for column, alias in self._columns(model)
+            for column, alias in self._columns(model, schema_editor)
         )
         return f"SELECT {select} FROM {quote(model._meta.db_table)}"
 

@@ -394,12 +394,14 @@ def test_model_rename_leaves_views_for_its_table_and_many_to_many_tables() -> No
     ]
     # Each DropView drops a view the rename made.
     assert [op.deconstruct()[2] for op in ops(post)] == [
-        {"name": "app_post", "model_name": "Article"},
+        # The columns of the old tables, which the running release uses.
+        {"name": "app_post", "model_name": "Article", "columns": ["id"]},
         {
             "name": "app_post_tags",
             "model_name": "Article",
             "field_name": "tags",
             "renamed_columns": {"post_id": "article_id"},
+            "columns": ["id", "post_id", "tag_id"],
         },
     ]
     assert matches_models(changes, before, after)
@@ -444,19 +446,40 @@ def test_proxy_and_unmanaged_models_need_nothing(old: ModelState, new: ModelStat
     assert questioner.told == []
 
 
-def test_model_rename_keeping_the_table_is_quiet() -> None:
+def test_model_rename_keeping_the_table_is_quiet_and_state_only() -> None:
+    """Django's RenameModel and AlterModelTable would rename the table, then back."""
+
+    def before() -> list[ModelState]:
+        return [model("app", "Post", ("title", models.CharField(max_length=20)))]
+
+    def after() -> list[ModelState]:
+        return [
+            model("app", "Article", ("title", models.CharField(max_length=20)), db_table="app_post")
+        ]
+
     questioner = RecordingQuestioner()
-    changes = detect(
-        [model("app", "Post", ("title", models.CharField(max_length=20)))],
-        [model("app", "Article", ("title", models.CharField(max_length=20)), db_table="app_post")],
-        questioner,
-    )
+    changes = detect(before(), after(), questioner)
 
     (migration,) = changes["app"]
     assert migration.stage is Stage.PRE_DEPLOY  # type: ignore[attr-defined]
-    assert operations.RenameModel in types(migration), describe_changes(changes)
-    assert RenameModelWithViews not in types(migration)
+    assert types(migration) == [operations.SeparateDatabaseAndState], describe_changes(changes)
+    (operation,) = ops(migration)
+    assert operation.database_operations == []
+    assert [type(op) for op in operation.state_operations] == [
+        operations.RenameModel,
+        operations.AlterModelTable,
+    ]
+    assert matches_models(changes, before, after)
     assert questioner.told == []
+
+
+def test_model_rename_keeping_an_explicit_table_is_a_plain_rename() -> None:
+    changes = detect(
+        [model("app", "Post", db_table="posts")], [model("app", "Article", db_table="posts")]
+    )
+
+    (migration,) = changes["app"]
+    assert types(migration) == [operations.RenameModel], describe_changes(changes)
 
 
 # -- refusals ---------------------------------------------------------------------
@@ -528,10 +551,13 @@ def test_model_rename_under_another_models_many_to_many_is_refused() -> None:
         )
 
     assert str(error.value) == (
-        "Renaming app.Tag to Label renames column tag_id of table app_post_tags "
-        "(app.Post.tags), which the running release uses, and a view cannot stand in for a "
-        "table that keeps its name. Keep db_table='app_tag' to rename without touching "
-        "the database."
+        "Renaming app.Tag to Label renames column tag_id to label_id of table app_post_tags "
+        "(app.Post.tags), which the running release uses; the table keeps its name, so no "
+        "view can stand in for the old column. First give app.Post.tags an explicit through "
+        "model, in a release of its own: db_table set to that table, ForeignKeys that keep "
+        "the columns (tag = models.ForeignKey(...)), switched to with a state-only migration "
+        "(migrations.SeparateDatabaseAndState, as Django's documentation shows for changing "
+        "a ManyToManyField to use a through model). Then rename the model: no column changes."
     )
 
 
@@ -704,6 +730,7 @@ RENAME_OPERATIONS: list[Operation] = [
     CreateView("app_post_tags", "Article", "tags", {"post_id": "article_id"}),
     DropView("app_post", "Article"),
     DropView("app_post_tags", "Article", "tags", {"post_id": "article_id"}),
+    DropView("app_post", "Article", columns=["id", "title"]),
 ]
 WRITTEN_OPERATIONS = [
     *RENAME_OPERATIONS,

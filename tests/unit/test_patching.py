@@ -47,3 +47,21 @@ def test_swap_attribute_missing_attribute_raises_and_sets_nothing() -> None:
     with pytest.raises(AttributeError), swap_attribute(owner, "writer", "green"):
         pass  # pragma: no cover
     assert not hasattr(owner, "writer")
+
+
+def test_rebuilds_keep_mirrors_restores_the_schema_editor() -> None:
+    from django.db.backends.sqlite3.schema import DatabaseSchemaEditor
+
+    from green_makemigrations.mirror import rebuilds_keep_mirrors
+
+    connection = types.SimpleNamespace(vendor="sqlite", SchemaEditorClass=DatabaseSchemaEditor)
+    remake, remove = DatabaseSchemaEditor._remake_table, DatabaseSchemaEditor.remove_field
+    with pytest.raises(RuntimeError, match="boom"), rebuilds_keep_mirrors(connection):
+        assert DatabaseSchemaEditor._remake_table is not remake
+        assert DatabaseSchemaEditor.remove_field is not remove
+        raise RuntimeError("boom")
+    assert DatabaseSchemaEditor._remake_table is remake
+    assert DatabaseSchemaEditor.remove_field is remove
+    other = types.SimpleNamespace(vendor="postgresql")
+    with rebuilds_keep_mirrors(other):
+        assert DatabaseSchemaEditor._remake_table is remake

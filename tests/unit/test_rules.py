@@ -780,6 +780,17 @@ def test_touched_keys_field_operation() -> None:
     assert rules.touched_keys(operation, "testapp") == {("testapp", "author", "age")}
 
 
+def test_touched_keys_separate_database_and_state_are_its_operations() -> None:
+    rename = operations.RenameModel("Post", "Article")
+    table = operations.AlterModelTable("Article", "testapp_post")
+    state_only = operations.SeparateDatabaseAndState(state_operations=[rename, table])
+    assert rules.touched_keys(state_only, "testapp") == {
+        ("testapp", "post", rules.MODEL),
+        ("testapp", "article", rules.MODEL),
+    }
+    assert rules.touched_keys(operations.SeparateDatabaseAndState(), "testapp") == set()
+
+
 def test_touched_keys_relation_adds_reference() -> None:
     operation = operations.AddField(
         "book", "author", models.ForeignKey("other.Author", models.CASCADE)
