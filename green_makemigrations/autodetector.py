@@ -868,6 +868,7 @@ class GreenMigrationAutodetector(MigrationAutodetector):
         the same field or model (e.g. a field removed, then added again).
         """
         self._check_reused_columns(pre, post)
+        self._check_reused_names(pre, post)
         problems = []
         for app_label, app_operations in pre.items():
             for operation in app_operations:
@@ -942,6 +943,56 @@ class GreenMigrationAutodetector(MigrationAutodetector):
                     "asks about the rename: it needs no SQL. Otherwise "
                     "remove the old field in one release and add the new one in the next."
                 )
+
+    def _check_reused_names(
+        self, pre: dict[str, list[Operation]], post: dict[str, list[Operation]]
+    ) -> None:
+        """Raise PhasingError if pre-deploy creates a table or index name a post-deploy drop frees.
+
+        A model deleted (or an index or constraint removed) in post-deploy
+        keeps its table and its index and constraint names until then; a
+        model, index or constraint created under one of those names in
+        pre-deploy would fail to apply (index names are per schema on
+        PostgreSQL and SQLite). Django runs the drop first; the stages cannot.
+        """
+        freed: dict[str, str] = {}
+        for app_label, app_operations in post.items():
+            for operation in app_operations:
+                if isinstance(operation, operations.DeleteModel):
+                    model_state = self.from_state.models.get((app_label, operation.name_lower))
+                    if model_state is None or not _has_own_table(model_state):
+                        continue
+                    label = f"{app_label}.{model_state.name}"
+                    freed[_table_name(model_state).lower()] = f"table of {label}"
+                    for name in _index_names(model_state.options):
+                        freed[name.lower()] = f"index or constraint of {label}"
+                elif isinstance(operation, (operations.RemoveIndex, operations.RemoveConstraint)):
+                    label = f"{app_label}.{operation.model_name}"
+                    freed[operation.name.lower()] = f"index or constraint of {label}"
+        for app_label, app_operations in pre.items():
+            for operation in app_operations:
+                names: list[tuple[str, str]] = []
+                if isinstance(operation, operations.CreateModel):
+                    model_state = self.to_state.models[app_label, operation.name_lower]
+                    if _has_own_table(model_state):
+                        names.append(("table", _table_name(model_state)))
+                    names += [("name", name) for name in _index_names(operation.options)]
+                elif isinstance(operation, operations.AddIndex):
+                    names.append(("name", str(operation.index.name)))
+                elif isinstance(operation, operations.AddConstraint):
+                    names.append(("name", str(operation.constraint.name)))
+                for kind, name in names:
+                    holder = freed.get(name.lower())
+                    if holder is None:
+                        continue
+                    what = "table" if kind == "table" else "index or constraint"
+                    raise PhasingError(
+                        f"{app_label}: {operation.describe()} creates the {what} {name}, "
+                        f"still the {holder} until post-deploy drops it: pre-deploy would "
+                        f"fail to create it. Give the new {what} another name (db_table=... "
+                        "or name=...), or make the removal in one release and the "
+                        "addition in the next."
+                    )
 
     def _join_stages(self, pre: Changes, post: Changes) -> Changes:
         """Return each app's pre-deploy migrations followed by its post-deploy ones.
@@ -1329,3 +1380,17 @@ def _table_name(model_state: Any) -> str:
     return str(
         model_state.options.get("db_table") or f"{model_state.app_label}_{model_state.name_lower}"
     )
+
+
+def _has_own_table(model_state: Any) -> bool:
+    """Return whether a model state has a table of its own (not proxy nor unmanaged)."""
+    return not model_state.options.get("proxy") and model_state.options.get("managed", True)
+
+
+def _index_names(options: dict[str, Any]) -> list[str]:
+    """Return the names of the indexes and constraints declared in a model's options."""
+    return [
+        str(item.name)
+        for item in (*options.get("indexes", ()), *options.get("constraints", ()))
+        if getattr(item, "name", None)
+    ]
