@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
@@ -29,6 +30,8 @@ class Command(django_makemigrations.Command):
         "post-deploy migration where a change would break the running release."
     )
     autodetector = GreenMigrationAutodetector
+    # Why --update must not write the files it built (see write_to_last_migration_files()).
+    _stage_refusal: str | None = None
 
     def add_arguments(self, parser: CommandParser) -> None:
         """Add ``--stock`` to Django's options."""
@@ -49,14 +52,22 @@ class Command(django_makemigrations.Command):
             super().handle(*app_labels, **options)
             return
         module = django_makemigrations
+        # With --update the changes go into the last migration (or are
+        # refused): where new ones would be placed is not worth a question.
+        updating = bool(options.get("update"))
+        self._stage_refusal = None
         try:
             with (
                 swap_attribute(module, "MigrationWriter", StagedMigrationWriter),
                 swap_attribute(
-                    module, "InteractiveMigrationQuestioner", GreenInteractiveQuestioner
+                    module,
+                    "InteractiveMigrationQuestioner",
+                    partial(GreenInteractiveQuestioner, updating=updating),
                 ),
                 swap_attribute(
-                    module, "NonInteractiveMigrationQuestioner", GreenNonInteractiveQuestioner
+                    module,
+                    "NonInteractiveMigrationQuestioner",
+                    partial(GreenNonInteractiveQuestioner, updating=updating),
                 ),
             ):
                 super().handle(*app_labels, **options)
@@ -64,7 +75,13 @@ class Command(django_makemigrations.Command):
             raise CommandError(str(error)) from error
 
     def write_to_last_migration_files(self, changes: Changes) -> None:
-        """Refuse ``--update`` when it would mix stages in one migration."""
+        """Refuse ``--update`` when it would mix stages in one migration.
+
+        Django's own refusals (a squashed, applied or depended-on last
+        migration) come first: the stages are compared here, before Django
+        adds the changes to the last migrations, and the refusal is raised
+        when Django writes them (write_migration_files()).
+        """
         loader = MigrationLoader(connections[DEFAULT_DB_ALIAS])
         stages = graph_stages(loader.graph)
         for app_label, app_migrations in changes.items():
@@ -75,10 +92,21 @@ class Command(django_makemigrations.Command):
             new_stages = {m.stage for m in app_migrations if hasattr(m, "stage")}
             mixed = new_stages - {leaf_stage}
             if mixed:
-                raise CommandError(
+                self._stage_refusal = (
                     f"--update cannot add these changes to {app_label}.{leaves[0][1]}: "
                     f"it is {leaf_stage.label} and the changes need a "
                     f"{', '.join(sorted(s.label for s in mixed))} step, and a migration "
                     "never mixes stages. Run makemigrations without --update."
                 )
+                break
         super().write_to_last_migration_files(changes)
+
+    def write_migration_files(
+        self,
+        changes: Changes,
+        update_previous_migration_paths: dict[str, str] | None = None,
+    ) -> None:
+        """Write the migration files, unless ``--update`` would mix stages."""
+        if update_previous_migration_paths is not None and self._stage_refusal:
+            raise CommandError(self._stage_refusal)
+        super().write_migration_files(changes, update_previous_migration_paths)
