@@ -193,6 +193,9 @@ def patch_runner() -> None:
     run_suite = DiscoverRunner.run_suite
 
     def recording_run_suite(self: DiscoverRunner, suite: Any, **kwargs: Any) -> Any:
+        from django.db import connection
+
+        report["vendor"] = connection.vendor
         test_ids = [_case_id(test) for test in iter_test_cases(suite)]
         result = run_suite(self, suite, **kwargs)
         record(result, test_ids)

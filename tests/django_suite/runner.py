@@ -1,10 +1,10 @@
 """Run one module of Django's own test suite with launcher.py, and read its report.
 
 Shared by the wrappers of Django's autodetector tests and command tests. The
-subprocess always uses Django's own SQLite test settings (``test_sqlite``),
-so a wrapper does the same work whichever settings pytest runs with
-(tests.settings.sqlite, postgresql or mysql); it never touches pytest-django's
-database.
+subprocess uses Django's own SQLite test settings (``test_sqlite``), or, with
+``on_pytest_backend``, the same settings with the databases of the backend
+pytest runs on (tests.settings.postgresql or mysql), under test database
+names of their own: it never touches pytest-django's database.
 """
 
 from __future__ import annotations
@@ -30,10 +30,43 @@ FAILING = {"failed", "error", "unexpected_success"}
 Report = dict[str, Any]
 
 
-def run_module(module: str, directory: Path) -> Report:
+SETTINGS_MODULE = "green_django_suite_settings"
+SETTINGS = """\
+from test_sqlite import *  # noqa: F403
+
+DATABASES = {databases!r}
+"""
+
+
+def backend_databases() -> dict[str, dict[str, Any]] | None:
+    """Return Django's test DATABASES on pytest's backend, or None on SQLite.
+
+    Both aliases of Django's suite (``default`` and ``other``) get the
+    connection settings of pytest's ``default`` and test database names
+    of their own, so no other run's database is touched.
+    """
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        return None
+    base = os.environ.get("GREEN_TEST_DB_NAME") or "test_green_makemigrations"
+    keys = ("ENGINE", "NAME", "USER", "PASSWORD", "HOST", "PORT", "OPTIONS")
+    databases = {}
+    for alias in ("default", "other"):
+        entry = {key: database[key] for key in keys if key in database}
+        test = {key: value for key, value in database.get("TEST", {}).items() if value}
+        test["NAME"] = f"{base}_django_{alias}"
+        entry["TEST"] = test
+        databases[alias] = entry
+    return databases
+
+
+def run_module(module: str, directory: Path, *, on_pytest_backend: bool = False) -> Report:
     """Run Django's tests of module with our classes; return the launcher's report.
 
-    Test ids in ``tests`` and ``details`` lose the ``module.`` prefix.
+    Test ids in ``tests`` and ``details`` lose the ``module.`` prefix; the
+    report's ``vendor`` is the backend the tests ran on.
     """
     try:
         tests_dir = django_tests_dir()
@@ -45,14 +78,21 @@ def run_module(module: str, directory: Path) -> Report:
     # which it sorts operations can follow the hash seed: pin it, so that every
     # run sees the same outcomes (an order-dependent bug fails every run, or none).
     env["PYTHONHASHSEED"] = "0"
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [env.get("PYTHONPATH"), str(REPO_ROOT)]))
+    paths = [env.get("PYTHONPATH"), str(REPO_ROOT)]
+    settings_module = "test_sqlite"
+    databases = backend_databases() if on_pytest_backend else None
+    if databases is not None:
+        (directory / f"{SETTINGS_MODULE}.py").write_text(SETTINGS.format(databases=databases))
+        paths.append(str(directory))
+        settings_module = SETTINGS_MODULE
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, paths))
     command = [
         sys.executable,
         str(LAUNCHER),
         str(report_path),
         str(tests_dir / "runtests.py"),
         module,
-        "--settings=test_sqlite",
+        f"--settings={settings_module}",
         "--parallel=1",
         "--noinput",
     ]

@@ -5,8 +5,9 @@ see source.py) runs under Django's ``tests/runtests.py`` in a subprocess
 (launcher.py, run by runner.py), with ``MakeMigrationsCommand``,
 ``MigrateCommand`` and ``MigrationAutodetector`` rebound to ours in the test
 module and ``call_command("makemigrations")`` / ``call_command("migrate")``
-loading this package's commands. Where nothing is phased the commands must
-behave as Django's: every failure must be listed in
+loading this package's commands, on the database backend pytest runs on.
+Where nothing is phased the commands must behave as Django's: every failure
+must be listed in
 expected_command_differences.py with the way it fails, and a listed test that
 passes is a stale entry. The subprocess has no standard input, so a question
 that waited for an answer for ever would hang the run (and time out).
@@ -15,6 +16,7 @@ that waited for an answer for ever would hang the run (and time out).
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 
 from . import runner
 from .expected_command_differences import listed_failures
@@ -34,11 +36,18 @@ OURS = {
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Report:
     """Run Django's command tests with our commands; return the launcher's report."""
-    return runner.run_module(MODULE, tmp_path_factory.mktemp("django_commands_suite"))
+    directory = tmp_path_factory.mktemp("django_commands_suite")
+    return runner.run_module(MODULE, directory, on_pytest_backend=True)
 
 
 def test_whole_module_ran(report: Report) -> None:
     runner.assert_whole_module_ran(report, MIN_TESTS)
+
+
+def test_ran_on_pytests_backend(report: Report) -> None:
+    # migrate's tests run on the database pytest runs on (in databases of
+    # their own): each backend's executor and locks meet Django's tests.
+    assert report["vendor"] == connection.vendor
 
 
 def test_our_commands_were_used(report: Report) -> None:
@@ -59,8 +68,8 @@ def test_our_commands_were_used(report: Report) -> None:
 
 
 def test_every_failure_is_listed(report: Report) -> None:
-    runner.assert_every_failure_listed(report, listed_failures(DJANGO_VERSION))
+    runner.assert_every_failure_listed(report, listed_failures(DJANGO_VERSION, connection.vendor))
 
 
 def test_no_stale_entries(report: Report) -> None:
-    runner.assert_no_stale_entries(report, listed_failures(DJANGO_VERSION))
+    runner.assert_no_stale_entries(report, listed_failures(DJANGO_VERSION, connection.vendor))
