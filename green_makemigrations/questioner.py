@@ -15,7 +15,7 @@ from __future__ import annotations
 import builtins
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from django.db.migrations import questioner as django_questioner
@@ -24,6 +24,8 @@ from django.db.migrations.questioner import (
     MigrationQuestioner,
     NonInteractiveMigrationQuestioner,
 )
+
+from .patching import swap_attribute
 
 # How many answers a question reads before it gives up and takes its default:
 # the first one and this many retries after invalid answers.
@@ -72,24 +74,13 @@ def bounded_input() -> Iterator[None]:
         yield
 
 
-@contextmanager
-def shadowed_input(function: Callable[..., str]) -> Iterator[None]:
+def shadowed_input(function: Callable[..., str]) -> AbstractContextManager[None]:
     """Make Django's questioner module call function for ``input()`` in the block.
 
     The module has no ``input`` of its own: a module global shadows the
-    builtin. Whatever was there before comes back afterwards.
+    builtin, and goes away afterwards.
     """
-    namespace = vars(django_questioner)
-    missing = object()
-    previous = namespace.get("input", missing)
-    namespace["input"] = function
-    try:
-        yield
-    finally:
-        if previous is missing:
-            del namespace["input"]
-        else:
-            namespace["input"] = previous
+    return swap_attribute(django_questioner, "input", function, missing_ok=True)
 
 
 class GreenQuestionerMixin:

@@ -47,3 +47,17 @@ def test_swap_attribute_missing_attribute_raises_and_sets_nothing() -> None:
     with pytest.raises(AttributeError), swap_attribute(owner, "writer", "green"):
         pass  # pragma: no cover
     assert not hasattr(owner, "writer")
+
+
+def test_swap_attribute_missing_ok_deletes_it_again() -> None:
+    owner = types.SimpleNamespace()
+    with swap_attribute(owner, "input", "green", missing_ok=True):
+        assert owner.input == "green"
+    assert not hasattr(owner, "input")
+    with pytest.raises(RuntimeError), swap_attribute(owner, "input", "green", missing_ok=True):
+        raise RuntimeError
+    assert not hasattr(owner, "input")
+    owner.input = "earlier"
+    with swap_attribute(owner, "input", "green", missing_ok=True):
+        assert owner.input == "green"
+    assert owner.input == "earlier"
