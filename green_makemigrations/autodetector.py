@@ -153,6 +153,18 @@ class GreenMigrationAutodetector(MigrationAutodetector):
         if prep is None:
             return
         if prep.field is None:
+            if self._one_off_default_not_asked(added):
+                # The real run asks for a one-off default and refuses only an
+                # answer the database cannot compute: a dry run (--dry-run,
+                # --check) refuses nothing it would accept, so it shows
+                # Django's AddField, as Django's own dry run does.
+                self._inform(
+                    f"{app_label}.{model_name}.{field_name}: NOT NULL without a default. "
+                    "Without --dry-run/--check, makemigrations asks for a one-off default: "
+                    "one the database can compute becomes a database default until "
+                    "post-deploy, any other is refused."
+                )
+                return
             raise PhasingError(
                 f"Adding {app_label}.{model_name}.{field_name}: it is NOT NULL and "
                 f"{prep.description}, so the running release's inserts, which do not "
@@ -180,6 +192,18 @@ class GreenMigrationAutodetector(MigrationAutodetector):
             ],
         )
         self.deferred_operations.append(contract)
+
+    def _one_off_default_not_asked(self, added: operations.AddField) -> bool:
+        """Return whether added's one-off default was not asked because of a dry run.
+
+        Django asks the questioner for it (``preserve_default=False``); in a
+        dry run its interactive questioner answers None without asking.
+        """
+        return bool(
+            getattr(self.questioner, "dry_run", False)
+            and not added.preserve_default
+            and added.field.default is None
+        )
 
     def generate_altered_fields(self) -> None:
         """Phase type changes and defer making a field NOT NULL.

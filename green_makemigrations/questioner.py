@@ -3,18 +3,84 @@
 Each question has a default, taken under ``--noinput`` and on an empty
 answer, and the default is the zero-downtime choice. Answers can be injected
 through ``defaults`` (keyed by method name) in tests.
+
+The interactive questioner also never waits for ever on a scripted or closed
+standard input: the end of input is read as the question's default, and so
+are too many invalid answers in a row (it says so). This applies to Django's
+own questions too (it asks them through the same methods).
 """
 
 from __future__ import annotations
 
+import builtins
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
+from django.db.migrations import questioner as django_questioner
 from django.db.migrations.questioner import (
     InteractiveMigrationQuestioner,
     MigrationQuestioner,
     NonInteractiveMigrationQuestioner,
 )
+
+from .patching import swap_attribute
+
+# How many answers a question reads before it gives up and takes its default:
+# the first one and this many retries after invalid answers.
+MAX_RETRIES = 3
+
+
+class NoAnswer(Exception):
+    """The input ended, or gave only invalid answers: the question takes its default."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def read_answer(attempt: int) -> str:
+    """Return one line of input for the attempt-th answer to a question (from 1).
+
+    Raise NoAnswer at the end of input, or when ``attempt`` exceeds the
+    retries allowed after invalid answers. ``builtins.input`` is looked up at
+    each call, so tests can replace it.
+    """
+    if attempt > MAX_RETRIES + 1:
+        raise NoAnswer(f"no valid answer after {MAX_RETRIES + 1} attempts")
+    try:
+        return builtins.input()
+    except EOFError:
+        raise NoAnswer("no input (end of file)") from None
+
+
+@contextmanager
+def bounded_input() -> Iterator[None]:
+    """Make Django's questioner read its answers through read_answer() in the block.
+
+    Django's own prompt loops (``_boolean_input``, ``_ask_default``) call
+    ``input()`` until they get a valid answer: here each call of a question
+    counts, and NoAnswer ends the loop.
+    """
+    attempts = 0
+
+    def bounded(prompt: object = "") -> str:
+        nonlocal attempts
+        attempts += 1
+        return read_answer(attempts)
+
+    with shadowed_input(bounded):
+        yield
+
+
+def shadowed_input(function: Callable[..., str]) -> AbstractContextManager[None]:
+    """Make Django's questioner module call function for ``input()`` in the block.
+
+    The module has no ``input`` of its own: a module global shadows the
+    builtin, and goes away afterwards.
+    """
+    return swap_attribute(django_questioner, "input", function, missing_ok=True)
 
 
 class GreenQuestionerMixin:
@@ -27,6 +93,16 @@ class GreenQuestionerMixin:
 
     defaults: dict[str, Any]
     applied_migrations: frozenset[tuple[str, str]] | None = None
+
+    def __init__(self, *args: Any, updating: bool = False, **kwargs: Any) -> None:
+        """Take Django's arguments, and ``updating`` for ``makemigrations --update``.
+
+        With --update the changes go into the app's last migration (or are
+        refused): where new migrations would be placed cannot matter, so
+        ask_pending_deployed() is not asked.
+        """
+        super().__init__(*args, **kwargs)
+        self.updating = updating
 
     def ask_nullable_fallback(
         self, app_label: str, model_name: str, field_name: str, reason: str
@@ -93,27 +169,32 @@ class GreenInteractiveQuestioner(GreenQuestionerMixin, InteractiveMigrationQuest
 
     def ask_pending_deployed(self, app_label: str, migration_name: str) -> bool:
         """Ask whether a pending-looking post-deploy migration already ran everywhere."""
-        if self.dry_run:
+        if self.dry_run or self.updating:
             return super().ask_pending_deployed(app_label, migration_name)
-        return bool(
-            self._boolean_input(  # type: ignore[attr-defined]
-                f"The latest migration of '{app_label}', {migration_name}, is "
-                "post-deploy. Has it already run in every environment? If not, the new "
-                "pre-deploy migration is placed beside it so one release can hold "
-                "both. [y/N]",
-                default=False,
-            )
+        return self._boolean_input(
+            f"The latest migration of '{app_label}', {migration_name}, is "
+            "post-deploy. Has it already run in every environment? If not, the new "
+            "pre-deploy migration is placed beside it so one release can hold "
+            "both. [y/N]",
+            default=False,
         )
 
     def inform(self, message: str) -> None:
         """Write message to the prompt output."""
         self.prompt_output.write(message)
 
-    def _choice_input(self, question: str, choices: list[str], default: int | None = None) -> int:
-        """Ask a numbered question; an empty answer picks default.
+    def _take_default(self, reason: str, default: str) -> None:
+        """Say that a question takes its default, and why."""
+        self.prompt_output.write(
+            f"\n{reason[0].upper()}{reason[1:]}: using the default, {default}."
+        )
 
-        Django's own questions give no default: their last option is always
-        "Quit", which writes nothing, so that is what an empty answer picks.
+    def _choice_input(self, question: str, choices: list[str], default: int | None = None) -> int:
+        """Ask a numbered question; return the number of the option chosen.
+
+        An empty answer, the end of input and too many invalid answers pick
+        default. Django's own questions give no default: their last option is always
+        "Quit", which writes nothing, so that is what those pick.
         """
         if default is None:
             default = len(choices)
@@ -121,14 +202,54 @@ class GreenInteractiveQuestioner(GreenQuestionerMixin, InteractiveMigrationQuest
         for number, choice in enumerate(choices, start=1):
             self.prompt_output.write(f" {number}) {choice}")
         self.prompt_output.write(f"Select an option [{default}]: ", ending="")
+        attempt = 0
         while True:
+            attempt += 1
             try:
-                answer = input().strip()
+                answer = read_answer(attempt).strip()
             except KeyboardInterrupt:
                 self.prompt_output.write("\nCancelled.")
                 sys.exit(1)
+            except NoAnswer as no_answer:
+                self._take_default(no_answer.reason, f"option {default}")
+                return default
             if not answer:
                 return default
             if answer.isdigit() and 0 < int(answer) <= len(choices):
                 return int(answer)
             self.prompt_output.write("Please select a valid option: ", ending="")
+
+    def _boolean_input(self, question: str, default: bool | None = None) -> bool:
+        """Ask a yes/no question with Django's prompt loop, bounded.
+
+        The end of input and too many invalid answers take default; without
+        one, quit as an interrupted question does.
+        """
+        try:
+            with bounded_input():
+                return bool(super()._boolean_input(question, default))  # type: ignore[misc]
+        except NoAnswer as no_answer:
+            if default is None:
+                self._take_default(no_answer.reason, "none: quitting")
+                self.prompt_output.write("Cancelled.")
+                sys.exit(1)
+            self._take_default(no_answer.reason, "yes" if default else "no")
+            return default
+
+    def _ask_default(self, default: str = "") -> Any:
+        """Ask for a one-off default with Django's prompt loop, bounded.
+
+        The end of input and too many invalid answers take default (Python
+        code, evaluated as Django does); without one, quit as "exit" does.
+        """
+        try:
+            with bounded_input():
+                return super()._ask_default(default)  # type: ignore[misc]
+        except NoAnswer as no_answer:
+            if not default:
+                self._take_default(no_answer.reason, "none: quitting")
+                sys.exit(1)
+            self._take_default(no_answer.reason, f"'{default}'")
+            # Django's own empty answer: evaluate default as it would.
+            with shadowed_input(lambda prompt="": ""):
+                return super()._ask_default(default)  # type: ignore[misc]

@@ -5,7 +5,7 @@ our autodetector differs and how the test must fail: ``failure`` lists
 fragments that must appear, in this order, in the failure's traceback text,
 so a listed test that starts failing for another reason is reported too.
 ``versions`` limits an entry to the Django versions (major.minor) that have
-the test.
+the test (and ``vendors``, in the command suite, to database backends).
 
 EXPECTED_DIFFERENCES holds intended differences only. KNOWN_BUGS holds
 failures caused by bugs in our autodetector: they are listed so the suite
@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 ALL_VERSIONS = ("5.2", "6.0", "6.1")
+# Database vendors (django.db.connection.vendor) the suites may run on.
+ALL_VENDORS = ("sqlite", "postgresql", "mysql")
 
 SPLIT = "Incorrect number of migrations (2) for {app} (expected 1)"
 # Operations that run outside a transaction (CONCURRENTLY, NOT VALID then
@@ -42,6 +44,8 @@ class Difference:
     reason: str
     failure: tuple[str, ...]
     versions: tuple[str, ...] = ALL_VERSIONS
+    # The autodetector suite needs no database: only the command suite reads this.
+    vendors: tuple[str, ...] = ALL_VENDORS
 
 
 def no_default(field: str, reason: str) -> Difference:

@@ -65,3 +65,17 @@ def test_rebuilds_keep_mirrors_restores_the_schema_editor() -> None:
     other = types.SimpleNamespace(vendor="postgresql")
     with rebuilds_keep_mirrors(other):
         assert DatabaseSchemaEditor._remake_table is remake
+
+
+def test_swap_attribute_missing_ok_deletes_it_again() -> None:
+    owner = types.SimpleNamespace()
+    with swap_attribute(owner, "input", "green", missing_ok=True):
+        assert owner.input == "green"
+    assert not hasattr(owner, "input")
+    with pytest.raises(RuntimeError), swap_attribute(owner, "input", "green", missing_ok=True):
+        raise RuntimeError
+    assert not hasattr(owner, "input")
+    owner.input = "earlier"
+    with swap_attribute(owner, "input", "green", missing_ok=True):
+        assert owner.input == "green"
+    assert owner.input == "earlier"

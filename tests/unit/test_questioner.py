@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from io import StringIO
 
 import pytest
 from django.core.management.base import OutputWrapper
+from django.db.migrations import questioner as django_questioner
+from django.utils import timezone
 
 from green_makemigrations.questioner import (
+    MAX_RETRIES,
     GreenInteractiveQuestioner,
     GreenNonInteractiveQuestioner,
     GreenQuestioner,
+    shadowed_input,
 )
 
 REASON = "it has no default, so the column is made nullable until the drop"
@@ -173,3 +178,126 @@ def test_djangos_choice_question_still_takes_an_answer(monkeypatch: pytest.Monke
     questioner, _output = interactive()
     assert questioner.ask_not_null_addition("sku", "product") == 42
     assert answers == []
+
+
+# -- bounded prompts: the end of input and endless invalid answers --------------
+
+ATTEMPTS = MAX_RETRIES + 1
+END = "No input (end of file): using the default"
+TOO_MANY = f"No valid answer after {ATTEMPTS} attempts: using the default"
+
+
+def scripted_stdin(monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    """Make standard input hold text, then end, as a pipe would."""
+    monkeypatch.setattr("sys.stdin", io.StringIO(text))
+
+
+BOOLEAN_QUESTIONS: dict[str, Callable[[GreenInteractiveQuestioner], object]] = {
+    "pending-deployed": lambda q: q.ask_pending_deployed("shop", "0003_remove_price"),
+    "django-rename": lambda q: q.ask_rename("product", "sku", "code", object()),
+    "django-merge": lambda q: q.ask_merge("shop"),
+}
+# Standard input -> (answer, what the questioner says about it), for questions
+# whose default is no.
+BOOLEAN_SCRIPTS = {
+    "closed": ("", False, f"{END}, no."),
+    "empty line": ("\n", False, None),
+    "invalid, then end": ("maybe\n", False, f"{END}, no."),
+    "invalid, then yes": ("maybe\nyes\n", True, None),
+    "only invalid": ("maybe\n" * ATTEMPTS + "y\n", False, f"{TOO_MANY}, no."),
+}
+
+
+@pytest.mark.parametrize("script", BOOLEAN_SCRIPTS.values(), ids=BOOLEAN_SCRIPTS)
+@pytest.mark.parametrize("ask", BOOLEAN_QUESTIONS.values(), ids=BOOLEAN_QUESTIONS)
+def test_boolean_questions_on_scripted_stdin(
+    monkeypatch: pytest.MonkeyPatch,
+    ask: Callable[[GreenInteractiveQuestioner], object],
+    script: tuple[str, bool, str | None],
+) -> None:
+    text, answer, notice = script
+    scripted_stdin(monkeypatch, text)
+    questioner, output = interactive()
+    assert ask(questioner) is answer
+    if notice is None:
+        assert "using the default" not in output.getvalue()
+    else:
+        assert notice in output.getvalue()
+    # Django's prompt loop reads input() through the module again afterwards.
+    assert "input" not in vars(django_questioner)
+
+
+def test_boolean_question_without_default_quits_at_end_of_input(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    scripted_stdin(monkeypatch, "")
+    questioner, output = interactive()
+    with pytest.raises(SystemExit) as exit_info:
+        questioner._boolean_input("Really?")
+    assert exit_info.value.code == 1
+    assert f"{END}, none: quitting." in output.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("text", "notice"),
+    [("", END), ("1/0\n" * ATTEMPTS, TOO_MANY)],
+    ids=["closed", "only-invalid-code"],
+)
+def test_one_off_default_takes_its_default(
+    monkeypatch: pytest.MonkeyPatch, text: str, notice: str
+) -> None:
+    scripted_stdin(monkeypatch, text)
+    questioner, output = interactive()
+    # auto_now_add's question offers timezone.now, evaluated as Django does.
+    assert questioner._ask_default(default="timezone.now") is timezone.now
+    assert f"{notice}, 'timezone.now'." in output.getvalue()
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "1/0\n" * ATTEMPTS, "\n" * ATTEMPTS],
+    ids=["closed", "only-invalid", "only-empty-lines"],
+)
+def test_one_off_default_without_default_quits(monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    scripted_stdin(monkeypatch, text)
+    questioner, output = interactive()
+    with pytest.raises(SystemExit) as exit_info:
+        questioner._ask_default()
+    assert exit_info.value.code == 1
+    assert "none: quitting." in output.getvalue()
+
+
+def test_one_off_default_still_takes_an_answer_after_invalid_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    scripted_stdin(monkeypatch, "1/0\n\n'ok'\n")
+    questioner, output = interactive()
+    assert questioner._ask_default() == "ok"
+    assert "using the default" not in output.getvalue()
+
+
+def test_endless_invalid_choices_stop(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+
+    def endless(*_prompt: str) -> str:
+        calls.append("9")
+        return "9"
+
+    monkeypatch.setattr("builtins.input", endless)
+    questioner, output = interactive()
+    assert questioner.ask_nullable_fallback("shop", "product", "sku", REASON) is True
+    assert len(calls) == ATTEMPTS
+    assert f"{TOO_MANY}, option 1." in output.getvalue()
+
+
+def test_shadowed_input_restores_what_was_there(monkeypatch: pytest.MonkeyPatch) -> None:
+    def earlier(*_prompt: str) -> str:
+        return "y"
+
+    monkeypatch.setattr(django_questioner, "input", earlier, raising=False)
+    with shadowed_input(lambda *_prompt: "n"):
+        assert django_questioner.input() == "n"  # type: ignore[attr-defined]
+    assert django_questioner.input is earlier  # type: ignore[attr-defined]
+    with pytest.raises(RuntimeError), shadowed_input(lambda *_prompt: "n"):
+        raise RuntimeError
+    assert django_questioner.input is earlier  # type: ignore[attr-defined]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any, TypeVar
 
 from django.core.management.base import CommandError, CommandParser
@@ -34,6 +35,8 @@ class Command(django_makemigrations.Command):
         "post-deploy migration where a change would break the running release."
     )
     autodetector = GreenMigrationAutodetector
+    # Why --update must not write the files it built (see write_to_last_migration_files()).
+    _stage_refusal: str | None = None
 
     def add_arguments(self, parser: CommandParser) -> None:
         """Add ``--stock`` to Django's options."""
@@ -55,18 +58,22 @@ class Command(django_makemigrations.Command):
             return
         module = django_makemigrations
         applied = applied_in_database(DEFAULT_DB_ALIAS)
+        # With --update the changes go into the last migration (or are
+        # refused): where new ones would be placed is not worth a question.
+        updating = bool(options.get("update"))
+        self._stage_refusal = None
         try:
             with (
                 swap_attribute(module, "MigrationWriter", StagedMigrationWriter),
                 swap_attribute(
                     module,
                     "InteractiveMigrationQuestioner",
-                    _knowing(GreenInteractiveQuestioner, applied),
+                    _knowing(partial(GreenInteractiveQuestioner, updating=updating), applied),
                 ),
                 swap_attribute(
                     module,
                     "NonInteractiveMigrationQuestioner",
-                    _knowing(GreenNonInteractiveQuestioner, applied),
+                    _knowing(partial(GreenNonInteractiveQuestioner, updating=updating), applied),
                 ),
             ):
                 super().handle(*app_labels, **options)
@@ -74,7 +81,13 @@ class Command(django_makemigrations.Command):
             raise CommandError(str(error)) from error
 
     def write_to_last_migration_files(self, changes: Changes) -> None:
-        """Refuse ``--update`` when it would mix stages in one migration."""
+        """Refuse ``--update`` when it would mix stages in one migration.
+
+        Django's own refusals (a squashed, applied or depended-on last
+        migration) come first: the stages are compared here, before Django
+        adds the changes to the last migrations, and the refusal is raised
+        when Django writes them (write_migration_files()).
+        """
         loader = MigrationLoader(connections[DEFAULT_DB_ALIAS])
         stages = graph_stages(loader.graph)
         for app_label, app_migrations in changes.items():
@@ -85,13 +98,24 @@ class Command(django_makemigrations.Command):
             new_stages = {m.stage for m in app_migrations if hasattr(m, "stage")}
             mixed = new_stages - {leaf_stage}
             if mixed:
-                raise CommandError(
+                self._stage_refusal = (
                     f"--update cannot add these changes to {app_label}.{leaves[0][1]}: "
                     f"it is {leaf_stage.label} and the changes need a "
                     f"{', '.join(sorted(s.label for s in mixed))} step, and a migration "
                     "never mixes stages. Run makemigrations without --update."
                 )
+                break
         super().write_to_last_migration_files(changes)
+
+    def write_migration_files(
+        self,
+        changes: Changes,
+        update_previous_migration_paths: dict[str, str] | None = None,
+    ) -> None:
+        """Write the migration files, unless ``--update`` would mix stages."""
+        if update_previous_migration_paths is not None and self._stage_refusal:
+            raise CommandError(self._stage_refusal)
+        super().write_migration_files(changes, update_previous_migration_paths)
 
 
 def applied_in_database(alias: str) -> frozenset[tuple[str, str]] | None:
@@ -114,7 +138,7 @@ def applied_in_database(alias: str) -> frozenset[tuple[str, str]] | None:
 
 
 def _knowing(
-    questioner_class: type[Questioner], applied: frozenset[tuple[str, str]] | None
+    questioner_class: Callable[..., Questioner], applied: frozenset[tuple[str, str]] | None
 ) -> Callable[..., Questioner]:
     """Return a factory of questioner_class that knows what the database has applied."""
 
