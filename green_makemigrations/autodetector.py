@@ -209,6 +209,13 @@ class GreenMigrationAutodetector(MigrationAutodetector):
             change = rules.type_change(old_field, operation.field)
             if change.kind is rules.Retype.REFUSE:
                 raise PhasingError(self._type_refusal(app_label, operation, change.reason))
+            moved = self._moved_column(app_label, operation, old_field)
+            if change.kind is not rules.Retype.EXPAND and moved is not None:
+                # db_column changes: the old release keeps the old column, the
+                # new one uses the new column, kept in sync until post-deploy.
+                change = rules.TypeChange(
+                    rules.Retype.EXPAND, f"its column changes ({moved[0]} -> {moved[1]})"
+                )
             if change.kind is rules.Retype.EXPAND:
                 replacement = self._expand_retyped(app_label, operation, old_field, change)
                 app_operations[position : position + 1] = replacement
@@ -247,9 +254,41 @@ class GreenMigrationAutodetector(MigrationAutodetector):
             return None
         return old_model.get_field(old_field_name)
 
+    def _moved_column(
+        self, app_label: str, operation: operations.AlterField, old_field: Any
+    ) -> tuple[str, str] | None:
+        """Return the old and new column of a field whose db_column changes, or None.
+
+        A renamed field's column is the RenameField's business (see
+        _phase_renamed_field); so is one without a column of its own.
+        """
+        model_name = operation.model_name_lower
+        if (app_label, model_name, operation.name) in self.renamed_fields:
+            return None
+        old_column = _column_name(old_field, operation.name)
+        new_column = _column_name(operation.field, operation.name)
+        if old_column is None or new_column is None or old_column == new_column:
+            return None
+        return str(old_column), str(new_column)
+
     def _type_refusal(self, app_label: str, operation: operations.AlterField, reason: str) -> str:
         label = f"{app_label}.{operation.model_name}.{operation.name}"
         new_type = type(operation.field).__name__
+        old_field = self._old_field(app_label, operation)
+        moved = None if old_field is None else self._moved_column(app_label, operation, old_field)
+        if moved is not None and rules.type_change(old_field, operation.field).kind in (
+            rules.Retype.NONE,
+            rules.Retype.IN_PLACE,
+        ):
+            return (
+                f"Changing the column of {label}: {reason}. Keep its column (db_column="
+                f"'{moved[0]}'; the field's name in Python is free), or add a new field with "
+                f"the new column (e.g. {operation.name}_new = models.{new_type}(..., "
+                f"db_column='{moved[1]}', null=True)), fill it from {operation.name} in a data "
+                f"migration and switch the code to it; remove {operation.name} in a later "
+                "release. Or run `makemigrations --stock` for Django's AlterField, which "
+                "breaks the running release."
+            )
         if operation.field.primary_key:
             fix = (
                 "Keep the primary key's type: declare it on the model (e.g. id = "
@@ -295,23 +334,44 @@ class GreenMigrationAutodetector(MigrationAutodetector):
         final = operation.field
         old_name = self.renamed_fields.get((app_label, model_name, name), name)
         old_column, final_column = _column_name(old_field, old_name), _column_name(final, name)
+        retyped = rules.type_change(old_field, final).kind is rules.Retype.EXPAND
         if old_column != final_column and str(old_column).lower() == str(final_column).lower():
+            only_case = (
+                f"its column changes only in case ({old_column} -> {final_column}): one "
+                "column on MariaDB/MySQL and SQLite, two on PostgreSQL"
+            )
             raise PhasingError(
                 self._type_refusal(
                     app_label,
                     operation,
-                    f"{change.reason}, and its column changes only in case ({old_column} -> "
-                    f"{final_column}): one column on MariaDB/MySQL and SQLite, two on PostgreSQL",
+                    f"{change.reason}, and {only_case}" if retyped else only_case,
                 )
             )
         column = _retyped_column(old_state, new_state, name, final)
         added = _with_db_column(prep.new_field, None if column == shadow else column)
-        self._inform(
-            f"Changing the type of {app_label}.{model_name}.{name}: {change.reason}, so "
-            f"a column {column} of the new type is kept in sync in pre-deploy and "
-            "replaces it in post-deploy. Until then the new release writes the old type."
-        )
-        pre: list[Operation] = [
+        label = f"{app_label}.{model_name}.{name}"
+        pre: list[Operation] = []
+        if old_column == final_column:
+            self._inform(
+                f"Changing the type of {label}: {change.reason}, so a column {column} of "
+                "the new type is kept in sync in pre-deploy and replaces it in post-deploy. "
+                "Until then the new release writes the old type."
+            )
+        else:
+            # The new release writes the new column only: the old one must
+            # take its inserts until the trigger fills it.
+            self._inform(
+                f"Changing the {'type and column' if retyped else 'column'} of {label}: "
+                f"{change.reason}, so column {column} is added and kept in sync with "
+                f"{old_column} by triggers in pre-deploy (the running release goes on using "
+                f"{old_column}), and replaces it in post-deploy. Keep db_column='{old_column}' "
+                "to change nothing in the database."
+            )
+            if prep.old_field is not None:
+                pre.append(
+                    operations.AlterField(model_name=model_name, name=name, field=prep.old_field)
+                )
+        pre += [
             operations.AddField(model_name=model_name, name=shadow, field=added),
             sync.SyncRetypedColumn(model_name, name, shadow),
         ]
