@@ -91,7 +91,10 @@ class GreenMigrationAutodetector(MigrationAutodetector):
     def _generate_removed_field(self, app_label: str, model_name: str, field_name: str) -> None:
         """Add the pre-deploy prep step of a removed field, then Django's RemoveField."""
         field = self.from_state.models[app_label, model_name].get_field(field_name)
-        prep = rules.removal_prep(field)
+        # Only the field's own unique index outlives the pre-deploy stage:
+        # unique_together and constraints naming it go before (they cannot
+        # name a field the new models lack).
+        prep = rules.removal_prep(field, rules.unique_reason(field, field_name, {}))
         if prep.field is not None:
             if prep.fallback and not self._ask(
                 "ask_nullable_fallback",
@@ -145,9 +148,20 @@ class GreenMigrationAutodetector(MigrationAutodetector):
             # A foreign key constraint validated without a long lock.
             online._auto_deps = added._auto_deps  # type: ignore[attr-defined]
             app_operations[-1] = added = online
-        prep = rules.addition_prep(added.field)
+        new_state = self.to_state.models[app_label, model_name]
+        unique = rules.unique_reason(added.field, field_name, new_state.options)
+        prep = rules.addition_prep(added.field, unique)
         if prep is None:
             return
+        if prep.unique:
+            raise PhasingError(
+                f"Adding {app_label}.{model_name}.{field_name}: it is NOT NULL, "
+                f"{prep.description}: the pre-deploy step fails on a table of two rows, "
+                "and the running release's second insert collides with its first. Add it "
+                "with null=True, fill unique values (a data migration), then make it NOT "
+                "NULL in a later release; or give it a default the database computes per "
+                "row (uuid.uuid4 on a UUIDField)."
+            )
         if prep.field is None:
             raise PhasingError(
                 f"Adding {app_label}.{model_name}.{field_name}: it is NOT NULL and "
