@@ -26,6 +26,7 @@ from green_makemigrations.operations import (
     AddCheckConstraintNotValid,
     AddIndexConcurrently,
     AddUniqueConstraintConcurrently,
+    AlterFieldIndexConcurrently,
     AlterFieldUniqueConcurrently,
     AlterUniqueTogetherConcurrently,
     RemoveIndexConcurrently,
@@ -479,6 +480,12 @@ UNIQUE_OPERATIONS = [
         operations.AlterField,
     ),
     (AlterUniqueTogetherConcurrently("book", {("title", "pages")}), operations.AlterUniqueTogether),
+    (
+        AlterFieldIndexConcurrently(
+            "book", "title", models.CharField(max_length=200, db_index=True)
+        ),
+        operations.AlterField,
+    ),
 ]
 
 
@@ -486,6 +493,7 @@ UNIQUE_OPERATIONS = [
     ("operation_class", "parameters"),
     [
         (AlterFieldUniqueConcurrently, ["self", "model_name", "name", "field", "preserve_default"]),
+        (AlterFieldIndexConcurrently, ["self", "model_name", "name", "field", "preserve_default"]),
         (AlterUniqueTogetherConcurrently, ["self", "name", "unique_together"]),
         (AddUniqueConstraintConcurrently, ["self", "model_name", "constraint"]),
     ],
@@ -537,6 +545,7 @@ def test_unique_operations_written_and_reloaded(migrations_package: Path) -> Non
         AddUniqueConstraintConcurrently,
         AlterFieldUniqueConcurrently,
         AlterUniqueTogetherConcurrently,
+        AlterFieldIndexConcurrently,
     ):
         assert f"green_makemigrations.operations.{cls.__name__}(" in text
     assert "preserve_default=False" in text
@@ -625,3 +634,46 @@ def test_online_unique_together() -> None:
         green_operations.online_unique_together(operations.AlterUniqueTogether("book", set()))
         is None
     )
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (models.IntegerField(), models.IntegerField(db_index=True), AlterFieldIndexConcurrently),
+        (models.IntegerField(db_index=True), models.IntegerField(), AlterFieldIndexConcurrently),
+        (
+            models.CharField(max_length=5),
+            models.CharField(max_length=9, db_index=True),
+            AlterFieldIndexConcurrently,
+        ),
+        (
+            models.ForeignKey("testapp.Author", models.CASCADE, db_index=False),
+            models.ForeignKey("testapp.Author", models.CASCADE),
+            AlterFieldIndexConcurrently,
+        ),
+        (
+            models.ForeignKey("testapp.Author", models.CASCADE),
+            models.ForeignKey("testapp.Author", models.CASCADE, db_index=False),
+            AlterFieldIndexConcurrently,
+        ),
+        (
+            models.IntegerField(db_index=True),
+            models.IntegerField(unique=True),
+            AlterFieldUniqueConcurrently,  # which drops the db_index index concurrently
+        ),
+        (models.IntegerField(unique=True), models.IntegerField(db_index=True), None),
+        (models.IntegerField(db_index=True), models.IntegerField(db_index=True, default=1), None),
+        (models.IntegerField(null=True), models.IntegerField(db_index=True), None),  # SetNotNull
+        (models.IntegerField(), models.IntegerField(unique=True), AlterFieldUniqueConcurrently),
+    ],
+)
+def test_online_alter_field_index(
+    old: models.Field[Any, Any], new: models.Field[Any, Any], expected: type[Operation] | None
+) -> None:
+    """An index added to or dropped from an existing field is built or dropped concurrently."""
+    replacement = green_operations.online_alter_field(
+        operations.AlterField("book", "title", new), old
+    )
+    assert (None if replacement is None else type(replacement)) is expected
+    if replacement is not None:
+        assert replacement.field is new  # type: ignore[attr-defined]
