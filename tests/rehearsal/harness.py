@@ -173,7 +173,8 @@ def subprocess_env() -> dict[str, str]:
     env["DJANGO_SETTINGS_MODULE"] = SETTINGS_MODULE
     # No .pyc: models.py is rewritten in place between makemigrations runs.
     env["PYTHONDONTWRITEBYTECODE"] = "1"
-    env.pop("PYTHONPATH", None)
+    # The checkout the tests run from, not whichever one the venv installed.
+    env["PYTHONPATH"] = str(HARNESS.parents[2])
     return env
 
 
