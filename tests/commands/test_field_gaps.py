@@ -201,6 +201,22 @@ CASES = [
         new=({"m": 3}, {"m": 4}),
         columns_after=("n",),
     ),
+    Case(
+        # Django sees no rename when the new db_column is not the old column: a
+        # removal and an addition, each phased (no value is carried over).
+        "renamed-and-db_column-changed",
+        "n = models.IntegerField()",
+        "m = models.IntegerField(db_column='col_m', default=0)",
+        ("AlterField", "AddField"),
+        ("RemoveField", "AlterField"),
+        old=({"n": 1}, {"n": 2}),
+        new=({"m": 3}, {"m": 4}),
+        new_sees={"m": 0},
+        old_sees={"n": None},
+        columns_after=("col_m",),
+        gone_after=("n",),
+        rollback=False,  # the new release's rows have no n to make NOT NULL again
+    ),
     # -- unique fields: no constant database default --------------------------
     Case(
         "unique-added-with-default",
