@@ -235,6 +235,19 @@ class GreenMigrationAutodetector(MigrationAutodetector):
                 app_operations[position : position + 1] = replacement
                 return len(replacement) - 1
         if self._makes_not_null(app_label, operation):
+            # A db_index added (or dropped) with it is built (dropped) online
+            # in pre-deploy, on the field still nullable. (A unique constraint
+            # stays with SetNotNull: its NULLs are filled first.)
+            online = None
+            if old_field is not None and old_field.unique == operation.field.unique:
+                nullable = operation.field.clone()
+                nullable.null = True
+                online = green_operations.online_alter_field(
+                    operations.AlterField(
+                        operation.model_name, operation.name, nullable, operation.preserve_default
+                    ),
+                    old_field,
+                )
             # Backfill in batches; on PostgreSQL validate before SET NOT NULL.
             not_null = green_operations.SetNotNull(
                 operation.model_name,
@@ -245,6 +258,10 @@ class GreenMigrationAutodetector(MigrationAutodetector):
             not_null._auto_deps = operation._auto_deps  # type: ignore[attr-defined]
             app_operations[position] = not_null
             self.deferred_operations.append(not_null)
+            if online is not None:
+                online._auto_deps = list(operation._auto_deps)  # type: ignore[attr-defined]
+                app_operations.insert(position, online)
+                return 1
         elif old_field is not None:
             # A foreign key constraint validated, or a unique index built,
             # without a long lock.

@@ -358,6 +358,17 @@ CASES = [
         concurrent=True,
     ),
     Case(
+        "db_index-added-with-not-null",
+        "n = models.IntegerField(null=True)",
+        "n = models.IntegerField(db_index=True, default=0)",
+        ("AlterFieldIndexConcurrently",),
+        ("SetNotNull",),
+        old=({"n": None}, {"n": 2}),
+        new=({"n": 3}, {"n": 4}),
+        shared=("n",),
+        concurrent=True,
+    ),
+    Case(
         "db_index-added-on-char",
         "n = models.CharField(max_length=5)",
         "n = models.CharField(max_length=5, db_index=True)",
