@@ -13,6 +13,7 @@ from django.db.migrations.graph import MigrationGraph
 from django.db.migrations.operations.base import Operation
 from django.db.migrations.questioner import MigrationQuestioner
 from django.db.migrations.state import ProjectState
+from django.db.models.fields import NOT_PROVIDED
 
 from . import foreign_keys, identifiers, rules, sync
 from . import operations as green_operations
@@ -94,7 +95,8 @@ class GreenMigrationAutodetector(MigrationAutodetector):
         # Only the field's own unique index outlives the pre-deploy stage:
         # unique_together and constraints naming it go before (they cannot
         # name a field the new models lack).
-        prep = rules.removal_prep(field, rules.unique_reason(field, field_name, {}))
+        unique = rules.unique_reason(field, field_name, {})
+        prep = rules.removal_prep(field, unique)
         if prep.field is not None:
             if prep.fallback and not self._ask(
                 "ask_nullable_fallback",
@@ -104,10 +106,15 @@ class GreenMigrationAutodetector(MigrationAutodetector):
                 prep.description,
                 default=True,
             ):
-                raise PhasingError(
-                    f"Removing {app_label}.{model_name}.{field_name}: {prep.description}. "
-                    "Give the field a default the database can store (a literal or "
+                fix = (
+                    "Drop unique=True in one release (its default then becomes a database "
+                    "default), then remove it."
+                    if unique and rules.database_default_for(field) is not NOT_PROVIDED
+                    else "Give the field a default the database can store (a literal or "
                     "db_default=...) in one release, then remove it."
+                )
+                raise PhasingError(
+                    f"Removing {app_label}.{model_name}.{field_name}: {prep.description}. {fix}"
                 )
             operation = operations.AlterField(
                 model_name=model_name, name=field_name, field=prep.field

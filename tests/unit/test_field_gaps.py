@@ -180,3 +180,15 @@ def test_removed_unique_field_with_default_is_made_nullable() -> None:
     [prep] = by_stage[Stage.PRE_DEPLOY]
     assert prep.field.null is True
     assert names(by_stage[Stage.POST_DEPLOY]) == ["RemoveField"]
+
+
+def test_removed_unique_field_refused_when_nullable_declined() -> None:
+    questioner = GreenQuestioner(defaults={"ask_nullable_fallback": False})
+    autodetector = GreenMigrationAutodetector(
+        state(models.IntegerField(default=1, unique=True)), state(None), questioner
+    )
+    with pytest.raises(PhasingError) as refusal:
+        autodetector._detect_changes()
+    message = str(refusal.value)
+    assert "Removing testapp.meter.n: it is unique (unique=True)" in message
+    assert "Drop unique=True in one release" in message
