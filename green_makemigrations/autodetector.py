@@ -404,6 +404,12 @@ class GreenMigrationAutodetector(MigrationAutodetector):
                 f"{old_column} by triggers in pre-deploy (the running release goes on using "
                 f"{old_column}), and replaces it in post-deploy. Keep db_column='{old_column}' "
                 "to change nothing in the database."
+                + (
+                    " Until then the new release's values must fit the old column's type "
+                    "(the triggers copy them there)."
+                    if rules.type_change(old_field, final).kind is not rules.Retype.NONE
+                    else ""
+                )
             )
             if prep.old_field is not None:
                 pre.append(

@@ -192,3 +192,31 @@ def test_removed_unique_field_refused_when_nullable_declined() -> None:
     message = str(refusal.value)
     assert "Removing testapp.meter.n: it is unique (unique=True)" in message
     assert "Drop unique=True in one release" in message
+
+
+class Informed(GreenQuestioner):
+    """A questioner keeping what it is told."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.told: list[str] = []
+
+    def inform(self, message: str) -> None:
+        self.told.append(message)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "fits"),
+    [
+        (models.IntegerField(), models.IntegerField(db_column="c"), False),
+        (models.CharField(max_length=5), models.CharField(max_length=9, db_column="c"), True),
+        (models.IntegerField(), models.BigIntegerField(db_column="c"), True),
+    ],
+)
+def test_db_column_change_says_what_happens(old: Field, new: Field, fits: bool) -> None:
+    questioner = Informed()
+    GreenMigrationAutodetector(state(old), state(new), questioner)._detect_changes()
+    [told] = questioner.told
+    assert "so column c is added and kept in sync with n by triggers" in told
+    assert "Keep db_column='n' to change nothing in the database." in told
+    assert ("must fit the old column's type" in told) is fits
