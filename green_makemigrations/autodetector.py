@@ -150,9 +150,9 @@ class GreenMigrationAutodetector(MigrationAutodetector):
         added = app_operations[-1]
         if not isinstance(added, operations.AddField):  # pragma: no cover - Django changed
             return
-        online = foreign_keys.online_add_field(added)
+        online = foreign_keys.online_add_field(added) or green_operations.online_add_field(added)
         if isinstance(online, operations.AddField):
-            # A foreign key constraint validated without a long lock.
+            # A foreign key constraint validated, or an index built, without a long lock.
             online._auto_deps = added._auto_deps  # type: ignore[attr-defined]
             app_operations[-1] = added = online
         new_state = self.to_state.models[app_label, model_name]
@@ -415,8 +415,9 @@ class GreenMigrationAutodetector(MigrationAutodetector):
                 pre.append(
                     operations.AlterField(model_name=model_name, name=name, field=prep.old_field)
                 )
+        add = operations.AddField(model_name=model_name, name=shadow, field=added)
         pre += [
-            operations.AddField(model_name=model_name, name=shadow, field=added),
+            green_operations.online_add_field(add) or add,  # its index built online
             sync.SyncRetypedColumn(model_name, name, shadow),
         ]
         # ReplaceColumn stops the sync itself, in the transaction of the swap,

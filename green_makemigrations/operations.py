@@ -636,6 +636,92 @@ class AlterFieldIndexConcurrently(operations.AlterField):
                 new_field.default = NOT_PROVIDED
 
 
+class AddFieldIndexConcurrently(operations.AddField):
+    """Add a ``unique`` or ``db_index`` field to an existing table; on PostgreSQL online.
+
+    Django adds the column, then builds its index (``ADD CONSTRAINT …
+    UNIQUE`` or ``CREATE INDEX``, and a ``_like`` index for ``varchar``/
+    ``text``) under a lock that stops writes for a scan of the table. Here,
+    on PostgreSQL, the column is added without them, then each index is
+    built ``CONCURRENTLY`` under Django's name (the unique one attached as
+    the constraint Django would add). Re-runnable: a column or index an
+    earlier run made is kept. Removing it (backwards) drops the column with
+    its indexes, as Django does. Elsewhere Django's AddField.
+    """
+
+    outside_transaction = True
+
+    def __init__(
+        self,
+        model_name: str,
+        name: str,
+        field: models.Field[Any, Any],
+        preserve_default: bool = True,
+    ) -> None:
+        super().__init__(model_name, name, field, preserve_default)
+
+    def describe(self) -> str:
+        """Describe the operation for makemigrations and migrate --plan."""
+        return (
+            f"Add field {self.name} to {self.model_name}, its index built without blocking writes"
+        )
+
+    def database_forwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        """Add the column bare, then build its indexes concurrently (PostgreSQL)."""
+        to_model = to_state.apps.get_model(app_label, self.model_name)
+        if not _is_postgresql(schema_editor) or not self.allow_migrate_model(
+            schema_editor.connection.alias, to_model
+        ):
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+            return
+        field: Any = to_model._meta.get_field(self.name)
+        if field.primary_key or not (field.unique or field.db_index):
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+            return
+        _ensure_not_in_transaction(self, schema_editor)
+        from_model = from_state.apps.get_model(app_label, self.model_name)
+        editor: Any = schema_editor  # Django's private helpers, not in the stubs
+        table = to_model._meta.db_table
+        column = str(field.column)
+        bare = copy.copy(field)
+        bare._unique = False
+        vars(bare).pop("unique", None)  # a cached_property
+        bare.db_index = False
+        if not self.preserve_default:
+            bare.default = self.field.default
+        with schema_editor.connection.cursor() as cursor:
+            present = _collecting(schema_editor) or column in {
+                info.name
+                for info in schema_editor.connection.introspection.get_table_description(
+                    cursor, table
+                )
+            }
+        if _collecting(schema_editor) or not present:
+            schema_editor.add_field(from_model, bare)
+        if field.unique:
+            name = identifiers.fit_for(
+                schema_editor.connection,
+                editor._create_index_name(table, [column], suffix="_uniq"),
+            )
+            statement = editor._create_unique_sql(to_model, [field], name)
+            _add_unique_online(schema_editor, table, name, statement)
+        else:
+            name = identifiers.fit_for(
+                schema_editor.connection, editor._create_index_name(table, [column])
+            )
+            create = editor._create_index_sql(
+                to_model, fields=[field], name=name, concurrently=True
+            )
+            build_index_concurrently(schema_editor, name, lambda: schema_editor.execute(create))
+        AlterFieldUniqueConcurrently._add_like_index(schema_editor, to_model, field)
+
+
 class AlterUniqueTogetherConcurrently(operations.AlterUniqueTogether):
     """Change ``unique_together`` of an existing model; on PostgreSQL without a long lock.
 
@@ -887,6 +973,26 @@ def online_alter_field(
             operation.model_name, operation.name, new_field, operation.preserve_default
         )
     return None
+
+
+def online_add_field(operation: operations.AddField) -> Operation | None:
+    """Return AddFieldIndexConcurrently if operation adds an indexed column, else None.
+
+    That is a ``unique`` or ``db_index`` field that is not a primary key, a
+    relation (foreign_keys.online_add_field has those) or a many-to-many
+    field, added to an existing model by Django's own AddField.
+    """
+    field: Any = operation.field
+    if (
+        type(operation) is not operations.AddField
+        or field.primary_key
+        or field.is_relation
+        or not (field.unique or field.db_index)
+    ):
+        return None
+    return AddFieldIndexConcurrently(
+        operation.model_name, operation.name, field, operation.preserve_default
+    )
 
 
 def online_unique_together(operation: operations.AlterUniqueTogether) -> Operation | None:

@@ -9,6 +9,7 @@ they do to a database is tested in tests/commands/test_online_ddl.py.
 from __future__ import annotations
 
 import inspect
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from green_makemigrations.autodetector import Changes, GreenMigrationAutodetecto
 from green_makemigrations.constants import Stage
 from green_makemigrations.operations import (
     AddCheckConstraintNotValid,
+    AddFieldIndexConcurrently,
     AddIndexConcurrently,
     AddUniqueConstraintConcurrently,
     AlterFieldIndexConcurrently,
@@ -486,6 +488,16 @@ UNIQUE_OPERATIONS = [
         ),
         operations.AlterField,
     ),
+    (
+        AddFieldIndexConcurrently("book", "isbn", models.CharField(max_length=13, unique=True)),
+        operations.AddField,
+    ),
+    (
+        AddFieldIndexConcurrently(
+            "book", "rank", models.IntegerField(db_index=True, default=0), preserve_default=False
+        ),
+        operations.AddField,
+    ),
 ]
 
 
@@ -494,6 +506,7 @@ UNIQUE_OPERATIONS = [
     [
         (AlterFieldUniqueConcurrently, ["self", "model_name", "name", "field", "preserve_default"]),
         (AlterFieldIndexConcurrently, ["self", "model_name", "name", "field", "preserve_default"]),
+        (AddFieldIndexConcurrently, ["self", "model_name", "name", "field", "preserve_default"]),
         (AlterUniqueTogetherConcurrently, ["self", "name", "unique_together"]),
         (AddUniqueConstraintConcurrently, ["self", "model_name", "constraint"]),
     ],
@@ -546,6 +559,7 @@ def test_unique_operations_written_and_reloaded(migrations_package: Path) -> Non
         AlterFieldUniqueConcurrently,
         AlterUniqueTogetherConcurrently,
         AlterFieldIndexConcurrently,
+        AddFieldIndexConcurrently,
     ):
         assert f"green_makemigrations.operations.{cls.__name__}(" in text
     assert "preserve_default=False" in text
@@ -677,3 +691,21 @@ def test_online_alter_field_index(
     assert (None if replacement is None else type(replacement)) is expected
     if replacement is not None:
         assert replacement.field is new  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("field", "expected"),
+    [
+        (models.CharField(max_length=5, unique=True, null=True), AddFieldIndexConcurrently),
+        (models.IntegerField(db_index=True, default=0), AddFieldIndexConcurrently),
+        (models.UUIDField(unique=True, default=uuid.uuid4), AddFieldIndexConcurrently),
+        (models.IntegerField(default=0), None),
+        (models.ForeignKey("testapp.Author", models.CASCADE, null=True), None),  # its own op
+        (models.ManyToManyField("testapp.Author"), None),
+        (models.AutoField(primary_key=True), None),
+    ],
+)
+def test_online_add_field(field: models.Field[Any, Any], expected: type[Operation] | None) -> None:
+    """A unique or db_index column added to an existing table gets its index built online."""
+    replacement = green_operations.online_add_field(operations.AddField("book", "extra", field))
+    assert (None if replacement is None else type(replacement)) is expected
