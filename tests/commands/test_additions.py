@@ -184,9 +184,11 @@ def test_added_fields_through_both_stages(additions_app: None) -> None:
         run("makemigrations", APP, interactive=False, verbosity=0)
         pre, post = new_migrations(module)
         pre_text, post_text = module.read(pre), module.read(post)
-        # maker's foreign key is validated without a long lock on PostgreSQL.
-        assert pre_text.count("migrations.AddField(") == len(ADDED_COLUMNS) - 1
+        # maker's foreign key is validated, and token's unique index built,
+        # without a long lock on PostgreSQL.
+        assert pre_text.count("migrations.AddField(") == len(ADDED_COLUMNS) - 2
         assert pre_text.count("foreign_keys.AddForeignKeyNotValid(") == 1
+        assert pre_text.count("operations.AddFieldIndexConcurrently(\n") == 1
         for column, db_default in PREPARED.items():
             assert db_default in pre_text, column
         assert "db_default" not in post_text
