@@ -14,6 +14,7 @@ from django.db.migrations.graph import MigrationGraph
 from django.db.migrations.operations.base import Operation
 from django.db.migrations.questioner import MigrationQuestioner
 from django.db.migrations.state import ProjectState
+from django.db.models.fields import NOT_PROVIDED
 
 from . import foreign_keys, identifiers, rules, sync
 from . import operations as green_operations
@@ -95,7 +96,11 @@ class GreenMigrationAutodetector(MigrationAutodetector):
     def _generate_removed_field(self, app_label: str, model_name: str, field_name: str) -> None:
         """Add the pre-deploy prep step of a removed field, then Django's RemoveField."""
         field = self.from_state.models[app_label, model_name].get_field(field_name)
-        prep = rules.removal_prep(field)
+        # Only the field's own unique index outlives the pre-deploy stage:
+        # unique_together and constraints naming it go before (they cannot
+        # name a field the new models lack).
+        unique = rules.unique_reason(field, field_name, {})
+        prep = rules.removal_prep(field, unique)
         if prep.field is not None:
             if prep.fallback and not self._ask(
                 "ask_nullable_fallback",
@@ -105,10 +110,15 @@ class GreenMigrationAutodetector(MigrationAutodetector):
                 prep.description,
                 default=True,
             ):
-                raise PhasingError(
-                    f"Removing {app_label}.{model_name}.{field_name}: {prep.description}. "
-                    "Give the field a default the database can store (a literal or "
+                fix = (
+                    "Drop unique=True in one release (its default then becomes a database "
+                    "default), then remove it."
+                    if unique and rules.database_default_for(field) is not NOT_PROVIDED
+                    else "Give the field a default the database can store (a literal or "
                     "db_default=...) in one release, then remove it."
+                )
+                raise PhasingError(
+                    f"Removing {app_label}.{model_name}.{field_name}: {prep.description}. {fix}"
                 )
             operation = operations.AlterField(
                 model_name=model_name, name=field_name, field=prep.field
@@ -144,14 +154,25 @@ class GreenMigrationAutodetector(MigrationAutodetector):
         added = app_operations[-1]
         if not isinstance(added, operations.AddField):  # pragma: no cover - Django changed
             return
-        online = foreign_keys.online_add_field(added)
+        online = foreign_keys.online_add_field(added) or green_operations.online_add_field(added)
         if isinstance(online, operations.AddField):
-            # A foreign key constraint validated without a long lock.
+            # A foreign key constraint validated, or an index built, without a long lock.
             online._auto_deps = added._auto_deps  # type: ignore[attr-defined]
             app_operations[-1] = added = online
-        prep = rules.addition_prep(added.field)
+        new_state = self.to_state.models[app_label, model_name]
+        unique = rules.unique_reason(added.field, field_name, new_state.options)
+        prep = rules.addition_prep(added.field, unique)
         if prep is None:
             return
+        if prep.unique:
+            raise PhasingError(
+                f"Adding {app_label}.{model_name}.{field_name}: it is NOT NULL, "
+                f"{prep.description}: the pre-deploy step fails on a table of two rows, "
+                "and the running release's second insert collides with its first. Add it "
+                "with null=True, fill unique values (a data migration), then make it NOT "
+                "NULL in a later release; or give it a default the database computes per "
+                "row (uuid.uuid4 on a UUIDField)."
+            )
         if prep.field is None:
             if self._one_off_default_not_asked(added):
                 # The real run asks for a one-off default and refuses only an
@@ -237,11 +258,31 @@ class GreenMigrationAutodetector(MigrationAutodetector):
             change = rules.type_change(old_field, operation.field)
             if change.kind is rules.Retype.REFUSE:
                 raise PhasingError(self._type_refusal(app_label, operation, change.reason))
+            moved = self._moved_column(app_label, operation, old_field)
+            if change.kind is not rules.Retype.EXPAND and moved is not None:
+                # db_column changes: the old release keeps the old column, the
+                # new one uses the new column, kept in sync until post-deploy.
+                change = rules.TypeChange(
+                    rules.Retype.EXPAND, f"its column changes ({moved[0]} -> {moved[1]})"
+                )
             if change.kind is rules.Retype.EXPAND:
                 replacement = self._expand_retyped(app_label, operation, old_field, change)
                 app_operations[position : position + 1] = replacement
                 return len(replacement) - 1
         if self._makes_not_null(app_label, operation):
+            # A db_index added (or dropped) with it is built (dropped) online
+            # in pre-deploy, on the field still nullable. (A unique constraint
+            # stays with SetNotNull: its NULLs are filled first.)
+            online = None
+            if old_field is not None and old_field.unique == operation.field.unique:
+                nullable = operation.field.clone()
+                nullable.null = True
+                online = green_operations.online_alter_field(
+                    operations.AlterField(
+                        operation.model_name, operation.name, nullable, operation.preserve_default
+                    ),
+                    old_field,
+                )
             # Backfill in batches; on PostgreSQL validate before SET NOT NULL.
             not_null = green_operations.SetNotNull(
                 operation.model_name,
@@ -252,6 +293,10 @@ class GreenMigrationAutodetector(MigrationAutodetector):
             not_null._auto_deps = operation._auto_deps  # type: ignore[attr-defined]
             app_operations[position] = not_null
             self.deferred_operations.append(not_null)
+            if online is not None:
+                online._auto_deps = list(operation._auto_deps)  # type: ignore[attr-defined]
+                app_operations.insert(position, online)
+                return 1
         elif old_field is not None:
             # A foreign key constraint validated, or a unique index built,
             # without a long lock.
@@ -319,9 +364,41 @@ class GreenMigrationAutodetector(MigrationAutodetector):
             return None
         return old_model.get_field(old_field_name)
 
+    def _moved_column(
+        self, app_label: str, operation: operations.AlterField, old_field: Any
+    ) -> tuple[str, str] | None:
+        """Return the old and new column of a field whose db_column changes, or None.
+
+        A renamed field's column is the RenameField's business (see
+        _phase_renamed_field); so is one without a column of its own.
+        """
+        model_name = operation.model_name_lower
+        if (app_label, model_name, operation.name) in self.renamed_fields:
+            return None
+        old_column = _column_name(old_field, operation.name)
+        new_column = _column_name(operation.field, operation.name)
+        if old_column is None or new_column is None or old_column == new_column:
+            return None
+        return str(old_column), str(new_column)
+
     def _type_refusal(self, app_label: str, operation: operations.AlterField, reason: str) -> str:
         label = f"{app_label}.{operation.model_name}.{operation.name}"
         new_type = type(operation.field).__name__
+        old_field = self._old_field(app_label, operation)
+        moved = None if old_field is None else self._moved_column(app_label, operation, old_field)
+        if moved is not None and rules.type_change(old_field, operation.field).kind in (
+            rules.Retype.NONE,
+            rules.Retype.IN_PLACE,
+        ):
+            return (
+                f"Changing the column of {label}: {reason}. Keep its column (db_column="
+                f"'{moved[0]}'; the field's name in Python is free), or add a new field with "
+                f"the new column (e.g. {operation.name}_new = models.{new_type}(..., "
+                f"db_column='{moved[1]}', null=True)), fill it from {operation.name} in a data "
+                f"migration and switch the code to it; remove {operation.name} in a later "
+                "release. Or run `makemigrations --stock` for Django's AlterField, which "
+                "breaks the running release."
+            )
         if operation.field.primary_key:
             fix = (
                 "Keep the primary key's type: declare it on the model (e.g. id = "
@@ -367,24 +444,52 @@ class GreenMigrationAutodetector(MigrationAutodetector):
         final = operation.field
         old_name = self.renamed_fields.get((app_label, model_name, name), name)
         old_column, final_column = _column_name(old_field, old_name), _column_name(final, name)
+        retyped = rules.type_change(old_field, final).kind is rules.Retype.EXPAND
         if old_column != final_column and str(old_column).lower() == str(final_column).lower():
+            only_case = (
+                f"its column changes only in case ({old_column} -> {final_column}): one "
+                "column on MariaDB/MySQL and SQLite, two on PostgreSQL"
+            )
             raise PhasingError(
                 self._type_refusal(
                     app_label,
                     operation,
-                    f"{change.reason}, and its column changes only in case ({old_column} -> "
-                    f"{final_column}): one column on MariaDB/MySQL and SQLite, two on PostgreSQL",
+                    f"{change.reason}, and {only_case}" if retyped else only_case,
                 )
             )
         column = _retyped_column(old_state, new_state, name, final)
         added = _with_db_column(prep.new_field, None if column == shadow else column)
-        self._inform(
-            f"Changing the type of {app_label}.{model_name}.{name}: {change.reason}, so "
-            f"a column {column} of the new type is kept in sync in pre-deploy and "
-            "replaces it in post-deploy. Until then the new release writes the old type."
-        )
-        pre: list[Operation] = [
-            operations.AddField(model_name=model_name, name=shadow, field=added),
+        label = f"{app_label}.{model_name}.{name}"
+        pre: list[Operation] = []
+        if old_column == final_column:
+            self._inform(
+                f"Changing the type of {label}: {change.reason}, so a column {column} of "
+                "the new type is kept in sync in pre-deploy and replaces it in post-deploy. "
+                "Until then the new release writes the old type."
+            )
+        else:
+            # The new release writes the new column only: the old one must
+            # take its inserts until the trigger fills it.
+            self._inform(
+                f"Changing the {'type and column' if retyped else 'column'} of {label}: "
+                f"{change.reason}, so column {column} is added and kept in sync with "
+                f"{old_column} by triggers in pre-deploy (the running release goes on using "
+                f"{old_column}), and replaces it in post-deploy. Keep db_column='{old_column}' "
+                "to change nothing in the database."
+                + (
+                    " Until then the new release's values must fit the old column's type "
+                    "(the triggers copy them there)."
+                    if rules.type_change(old_field, final).kind is not rules.Retype.NONE
+                    else ""
+                )
+            )
+            if prep.old_field is not None:
+                pre.append(
+                    operations.AlterField(model_name=model_name, name=name, field=prep.old_field)
+                )
+        add = operations.AddField(model_name=model_name, name=shadow, field=added)
+        pre += [
+            green_operations.online_add_field(add) or add,  # its index built online
             sync.SyncRetypedColumn(model_name, name, shadow),
         ]
         # ReplaceColumn stops the sync itself, in the transaction of the swap,

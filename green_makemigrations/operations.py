@@ -547,6 +547,181 @@ class AlterFieldUniqueConcurrently(operations.AlterField):
             )
 
 
+def _plain_index(field: Any) -> bool:
+    """Return whether Django gives field a ``db_index`` index of its own (not a unique one)."""
+    return bool(field.db_index and not field.unique and not field.primary_key)
+
+
+class AlterFieldIndexConcurrently(operations.AlterField):
+    """Add or drop an existing field's ``db_index``; on PostgreSQL without a long lock.
+
+    Django runs a plain ``CREATE INDEX`` (and, for ``varchar``/``text``
+    columns, one more for the ``_like`` index), which stops writes for the
+    length of a table scan, or ``DROP INDEX``, which waits for every query on
+    the table and stops the ones behind it. Here, on PostgreSQL, the indexes
+    are built (under Django's names) or dropped ``CONCURRENTLY``; any other
+    difference of the field is then left to Django's ``alter_field``, from
+    the old field as if its index were already there (or gone).
+    Re-runnable. Going backwards it does the reverse the same way. Elsewhere,
+    and when the column or ``unique`` changes too, Django's AlterField.
+    """
+
+    outside_transaction = True
+
+    def __init__(
+        self,
+        model_name: str,
+        name: str,
+        field: models.Field[Any, Any],
+        preserve_default: bool = True,
+    ) -> None:
+        super().__init__(model_name, name, field, preserve_default)
+
+    def describe(self) -> str:
+        """Describe the operation for makemigrations and migrate --plan."""
+        return (
+            f"Alter field {self.name} on {self.model_name}, its index built or dropped "
+            "without blocking writes"
+        )
+
+    def database_forwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        """Build or drop the ``db_index`` indexes concurrently, then alter the rest."""
+        to_model = to_state.apps.get_model(app_label, self.model_name)
+        from_model = from_state.apps.get_model(app_label, self.model_name)
+        old_field: Any = from_model._meta.get_field(self.name)
+        new_field: Any = to_model._meta.get_field(self.name)
+        adds, drops = _plain_index(new_field), _plain_index(old_field)
+        if (
+            not _is_postgresql(schema_editor)
+            or not self.allow_migrate_model(schema_editor.connection.alias, to_model)
+            or adds == drops
+            or old_field.unique != new_field.unique
+            or old_field.column != new_field.column
+        ):
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+            return
+        _ensure_not_in_transaction(self, schema_editor)
+        editor: Any = schema_editor  # Django's private helpers, not in the stubs
+        table = from_model._meta.db_table
+        column = str(old_field.column)
+        if adds:
+            name = identifiers.fit_for(
+                schema_editor.connection, editor._create_index_name(table, [column])
+            )
+            statement = editor._create_index_sql(
+                from_model, fields=[old_field], name=name, concurrently=True
+            )
+            build_index_concurrently(schema_editor, name, lambda: schema_editor.execute(statement))
+            AlterFieldUniqueConcurrently._add_like_index(schema_editor, from_model, new_field)
+        else:
+            AlterFieldUniqueConcurrently._drop_replaced_indexes(schema_editor, from_model, column)
+            like = editor._create_index_name(table, [column], suffix="_like")
+            schema_editor.execute(
+                f"DROP INDEX CONCURRENTLY IF EXISTS {schema_editor.quote_name(like)}"
+            )
+        as_if = copy.copy(old_field)
+        as_if.db_index = adds
+        if not self.preserve_default:
+            new_field.default = self.field.default
+        try:
+            schema_editor.alter_field(from_model, as_if, new_field)
+        finally:
+            if not self.preserve_default:
+                new_field.default = NOT_PROVIDED
+
+
+class AddFieldIndexConcurrently(operations.AddField):
+    """Add a ``unique`` or ``db_index`` field to an existing table; on PostgreSQL online.
+
+    Django adds the column, then builds its index (``ADD CONSTRAINT …
+    UNIQUE`` or ``CREATE INDEX``, and a ``_like`` index for ``varchar``/
+    ``text``) under a lock that stops writes for a scan of the table. Here,
+    on PostgreSQL, the column is added without them, then each index is
+    built ``CONCURRENTLY`` under Django's name (the unique one attached as
+    the constraint Django would add). Re-runnable: a column or index an
+    earlier run made is kept. Removing it (backwards) drops the column with
+    its indexes, as Django does. Elsewhere Django's AddField.
+    """
+
+    outside_transaction = True
+
+    def __init__(
+        self,
+        model_name: str,
+        name: str,
+        field: models.Field[Any, Any],
+        preserve_default: bool = True,
+    ) -> None:
+        super().__init__(model_name, name, field, preserve_default)
+
+    def describe(self) -> str:
+        """Describe the operation for makemigrations and migrate --plan."""
+        return (
+            f"Add field {self.name} to {self.model_name}, its index built without blocking writes"
+        )
+
+    def database_forwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        """Add the column bare, then build its indexes concurrently (PostgreSQL)."""
+        to_model = to_state.apps.get_model(app_label, self.model_name)
+        if not _is_postgresql(schema_editor) or not self.allow_migrate_model(
+            schema_editor.connection.alias, to_model
+        ):
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+            return
+        field: Any = to_model._meta.get_field(self.name)
+        if field.primary_key or not (field.unique or field.db_index):
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+            return
+        _ensure_not_in_transaction(self, schema_editor)
+        from_model = from_state.apps.get_model(app_label, self.model_name)
+        editor: Any = schema_editor  # Django's private helpers, not in the stubs
+        table = to_model._meta.db_table
+        column = str(field.column)
+        bare = copy.copy(field)
+        bare._unique = False
+        vars(bare).pop("unique", None)  # a cached_property
+        bare.db_index = False
+        if not self.preserve_default:
+            bare.default = self.field.default
+        with schema_editor.connection.cursor() as cursor:
+            present = _collecting(schema_editor) or column in {
+                info.name
+                for info in schema_editor.connection.introspection.get_table_description(
+                    cursor, table
+                )
+            }
+        if _collecting(schema_editor) or not present:
+            schema_editor.add_field(from_model, bare)
+        if field.unique:
+            name = identifiers.fit_for(
+                schema_editor.connection,
+                editor._create_index_name(table, [column], suffix="_uniq"),
+            )
+            statement = editor._create_unique_sql(to_model, [field], name)
+            _add_unique_online(schema_editor, table, name, statement)
+        else:
+            name = identifiers.fit_for(
+                schema_editor.connection, editor._create_index_name(table, [column])
+            )
+            create = editor._create_index_sql(
+                to_model, fields=[field], name=name, concurrently=True
+            )
+            build_index_concurrently(schema_editor, name, lambda: schema_editor.execute(create))
+        AlterFieldUniqueConcurrently._add_like_index(schema_editor, to_model, field)
+
+
 class AlterUniqueTogetherConcurrently(operations.AlterUniqueTogether):
     """Change ``unique_together`` of an existing model; on PostgreSQL without a long lock.
 
@@ -772,9 +947,11 @@ def online_add_constraint(operation: operations.AddConstraint) -> Operation | No
 def online_alter_field(
     operation: operations.AlterField, old_field: models.Field[Any, Any]
 ) -> Operation | None:
-    """Return AlterFieldUniqueConcurrently if operation makes old_field unique, else None.
+    """Return the online replacement of an AlterField of an existing field, or None.
 
-    old_field is the field before the change (from the autodetector's
+    AlterFieldUniqueConcurrently if operation makes old_field unique,
+    AlterFieldIndexConcurrently if it adds or drops its ``db_index`` (unique
+    unchanged). old_field is the field before the change (from the autodetector's
     from_state). None as well for a field that also becomes NOT NULL (that is
     SetNotNull's job, post-deploy), for a primary key, and for an operation
     that is already a replacement (a subclass of AlterField).
@@ -782,15 +959,39 @@ def online_alter_field(
     new_field = operation.field
     if (
         type(operation) is not operations.AlterField
-        or old_field.unique
-        or not new_field.unique
         or new_field.primary_key
         or new_field.many_to_many
         or (old_field.null and not new_field.null)
     ):
         return None
-    return AlterFieldUniqueConcurrently(
-        operation.model_name, operation.name, new_field, operation.preserve_default
+    if not old_field.unique and new_field.unique:
+        return AlterFieldUniqueConcurrently(
+            operation.model_name, operation.name, new_field, operation.preserve_default
+        )
+    if old_field.unique == new_field.unique and _plain_index(old_field) != _plain_index(new_field):
+        return AlterFieldIndexConcurrently(
+            operation.model_name, operation.name, new_field, operation.preserve_default
+        )
+    return None
+
+
+def online_add_field(operation: operations.AddField) -> Operation | None:
+    """Return AddFieldIndexConcurrently if operation adds an indexed column, else None.
+
+    That is a ``unique`` or ``db_index`` field that is not a primary key, a
+    relation (foreign_keys.online_add_field has those) or a many-to-many
+    field, added to an existing model by Django's own AddField.
+    """
+    field: Any = operation.field
+    if (
+        type(operation) is not operations.AddField
+        or field.primary_key
+        or field.is_relation
+        or not (field.unique or field.db_index)
+    ):
+        return None
+    return AddFieldIndexConcurrently(
+        operation.model_name, operation.name, field, operation.preserve_default
     )
 
 

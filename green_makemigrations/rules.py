@@ -9,11 +9,13 @@ from __future__ import annotations
 import datetime
 import decimal
 import enum
+import json
 import uuid
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from django.core import exceptions
 from django.db import models
 from django.db.migrations import operations
 from django.db.migrations.operations.base import Operation
@@ -68,10 +70,18 @@ COLUMNLESS_FIELDS: tuple[type[Any], ...] = tuple(
 NOW_CALLABLES = (timezone.now, datetime.datetime.now)
 
 # Field types whose columns cannot carry a literal default on every backend.
+# (A JSONField can: its database default is the JSON text, see _json_literal.)
 NO_LITERAL_DEFAULT_FIELDS: tuple[type[models.Field[Any, Any]], ...] = (
     models.BinaryField,
     models.JSONField,
 )
+
+# Callable defaults whose every call returns the same value (list, dict…): the
+# database can store that value as a literal default.
+CONSTANT_CALLABLES: tuple[Any, ...] = (list, dict, tuple, str, int, float, bool, decimal.Decimal)
+
+# Values a JSONField's database default may hold: the JSON text of a literal.
+JSON_LITERAL_TYPES = (list, dict, tuple, str, int, float, bool)
 
 
 def operation_model_key(operation: Operation) -> str | None:
@@ -414,22 +424,92 @@ def database_default_for(field: models.Field[Any, Any]) -> Any:
     if not field.has_default():
         return NOT_PROVIDED
     default = field.default
+    constant = False
     if callable(default):
         if is_datetime and default in NOW_CALLABLES:
             return Now()
         if isinstance(field, models.UUIDField) and default is uuid.uuid4:
             return RandomUUID()
-        return NOT_PROVIDED
+        if not any(default is kind for kind in CONSTANT_CALLABLES):
+            return NOT_PROVIDED
+        default, constant = default(), True
+    if isinstance(field, models.JSONField):
+        return default if _json_literal(field, default) else NOT_PROVIDED
     if isinstance(field, NO_LITERAL_DEFAULT_FIELDS):
         return NOT_PROVIDED
     if isinstance(default, enum.Enum):
         default = default.value
     if default is None or not isinstance(default, LITERAL_DEFAULT_TYPES):
         return NOT_PROVIDED
+    if constant and not _stores(field, default):
+        return NOT_PROVIDED  # e.g. default=int on a CharField: "0" is not 0
     return default
 
 
-def removal_prep(field: models.Field[Any, Any]) -> RemovalPrep:
+def _json_literal(field: models.JSONField[Any], value: Any) -> bool:
+    """Return whether value is a JSON literal the field's encoder writes (not None: SQL NULL)."""
+    if value is None or not isinstance(value, JSON_LITERAL_TYPES):
+        return False
+    try:
+        json.dumps(value, cls=field.encoder)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _stores(field: models.Field[Any, Any], value: Any) -> bool:
+    """Return whether field reads value back as itself."""
+    try:
+        return bool(field.to_python(value) == value)
+    except exceptions.ValidationError:
+        return False
+
+
+def unique_reason(
+    field: models.Field[Any, Any], name: str, model_options: dict[str, Any]
+) -> str | None:
+    """Say how field (called name) is unique, or return None if it is not.
+
+    By itself (``unique=True``, a OneToOneField), in ``Meta.unique_together``
+    or in a UniqueConstraint (with a condition or not: which rows it covers
+    is not known here). A primary key does not count: it is never added or
+    removed as a column of an existing table.
+    """
+    if field.primary_key:
+        return None
+    if field.unique:
+        return "unique=True"
+    for together in model_options.get("unique_together", ()):
+        if name in together:
+            return f"in Meta.unique_together {tuple(together)!r}"
+    for constraint in model_options.get("constraints", ()):
+        if not isinstance(constraint, models.UniqueConstraint):
+            continue
+        named = set(constraint.fields) | {
+            str(getattr(ref, "name", ""))
+            for expression in constraint.expressions
+            for ref in _flatten(expression)
+            if isinstance(ref, models.F)
+        }
+        if name in named:
+            return f"in UniqueConstraint {constraint.name!r}"
+    return None
+
+
+def _flatten(expression: Any) -> Iterable[Any]:
+    """Yield expression and every expression inside it."""
+    yield expression
+    for source in getattr(expression, "get_source_expressions", list)():
+        if source is not None:
+            yield from _flatten(source)
+
+
+def _per_row(db_default: Any) -> bool:
+    """Return whether a database default gives each row its own value (unique-safe)."""
+    return isinstance(db_default, RandomUUID)
+
+
+def removal_prep(field: models.Field[Any, Any], unique: str | None = None) -> RemovalPrep:
     """Return the pre-deploy step that lets the new release write rows without field.
 
     The new release's inserts omit the column, so it must accept that: keep
@@ -437,6 +517,10 @@ def removal_prep(field: models.Field[Any, Any]) -> RemovalPrep:
     default (the old release then never reads NULL), else make it nullable,
     keeping its type. Nullable columns, many-to-many fields, generated
     columns and columns that already have a database default need nothing.
+    A unique column (unique says how, see unique_reason) gets no constant
+    database default: the new release's second insert would collide with
+    its first; it is made nullable (NULLs do not collide) unless its default
+    is computed per row.
     """
     if field.many_to_many:
         return RemovalPrep(None, "many-to-many: no column in the model's table")
@@ -449,6 +533,13 @@ def removal_prep(field: models.Field[Any, Any]) -> RemovalPrep:
     if field.db_default is not NOT_PROVIDED:
         return RemovalPrep(None, "already has a database default")
     db_default = database_default_for(field)
+    if db_default is not NOT_PROVIDED and unique and not _per_row(db_default):
+        reason = (
+            f"it is unique ({unique}): a constant database default would make the new "
+            "release's second insert collide with its first, so the column is made "
+            "nullable until the drop"
+        )
+        return RemovalPrep(_rebuild(field, null=True), reason, fallback=True)
     if db_default is not NOT_PROVIDED:
         return RemovalPrep(
             _rebuild(field, db_default=db_default),
@@ -476,14 +567,20 @@ class AdditionPrep:
 
     field: models.Field[Any, Any] | None
     description: str
+    unique: bool = False
 
 
-def addition_prep(field: models.Field[Any, Any]) -> AdditionPrep | None:
+def addition_prep(field: models.Field[Any, Any], unique: str | None = None) -> AdditionPrep | None:
     """Return the pre-deploy form of an added field, or None if it needs none.
 
     Nullable columns, columns with a database default, many-to-many fields,
     generated columns and primary keys need nothing: the old release's
-    inserts work (or the table is new to both releases).
+    inserts work (or the table is new to both releases). A unique column
+    (unique says how, see unique_reason) cannot take a constant database
+    default: every existing row would get the same value (the step fails on
+    a table of two rows) and so would every insert of the old release. Only
+    a default computed per row (``uuid.uuid4``) is allowed; otherwise the
+    prep has no field and ``unique`` is set.
     """
     if (
         field.null
@@ -513,6 +610,13 @@ def addition_prep(field: models.Field[Any, Any]) -> AdditionPrep | None:
         else:
             reason = "it has no default"
         return AdditionPrep(None, reason)
+    if unique and not _per_row(db_default):
+        return AdditionPrep(
+            None,
+            f"it is unique ({unique}), and its database default {db_default!r} would give "
+            "every existing row and every insert of the running release the same value",
+            unique=True,
+        )
     return AdditionPrep(
         _rebuild(field, db_default=db_default),
         f"database default {db_default!r} until post-deploy",

@@ -513,8 +513,11 @@ class ReplaceColumn(SyncOperation):
         renamed = after._meta.get_field(self.old_name)
         _refuse_shared_column(self, app_label, from_state)
         quote = identifiers.quoter(schema_editor)
+        # A db_column change: the replacement has the final column already.
+        in_place = replacement.column == renamed.column
+        done_column = old_field.column if in_place else replacement.column
         if not schema_editor.collect_sql and not _has_column(
-            schema_editor, after._meta.db_table, str(replacement.column)
+            schema_editor, after._meta.db_table, str(done_column)
         ):
             return  # an earlier run swapped them (MariaDB: DDL is not transactional)
         column_sync = _ColumnSync(
@@ -530,7 +533,9 @@ class ReplaceColumn(SyncOperation):
         # Writers wait: none slips between the triggers' drop and the swap.
         with _table_held(schema_editor, after._meta.db_table):
             column_sync.drop()
-            if schema_editor.connection.vendor == "mysql":
+            if in_place:
+                schema_editor.remove_field(before, old_field)
+            elif schema_editor.connection.vendor == "mysql":
                 schema_editor.execute(
                     f"ALTER TABLE {table} DROP COLUMN {quote(str(old_field.column))}, "
                     f"RENAME COLUMN {quote(str(replacement.column))} "
@@ -566,6 +571,9 @@ class ReplaceColumn(SyncOperation):
         nullable.set_attributes_from_name(self.old_name)
         nullable.model = before
         quote = identifiers.quoter(schema_editor)
+        if renamed.column == replacement.column:
+            self._backwards_in_place(schema_editor, before, replacement, old_field, nullable)
+            return
         if not schema_editor.collect_sql and (
             schema_editor.connection.vendor == "mysql"
             # An earlier rollback committed, and stopped before it was recorded.
@@ -589,6 +597,36 @@ class ReplaceColumn(SyncOperation):
             )
             if not old_field.null:
                 schema_editor.alter_field(before, nullable, old_field)
+
+    def _backwards_in_place(
+        self,
+        schema_editor: BaseDatabaseSchemaEditor,
+        model: type[models.Model],
+        replacement: Any,
+        old_field: Any,
+        nullable: Any,
+    ) -> None:
+        """Run database_backwards when the replacement kept its column (a db_column change).
+
+        Nothing is renamed: the old column is added again (nullable), synced
+        from the replacement and filled in batches, then made NOT NULL if it
+        was. Each step is skipped when an earlier run did it, so a re-run
+        finishes on every backend.
+        """
+        table = model._meta.db_table
+        column, source = str(old_field.column), str(replacement.column)
+        if schema_editor.collect_sql or column not in column_names(schema_editor, table):
+            schema_editor.add_field(model, nullable)
+        _ColumnSync(schema_editor, model, column, source).create()
+        _ColumnSync(schema_editor, model, column, source).backfill(
+            model, self.batch_size, reverse=True
+        )
+        if not old_field.null and (
+            schema_editor.collect_sql or _is_nullable(schema_editor, table, column)
+        ):
+            schema_editor.alter_field(model, nullable, old_field)
+            # SQLite rebuilt the table without its triggers.
+            _ColumnSync(schema_editor, model, column, source).create()
 
     def _backwards_in_steps(
         self,

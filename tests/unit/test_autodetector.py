@@ -591,8 +591,11 @@ def assert_phased_addition(
     """
     described = describe_changes(changes)
     pre, post = changes["testapp"]
-    # A foreign key is added with a constraint validated without a long lock.
+    # A foreign key is added with a constraint validated without a long lock, an
+    # indexed (unique) column with its index built concurrently.
     added_kind = "AddForeignKeyNotValid" if name == "author" else "AddField"
+    if name != "author" and changes["testapp"][0].operations[0].field.unique:
+        added_kind = "AddFieldIndexConcurrently"
     assert_split(changes, "testapp", pre=[added_kind], post=["AlterField"])
     assert pre.dependencies == [], described
     add = pre.operations[0]

@@ -9,6 +9,7 @@ they do to a database is tested in tests/commands/test_online_ddl.py.
 from __future__ import annotations
 
 import inspect
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,10 @@ from green_makemigrations.autodetector import Changes, GreenMigrationAutodetecto
 from green_makemigrations.constants import Stage
 from green_makemigrations.operations import (
     AddCheckConstraintNotValid,
+    AddFieldIndexConcurrently,
     AddIndexConcurrently,
     AddUniqueConstraintConcurrently,
+    AlterFieldIndexConcurrently,
     AlterFieldUniqueConcurrently,
     AlterUniqueTogetherConcurrently,
     RemoveIndexConcurrently,
@@ -487,6 +490,22 @@ UNIQUE_OPERATIONS = [
         operations.AlterField,
     ),
     (AlterUniqueTogetherConcurrently("book", {("title", "pages")}), operations.AlterUniqueTogether),
+    (
+        AlterFieldIndexConcurrently(
+            "book", "title", models.CharField(max_length=200, db_index=True)
+        ),
+        operations.AlterField,
+    ),
+    (
+        AddFieldIndexConcurrently("book", "isbn", models.CharField(max_length=13, unique=True)),
+        operations.AddField,
+    ),
+    (
+        AddFieldIndexConcurrently(
+            "book", "rank", models.IntegerField(db_index=True, default=0), preserve_default=False
+        ),
+        operations.AddField,
+    ),
 ]
 
 
@@ -494,6 +513,8 @@ UNIQUE_OPERATIONS = [
     ("operation_class", "parameters"),
     [
         (AlterFieldUniqueConcurrently, ["self", "model_name", "name", "field", "preserve_default"]),
+        (AlterFieldIndexConcurrently, ["self", "model_name", "name", "field", "preserve_default"]),
+        (AddFieldIndexConcurrently, ["self", "model_name", "name", "field", "preserve_default"]),
         (AlterUniqueTogetherConcurrently, ["self", "name", "unique_together"]),
         (AddUniqueConstraintConcurrently, ["self", "model_name", "constraint"]),
     ],
@@ -545,6 +566,8 @@ def test_unique_operations_written_and_reloaded(migrations_package: Path) -> Non
         AddUniqueConstraintConcurrently,
         AlterFieldUniqueConcurrently,
         AlterUniqueTogetherConcurrently,
+        AlterFieldIndexConcurrently,
+        AddFieldIndexConcurrently,
     ):
         assert f"green_makemigrations.operations.{cls.__name__}(" in text
     assert "preserve_default=False" in text
@@ -633,3 +656,64 @@ def test_online_unique_together() -> None:
         green_operations.online_unique_together(operations.AlterUniqueTogether("book", set()))
         is None
     )
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (models.IntegerField(), models.IntegerField(db_index=True), AlterFieldIndexConcurrently),
+        (models.IntegerField(db_index=True), models.IntegerField(), AlterFieldIndexConcurrently),
+        (
+            models.CharField(max_length=5),
+            models.CharField(max_length=9, db_index=True),
+            AlterFieldIndexConcurrently,
+        ),
+        (
+            models.ForeignKey("testapp.Author", models.CASCADE, db_index=False),
+            models.ForeignKey("testapp.Author", models.CASCADE),
+            AlterFieldIndexConcurrently,
+        ),
+        (
+            models.ForeignKey("testapp.Author", models.CASCADE),
+            models.ForeignKey("testapp.Author", models.CASCADE, db_index=False),
+            AlterFieldIndexConcurrently,
+        ),
+        (
+            models.IntegerField(db_index=True),
+            models.IntegerField(unique=True),
+            AlterFieldUniqueConcurrently,  # which drops the db_index index concurrently
+        ),
+        (models.IntegerField(unique=True), models.IntegerField(db_index=True), None),
+        (models.IntegerField(db_index=True), models.IntegerField(db_index=True, default=1), None),
+        (models.IntegerField(null=True), models.IntegerField(db_index=True), None),  # SetNotNull
+        (models.IntegerField(), models.IntegerField(unique=True), AlterFieldUniqueConcurrently),
+    ],
+)
+def test_online_alter_field_index(
+    old: models.Field[Any, Any], new: models.Field[Any, Any], expected: type[Operation] | None
+) -> None:
+    """An index added to or dropped from an existing field is built or dropped concurrently."""
+    replacement = green_operations.online_alter_field(
+        operations.AlterField("book", "title", new), old
+    )
+    assert (None if replacement is None else type(replacement)) is expected
+    if replacement is not None:
+        assert replacement.field is new  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("field", "expected"),
+    [
+        (models.CharField(max_length=5, unique=True, null=True), AddFieldIndexConcurrently),
+        (models.IntegerField(db_index=True, default=0), AddFieldIndexConcurrently),
+        (models.UUIDField(unique=True, default=uuid.uuid4), AddFieldIndexConcurrently),
+        (models.IntegerField(default=0), None),
+        (models.ForeignKey("testapp.Author", models.CASCADE, null=True), None),  # its own op
+        (models.ManyToManyField("testapp.Author"), None),
+        (models.AutoField(primary_key=True), None),
+    ],
+)
+def test_online_add_field(field: models.Field[Any, Any], expected: type[Operation] | None) -> None:
+    """A unique or db_index column added to an existing table gets its index built online."""
+    replacement = green_operations.online_add_field(operations.AddField("book", "extra", field))
+    assert (None if replacement is None else type(replacement)) is expected

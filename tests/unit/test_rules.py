@@ -113,10 +113,17 @@ def test_database_default_for_uuid4_is_random_uuid() -> None:
         models.DateField(default=datetime.date.today),
         models.DateField(default=timezone.now),
         models.BinaryField(default=b"abc"),
-        models.JSONField(default=dict),
-        models.JSONField(default="literal"),
-        models.JSONField(default=0),
+        models.BinaryField(default=bytes),
+        models.JSONField(default=None),
+        models.JSONField(default=set),
+        models.JSONField(default=make_code),
+        models.JSONField(default={"when": datetime.date(2024, 1, 1)}),
         models.CharField(max_length=5, default=["not", "a", "literal"]),
+        models.CharField(max_length=5, default=int),
+        models.CharField(max_length=5, default=list),
+        models.IntegerField(default=str),
+        models.IntegerField(default=dict),
+        models.DateField(default=str),
     ],
     ids=[
         "no-default",
@@ -127,14 +134,53 @@ def test_database_default_for_uuid4_is_random_uuid() -> None:
         "date-today",
         "date-timezone-now",
         "binary",
-        "json-callable",
-        "json-str",
-        "json-int",
+        "binary-bytes",
+        "json-none",
+        "json-set",
+        "json-custom-callable",
+        "json-not-serializable",
         "list",
+        "char-int",
+        "char-list",
+        "int-str",
+        "int-dict",
+        "date-str",
     ],
 )
 def test_database_default_for_unsupported(field: models.Field[Any, Any]) -> None:
     assert rules.database_default_for(field) is NOT_PROVIDED
+
+
+@pytest.mark.parametrize(
+    ("field", "expected"),
+    [
+        (models.JSONField(default=list), []),
+        (models.JSONField(default=dict), {}),
+        (models.JSONField(default=tuple), ()),
+        (models.JSONField(default=str), ""),
+        (models.JSONField(default=int), 0),
+        (models.JSONField(default=bool), False),
+        (models.JSONField(default="literal"), "literal"),
+        (models.JSONField(default=0), 0),
+        (models.JSONField(default={"a": [1, None]}), {"a": [1, None]}),
+        (models.CharField(max_length=5, default=str), ""),
+        (models.TextField(default=str), ""),
+        (models.IntegerField(default=int), 0),
+        (models.BigIntegerField(default=int), 0),
+        (models.FloatField(default=float), 0.0),
+        (models.BooleanField(default=bool), False),
+        (
+            models.DecimalField(max_digits=5, decimal_places=2, default=decimal.Decimal),
+            decimal.Decimal(0),
+        ),
+    ],
+    ids=lambda value: repr(value) if not isinstance(value, models.Field) else None,
+)
+def test_database_default_for_constant_values(field: models.Field[Any, Any], expected: Any) -> None:
+    """Constant callables (list, dict, str…) and JSON literals become database defaults."""
+    result = rules.database_default_for(field)
+    assert result == expected
+    assert type(result) is type(expected)
 
 
 # -- removal_prep ------------------------------------------------------------
@@ -223,8 +269,8 @@ def test_removal_prep_uuid4_gets_random_uuid_keeping_not_null() -> None:
 
 @pytest.mark.parametrize(
     "field",
-    [models.BinaryField(default=b"x"), models.JSONField(default="x")],
-    ids=["binary", "json"],
+    [models.BinaryField(default=b"x"), models.JSONField(default=set)],
+    ids=["binary", "json-set"],
 )
 def test_removal_prep_binary_and_json_literal_defaults_fall_back(
     field: models.Field[Any, Any],
@@ -333,7 +379,7 @@ def test_addition_prep_needs_nothing(field: models.Field[Any, Any]) -> None:
         (models.DateField(auto_now_add=True), "auto_now/auto_now_add on a DateField"),
         (models.DateField(default=datetime.date.today), "today"),
         (models.UUIDField(default=uuid.uuid1), "uuid1"),
-        (models.JSONField(default=dict), "dict"),
+        (models.JSONField(default=set), "set"),
         (models.JSONField(blank=True), "it has no default"),
         (models.BinaryField(blank=True), "it has no default"),
         (models.ForeignKey("testapp.Author", models.CASCADE), "it has no default"),
@@ -346,7 +392,7 @@ def test_addition_prep_needs_nothing(field: models.Field[Any, Any]) -> None:
         "date-auto-now-add",
         "date-today",
         "uuid1",
-        "json-callable",
+        "json-set",
         "blank-json",
         "blank-binary",
         "foreign-key",
@@ -359,6 +405,106 @@ def test_addition_prep_refused_when_database_cannot_compute_the_default(
     assert prep is not None
     assert prep.field is None
     assert reason in prep.description
+
+
+# -- unique fields: no constant database default --------------------------------
+
+UNIQUE_OPTIONS = {
+    "unique=True": ({}, {"unique": True}),
+    "unique_together": ({"unique_together": {("a", "c")}}, {}),
+    "constraint": ({"constraints": [models.UniqueConstraint(fields=["a", "c"], name="u")]}, {}),
+    "conditional-constraint": (
+        {
+            "constraints": [
+                models.UniqueConstraint(fields=["c"], condition=models.Q(a__gt=0), name="u")
+            ]
+        },
+        {},
+    ),
+    "expression-constraint": (
+        {"constraints": [models.UniqueConstraint(Lower("c"), name="u")]},
+        {},
+    ),
+}
+NOT_UNIQUE_OPTIONS = {
+    "plain": ({}, {}),
+    "other-field-unique_together": ({"unique_together": {("a", "b")}}, {}),
+    "other-field-constraint": (
+        {"constraints": [models.UniqueConstraint(fields=["a"], name="u")]},
+        {},
+    ),
+    "check-constraint": (
+        {"constraints": [models.CheckConstraint(condition=models.Q(c__gt=""), name="k")]},
+        {},
+    ),
+    "index": ({"indexes": [models.Index(fields=["c"], name="i")]}, {}),
+}
+CONSTANT_DEFAULTS = {
+    "literal": {"default": "x"},
+    "constant-callable": {"default": str},
+    "blank": {"blank": True},
+}
+
+
+def unique_char(kwargs: dict[str, Any]) -> models.Field[Any, Any]:
+    return models.CharField(max_length=10, **kwargs)
+
+
+@pytest.mark.parametrize("how", UNIQUE_OPTIONS)
+def test_unique_reason_finds_every_kind_of_uniqueness(how: str) -> None:
+    options, kwargs = UNIQUE_OPTIONS[how]
+    reason = rules.unique_reason(unique_char(kwargs), "c", options)
+    assert reason is not None
+    assert ("u" in reason) if "constraint" in how else (how.split("=")[0] in reason)
+
+
+@pytest.mark.parametrize("how", NOT_UNIQUE_OPTIONS)
+def test_unique_reason_none_when_not_unique(how: str) -> None:
+    options, kwargs = NOT_UNIQUE_OPTIONS[how]
+    assert rules.unique_reason(unique_char(kwargs), "c", options) is None
+
+
+def test_unique_reason_counts_one_to_one_not_primary_key() -> None:
+    assert rules.unique_reason(models.OneToOneField("testapp.Author", models.CASCADE), "c", {})
+    assert rules.unique_reason(models.AutoField(primary_key=True), "id", {}) is None
+
+
+@pytest.mark.parametrize("how", UNIQUE_OPTIONS)
+@pytest.mark.parametrize("default", CONSTANT_DEFAULTS)
+def test_addition_prep_refuses_constant_default_on_unique(how: str, default: str) -> None:
+    options, kwargs = UNIQUE_OPTIONS[how]
+    field = unique_char({**kwargs, **CONSTANT_DEFAULTS[default]})
+    prep = rules.addition_prep(field, rules.unique_reason(field, "c", options))
+    assert prep is not None
+    assert prep.field is None and prep.unique is True
+    assert "unique" in prep.description and "same value" in prep.description
+
+
+@pytest.mark.parametrize("how", UNIQUE_OPTIONS)
+def test_addition_prep_keeps_per_row_default_on_unique(how: str) -> None:
+    options, kwargs = UNIQUE_OPTIONS[how]
+    field = models.UUIDField(default=uuid.uuid4, **kwargs)
+    prep = rules.addition_prep(field, rules.unique_reason(field, "c", options))
+    assert prep is not None and prep.field is not None
+    assert prep.field.db_default == RandomUUID()
+
+
+@pytest.mark.parametrize("how", UNIQUE_OPTIONS)
+@pytest.mark.parametrize("default", ["literal", "constant-callable"])
+def test_removal_prep_of_unique_falls_back_to_nullable(how: str, default: str) -> None:
+    options, kwargs = UNIQUE_OPTIONS[how]
+    field = unique_char({**kwargs, **CONSTANT_DEFAULTS[default]})
+    prep = rules.removal_prep(field, rules.unique_reason(field, "c", options))
+    assert prep.field is not None and prep.fallback is True
+    assert prep.field.null is True and prep.field.db_default is NOT_PROVIDED
+    assert "unique" in prep.description
+
+
+def test_removal_prep_of_unique_uuid4_keeps_random_default() -> None:
+    field = models.UUIDField(default=uuid.uuid4, unique=True)
+    prep = rules.removal_prep(field, "unique=True")
+    assert prep.field is not None and prep.fallback is False
+    assert prep.field.db_default == RandomUUID()
 
 
 # -- operation_stage / infer_stage / drops_data -------------------------------
