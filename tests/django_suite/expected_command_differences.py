@@ -49,6 +49,34 @@ def pk_retype(model: str, test_intent: str) -> Difference:
 
 
 EXPECTED_DIFFERENCES: tuple[tuple[str, Difference], ...] = (
+    # -- a unique field never gets one value for every row ---------------------
+    *(
+        (
+            MAKEMIGRATIONS + f"test_makemigrations_{mode}_unique_callable_default_addition",
+            Difference(
+                "a NOT NULL unique field added with timezone.now: the database default "
+                "Now() gives every existing row (and a statement's rows) one value, so the "
+                "pre-deploy step fails on two rows: refused, with the nullable/fill/NOT NULL "
+                "recipe",
+                (
+                    COMMAND_ERROR + "Adding migrations.book.created: it is NOT NULL, it is "
+                    "unique (unique=True)",
+                    "Add it with null=True, fill unique values",
+                ),
+            ),
+        )
+        for mode in ("interactive", "non_interactive")
+    ),
+    # -- makemigrations reads what the default database has applied ------------
+    (
+        MAKEMIGRATIONS + "test_makemigrations_consistency_checks_respect_routers",
+        Difference(
+            "makemigrations also reads which migrations the default database has applied "
+            "(a post-deploy leaf applied there is not pending), so MigrationRecorder."
+            "has_table() is called more often than the test counts",
+            ("AssertionError: 3 != 1",),
+        ),
+    ),
     # -- a change that is phased, so Django's description of it differs -----
     (
         MAKEMIGRATIONS + "test_makemigrations_field_rename_interactive",
@@ -155,14 +183,6 @@ EXPECTED_DIFFERENCES: tuple[tuple[str, Difference], ...] = (
     (
         MAKEMIGRATIONS + "test_makemigrations_auto_now_add_interactive",
         pk_retype("entry", "the one-off default question of an added auto_now_add field"),
-    ),
-    (
-        MAKEMIGRATIONS + "test_makemigrations_interactive_unique_callable_default_addition",
-        pk_retype("book", "the question about a unique field with a callable default"),
-    ),
-    (
-        MAKEMIGRATIONS + "test_makemigrations_non_interactive_unique_callable_default_addition",
-        pk_retype("book", "a unique field with a callable default, non-interactive"),
     ),
 )
 
