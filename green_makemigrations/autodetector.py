@@ -298,6 +298,12 @@ class GreenMigrationAutodetector(MigrationAutodetector):
                 app_operations.insert(position, online)
                 return 1
         elif old_field is not None:
+            added = 0
+            if _drops_db_default(old_field, operation.field):
+                added = self._defer_db_default_drop(app_label, app_operations, position, old_field)
+                operation = app_operations[position]  # type: ignore[assignment]
+                if added < 0:
+                    return 0  # the whole AlterField waits for post-deploy
             # A foreign key constraint validated, or a unique index built,
             # without a long lock.
             online = foreign_keys.online_alter_field(
@@ -306,7 +312,43 @@ class GreenMigrationAutodetector(MigrationAutodetector):
             if online is not None:
                 online._auto_deps = operation._auto_deps  # type: ignore[attr-defined]
                 app_operations[position] = online
+            return added
         return 0
+
+    def _defer_db_default_drop(
+        self, app_label: str, app_operations: list[Operation], position: int, old_field: Any
+    ) -> int:
+        """Keep the field's database default until post-deploy; return operations added.
+
+        The running release's inserts leave the column to its database
+        default (``DEFAULT``): dropping it while that release runs makes them
+        write NULL. The rest of the AlterField, if any, stays in pre-deploy
+        with the old default; an AlterField to the final field, in
+        post-deploy, drops it. Returns -1 when the whole AlterField was
+        deferred (it changes nothing else).
+        """
+        operation: operations.AlterField = app_operations[position]  # type: ignore[assignment]
+        kept = rules.rebuild_field(operation.field, db_default=old_field.db_default)
+        if self.deep_deconstruct(kept) == self.deep_deconstruct(old_field):
+            self.deferred_operations.append(operation)
+            return -1
+        prep = operations.AlterField(
+            model_name=operation.model_name,
+            name=operation.name,
+            field=kept,
+            preserve_default=operation.preserve_default,
+        )
+        contract = operations.AlterField(
+            model_name=operation.model_name,
+            name=operation.name,
+            field=operation.field,
+            preserve_default=operation.preserve_default,
+        )
+        for step in (prep, contract):
+            step._auto_deps = list(operation._auto_deps)  # type: ignore[attr-defined]
+        app_operations[position : position + 1] = [prep, contract]
+        self.deferred_operations.append(contract)
+        return 1
 
     def _check_repointed(self) -> None:
         """Raise PhasingError if a relation moves from a deleted model to a created one.
@@ -1523,3 +1565,12 @@ def _index_names(options: dict[str, Any]) -> list[str]:
         for item in (*options.get("indexes", ()), *options.get("constraints", ()))
         if getattr(item, "name", None)
     ]
+
+
+def _drops_db_default(old_field: Any, new_field: Any) -> bool:
+    """Return whether an alteration takes a column's database default away."""
+    return bool(
+        old_field.db_default is not NOT_PROVIDED
+        and new_field.db_default is NOT_PROVIDED
+        and not new_field.many_to_many
+    )

@@ -409,7 +409,7 @@ class RemovalPrep:
     fallback: bool = False
 
 
-def _rebuild(field: models.Field[Any, Any], **changes: Any) -> models.Field[Any, Any]:
+def rebuild_field(field: models.Field[Any, Any], **changes: Any) -> models.Field[Any, Any]:
     """Return a copy of field with some constructor arguments changed."""
     _name, _path, args, kwargs = field.deconstruct()
     kwargs.update(changes)
@@ -539,10 +539,10 @@ def removal_prep(field: models.Field[Any, Any], unique: str | None = None) -> Re
             "release's second insert collide with its first, so the column is made "
             "nullable until the drop"
         )
-        return RemovalPrep(_rebuild(field, null=True), reason, fallback=True)
+        return RemovalPrep(rebuild_field(field, null=True), reason, fallback=True)
     if db_default is not NOT_PROVIDED:
         return RemovalPrep(
-            _rebuild(field, db_default=db_default),
+            rebuild_field(field, db_default=db_default),
             f"database default {db_default!r} added, NOT NULL kept",
         )
     if field.has_default():
@@ -552,7 +552,7 @@ def removal_prep(field: models.Field[Any, Any], unique: str | None = None) -> Re
         )
     else:
         reason = "it has no default, so the column is made nullable until the drop"
-    return RemovalPrep(_rebuild(field, null=True), reason, fallback=True)
+    return RemovalPrep(rebuild_field(field, null=True), reason, fallback=True)
 
 
 @dataclass(frozen=True)
@@ -618,7 +618,7 @@ def addition_prep(field: models.Field[Any, Any], unique: str | None = None) -> A
             unique=True,
         )
     return AdditionPrep(
-        _rebuild(field, db_default=db_default),
+        rebuild_field(field, db_default=db_default),
         f"database default {db_default!r} until post-deploy",
     )
 
@@ -656,7 +656,7 @@ def rename_prep(old_field: models.Field[Any, Any], new_field: models.Field[Any, 
         kwargs.pop(argument, None)
     kwargs["null"] = True
     added = new_field.__class__(*args, **kwargs)
-    kept = None if old_field.null else _rebuild(old_field, null=True)
+    kept = None if old_field.null else rebuild_field(old_field, null=True)
     return RenamePrep(kept, added)
 
 

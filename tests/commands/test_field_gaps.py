@@ -101,6 +101,50 @@ INT_ROWS: dict[str, Any] = {
 }
 
 CASES = [
+    # -- a database default the running release relies on ----------------------
+    Case(
+        "db_default-dropped",
+        "n = models.IntegerField(db_default=5)",
+        "n = models.IntegerField(default=5)",
+        ("AlterField",),  # the Python default, in the state only
+        ("AlterField",),
+        old=({}, {}),
+        new=({"n": 3}, {"n": 4}),
+        new_sees={"n": 5},
+    ),
+    Case(
+        "db_default-dropped-and-widened",
+        "s = models.CharField(max_length=10, db_default='x')",
+        "s = models.CharField(max_length=20, default='x')",
+        ("AlterField",),
+        ("AlterField",),
+        old=({}, {}),
+        new=({"s": "y" * 15}, {"s": "z"}),
+        new_sees={"s": "x"},
+        rollback=False,  # the new release's longer values do not fit the old column
+    ),
+    Case(
+        "db_default-dropped-only",
+        "n = models.IntegerField(null=True, db_default=5)",
+        "n = models.IntegerField(null=True)",
+        (),
+        ("AlterField",),
+        old=({}, {}),
+        new=({"n": 3}, {"n": None}),
+        new_sees={"n": 5},
+    ),
+    Case(
+        "db_default-changed",
+        "n = models.IntegerField(db_default=5)",
+        "n = models.IntegerField(db_default=6)",
+        ("AlterField",),
+        (),
+        # The running release's inserts take the new default where the
+        # database fills it in (PostgreSQL, MariaDB: DEFAULT), the one its
+        # model names on SQLite: a value either way, never NULL.
+        old=({}, {}),
+        new=({}, {}),
+    ),
     # -- db_column ------------------------------------------------------------
     Case(
         "db_column-added",
