@@ -551,6 +551,54 @@ class GreenMigrationAutodetector(MigrationAutodetector):
         self.deferred_operations.extend(post)
         return [*pre, *post]
 
+    def generate_altered_order_with_respect_to(self) -> None:
+        """Refuse order_with_respect_to set on, or removed from, an existing table.
+
+        Setting it, Django adds a NOT NULL ``_order`` column with a default
+        of 0 and drops the default in the same step: the running release,
+        whose inserts leave the column out, fails from then on. Removing it
+        drops ``_order`` (post-deploy), and until then the new release's
+        inserts leave it out. Django offers no operation that keeps a
+        database default on ``_order``, so both are refused, with the ways to
+        make the change instead.
+        """
+        already = {app: len(ops) for app, ops in self.generated_operations.items()}
+        super().generate_altered_order_with_respect_to()
+        for app_label, app_operations in self.generated_operations.items():
+            for operation in app_operations[already.get(app_label, 0) :]:
+                if not isinstance(operation, operations.AlterOrderWithRespectTo):
+                    continue
+                model_name = operation.name_lower
+                old_name = self.renamed_models.get((app_label, model_name), model_name)
+                old_state = self.from_state.models.get((app_label, old_name))
+                if old_state is None:
+                    continue  # a new table
+                if old_state.options.get("proxy") or not old_state.options.get("managed", True):
+                    continue
+                had = bool(old_state.options.get("order_with_respect_to"))
+                if not operation.order_with_respect_to:
+                    if had:
+                        raise PhasingError(
+                            f"Removing order_with_respect_to from {app_label}."
+                            f"{old_state.name} drops its NOT NULL _order column in "
+                            "post-deploy, and until then the new release's inserts, which "
+                            "do not know the column, would fail (it has no database "
+                            "default). Run `makemigrations --stock` and apply that "
+                            "migration when no older release runs."
+                        )
+                    continue
+                if had:
+                    continue  # _order already there: no DDL
+                raise PhasingError(
+                    f"Setting order_with_respect_to='{operation.order_with_respect_to}' on "
+                    f"{app_label}.{old_state.name} adds a NOT NULL _order column without a "
+                    "database default, so the running release's inserts, which do not know "
+                    "the column, would fail after pre-deploy. Set it when the model is "
+                    "created, or keep your own ordering field (an IntegerField with a "
+                    "default, added as any field); or run `makemigrations --stock` and "
+                    "apply that migration when no older release runs."
+                )
+
     def generate_altered_unique_together(self) -> None:
         """Build added unique_together sets of existing tables without blocking writes."""
         with self._replacing_new_operations(

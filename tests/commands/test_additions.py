@@ -22,7 +22,7 @@ from django.apps import apps
 from django.apps.registry import Apps
 from django.conf import settings
 from django.core.management.base import CommandError
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 from django.test.utils import override_settings
@@ -283,30 +283,18 @@ def test_added_field_with_a_default_the_database_cannot_compute_is_refused(
         assert module.files() == [INITIAL, "0002_remove_widget_serial"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=IntegrityError,
-    reason=(
-        "BUG: setting order_with_respect_to adds a NOT NULL _order column "
-        "(AlterOrderWithRespectTo, pre-deploy) without a database default: Django "
-        "adds it with DEFAULT 0 and drops the default at once, so the previous "
-        "release's inserts, which omit _order, fail after the pre-deploy stage"
-    ),
-)
-def test_order_with_respect_to_added_keeps_previous_release_inserting(
-    additions_app: None,
-) -> None:
-    with migration_module("additions", "order_wrt_added", app_label=APP):
+def test_order_with_respect_to_added_is_refused(additions_app: None) -> None:
+    """_order would be NOT NULL without a database default: refused, nothing written."""
+    with migration_module("additions", "order_wrt_added", app_label=APP) as module:
         run("migrate", APP, verbosity=0)
-        execute("INSERT INTO green_add_maker (id, name) VALUES (1, 'first')")
-        old_apps = previous_release("0002_alter_part_order_with_respect_to")
-        gadget = old_apps.get_model(APP, "Gadget").objects.create(name="old")
-        part_model = old_apps.get_model(APP, "Part")
-        part_model.objects.create(gadget=gadget, name="before")
-
-        run("makemigrations", APP, interactive=False, verbosity=0)
-        run("migrate", APP, stage="pre-deploy", verbosity=0)
-        assert "_order" in columns("green_add_part")
-        # The previous release, which does not know _order, still inserts parts.
-        part_model.objects.create(gadget=gadget, name="during")
-        assert part_model.objects.count() == 2
+        before = module.files()
+        with pytest.raises(CommandError) as refusal:
+            run("makemigrations", APP, interactive=False, verbosity=0)
+        message = str(refusal.value)
+        assert f"Setting order_with_respect_to='gadget' on {APP}.Part" in message, message
+        assert "_order" in message and "--stock" in message
+        assert module.files() == before
+        # Stock Django's migration is what breaks the running release.
+        run("makemigrations", APP, stock=True, interactive=False, verbosity=0)
+        (new,) = set(module.files()) - set(before)
+        assert "AlterOrderWithRespectTo" in module.read(new)

@@ -6,6 +6,7 @@ primary keys and order_with_respect_to. No database is involved.
 
 from __future__ import annotations
 
+import pytest
 from django.db import models
 from django.db.migrations import Migration
 from django.db.migrations.graph import MigrationGraph
@@ -14,6 +15,7 @@ from django.db.migrations.state import ModelState, ProjectState
 from green_makemigrations import rules
 from green_makemigrations.autodetector import GreenMigrationAutodetector
 from green_makemigrations.constants import Stage
+from green_makemigrations.exceptions import PhasingError
 
 AUTHOR = ModelState("testapp", "Author", [("id", models.AutoField(primary_key=True))])
 BOOK = ModelState("testapp", "Book", [("id", models.AutoField(primary_key=True))])
@@ -56,7 +58,8 @@ def test_composite_primary_key_removal_needs_no_prep() -> None:
     assert rules.removal_prep(models.CompositePrimaryKey("author_id", "book_id")).field is None
 
 
-def test_dropping_order_with_respect_to_is_post_deploy() -> None:
+@pytest.mark.parametrize("setting", [False, True], ids=["dropped", "set"])
+def test_order_with_respect_to_of_an_existing_table_is_refused(setting: bool) -> None:
     def author(options: dict[str, str]) -> ModelState:
         fields = [
             ("id", models.AutoField(primary_key=True)),
@@ -64,8 +67,26 @@ def test_dropping_order_with_respect_to_is_post_deploy() -> None:
         ]
         return ModelState("testapp", "Author", fields, options)
 
-    changes = _detect([BOOK, author({"order_with_respect_to": "book"})], [BOOK, author({})])
+    # _order is NOT NULL without a database default: while it exists, the
+    # release that does not know it (the old one when it is added, the new
+    # one until post-deploy drops it) cannot insert.
+    ordered, plain = author({"order_with_respect_to": "book"}), author({})
+    before, after = [BOOK, plain], [BOOK, ordered]
+    if not setting:
+        before, after = after, before
+    with pytest.raises(PhasingError) as refusal:
+        _detect(before, after)
+    verb = "Setting" if setting else "Removing"
+    assert str(refusal.value).startswith(f"{verb} order_with_respect_to"), refusal.value
+    assert "testapp.Author" in str(refusal.value) and "--stock" in str(refusal.value)
 
+
+def test_order_with_respect_to_of_a_new_model_is_kept() -> None:
+    fields = [
+        ("id", models.AutoField(primary_key=True)),
+        ("book", models.ForeignKey("testapp.Book", models.CASCADE)),
+    ]
+    ordered = ModelState("testapp", "Author", fields, {"order_with_respect_to": "book"})
+    changes = _detect([BOOK], [BOOK, ordered])
     (migration,) = changes["testapp"]
-    assert [type(op).__name__ for op in migration.operations] == ["AlterOrderWithRespectTo"]
-    assert migration.stage is Stage.POST_DEPLOY  # type: ignore[attr-defined]
+    assert migration.stage is Stage.PRE_DEPLOY  # type: ignore[attr-defined]
