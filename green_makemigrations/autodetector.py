@@ -1326,8 +1326,24 @@ class GreenMigrationAutodetector(MigrationAutodetector):
                     for key in pending
                     if rules.operations_conflict(pre_ops, app_label, _operations(graph, key), app)
                 ]
+                # A database with none of the app's migrations applied (a new
+                # or never-migrated one) says nothing about where it is deployed.
+                knows = applied is not None and any(key[0] == app for key in applied)
                 if conflicting or not frontier:
-                    names = ", ".join(f"{a}.{n}" for a, n in conflicting)
+                    names = ", ".join(f"{a}.{n}" for a, n in conflicting or pending)
+                    if knows:
+                        # The database says they have not run: one deploy
+                        # could not apply both (pre-deploy would wait on them).
+                        raise PhasingError(
+                            f"{app_label}.{migration.name} changes what post-deploy "
+                            f"migration(s) {names} change, and the database makemigrations "
+                            "consults has not applied them: its pre-deploy steps would have "
+                            "to wait for them, so no deploy could run both in one go. Deploy "
+                            f"{names} through the post-deploy stage first, then run "
+                            "makemigrations again; if they are deployed everywhere, apply "
+                            "them to this database (manage.py migrate) so makemigrations "
+                            "sees it."
+                        )
                     self._inform(
                         f"{app_label}.{migration.name} must follow post-deploy "
                         f"migration(s) {names}, which change the same models or "
@@ -1335,7 +1351,7 @@ class GreenMigrationAutodetector(MigrationAutodetector):
                     )
                     continue
                 if (
-                    applied is None
+                    not knows
                     and dependency[0] == app_label
                     and self._ask("ask_pending_deployed", app_label, dependency[1], default=False)
                 ):

@@ -16,6 +16,7 @@ from django.db.migrations import operations
 from django.db.migrations.graph import MigrationGraph
 
 from green_makemigrations.constants import Stage
+from green_makemigrations.exceptions import PhasingError
 
 from .helpers import MigrationKey, make_graph, make_migration
 from .test_autodetector import (
@@ -65,7 +66,7 @@ def test_applied_drop_is_followed_without_a_question() -> None:
     ]
 
 
-@pytest.mark.parametrize("applied", [set(), {INITIAL}, {INITIAL, PREP}])
+@pytest.mark.parametrize("applied", [{INITIAL}, {INITIAL, PREP}])
 def test_drop_not_applied_is_placed_beside_without_a_question(applied: set[Any]) -> None:
     questioner = knowing(applied)
     changes = graph_changes(pending_drop_graph(), after_pending_drop(SUBTITLE), questioner)
@@ -76,8 +77,11 @@ def test_drop_not_applied_is_placed_beside_without_a_question(applied: set[Any])
     assert questioner.asked == []
 
 
-def test_database_cannot_tell_asks() -> None:
-    questioner = knowing(None)
+@pytest.mark.parametrize("applied", [None, set()], ids=["unknown", "app never migrated"])
+def test_database_cannot_tell_asks(applied: set[Any] | None) -> None:
+    # A database with none of the app's migrations applied (a new one, or
+    # one never migrated) says nothing about where they are deployed.
+    questioner = knowing(applied)
     changes = graph_changes(pending_drop_graph(), after_pending_drop(SUBTITLE), questioner)
     assert questioner.asked == [("ask_pending_deployed", ("testapp", "0003_remove_book_old"))]
     assert len(changes["testapp"]) == 2  # the default: beside it, and a merge
@@ -98,3 +102,34 @@ def test_beside_what_is_not_applied_only(applied: set[Any], placed_after: Migrat
         ("0006_post_deploy_merge", POST, [NOTE_DROP, ("testapp", "0005_book_subtitle")]),
     ]
     assert questioner.asked == []
+
+
+OLD_AGAIN = ("old", models.IntegerField(null=True))
+
+
+def test_change_needing_an_undeployed_drop_first_is_refused() -> None:
+    """The database says the drop has not run: no deploy could apply both, so refuse."""
+    with pytest.raises(PhasingError) as refusal:
+        graph_changes(pending_drop_graph(), after_pending_drop(OLD_AGAIN), knowing({INITIAL, PREP}))
+    message = str(refusal.value)
+    assert "post-deploy migration(s) testapp.0003_remove_book_old" in message
+    assert "has not applied them" in message and "manage.py migrate" in message
+
+
+@pytest.mark.parametrize(
+    ("applied", "says"),
+    [
+        (None, "must follow post-deploy"),  # cannot tell: written after it, as before
+        (set(), "must follow post-deploy"),  # the app never migrated there: cannot tell
+        ({INITIAL, PREP, DROP}, "the database has it applied"),
+    ],
+    ids=["unknown", "app never migrated", "deployed"],
+)
+def test_change_needing_the_drop_first_follows_it_otherwise(
+    applied: set[Any] | None, says: str
+) -> None:
+    questioner = knowing(applied)
+    changes = graph_changes(pending_drop_graph(), after_pending_drop(OLD_AGAIN), questioner)
+    ((name, stage, dependencies),) = names_and_dependencies(changes, "testapp")
+    assert stage is PRE and dependencies == [DROP], (name, dependencies)
+    assert any(says in message for message in questioner.messages), questioner.messages
