@@ -72,6 +72,20 @@ def _db_column_changed(scenario: Scenario, vendor: str) -> bool:
     return False
 
 
+def _unique_with_constant_default(scenario: Scenario, vendor: str) -> bool:
+    """Return whether a field becomes unique with a default the database holds."""
+    for before, after in _pairs(scenario):
+        old = {f.uid: f for m in before.models for f in m.fields}
+        for m in after.models:
+            for f in m.fields:
+                constant = f.db_default is not None or (
+                    f.default is not None and f.computable_default()
+                )
+                if f.unique and constant and not (f.uid in old and old[f.uid].unique):
+                    return True
+    return False
+
+
 def _renamed_model_keeping_table_with_m2m(scenario: Scenario, vendor: str) -> bool:
     """Return whether a model with (or target of) an M2M is renamed keeping its table."""
     for before, after in _pairs(scenario):
@@ -96,6 +110,7 @@ KNOWN_ISSUES: list[tuple[Callable[[Scenario, str], bool], str]] = [
         _runs_overlap,
         "F2/F3/F5: two makemigrations runs deployed together that change the same model",
     ),
+    (_unique_with_constant_default, "F6: a unique field added with a constant default"),
     (
         _renamed_model_keeping_table_with_m2m,
         "F4: a model renamed keeping db_table renames its M2M tables' columns in pre-deploy",
@@ -251,6 +266,44 @@ DB_DEFAULT_DROPPED_IN_SECOND_RUN = scenario(
     ((model(1, field(2, "int", null=True), field(3, "bigint", db_default="5")),), NO_RENAMES),
     ((model(1, field(2, "int", null=True), field(3, "bigint")),), NO_RENAMES),
 )
+UNIQUE_ADDED_WITH_CONSTANT_DEFAULT = scenario(
+    (model(1, field(2, "int", null=True)),),
+    (
+        (
+            model(
+                1,
+                field(2, "int", null=True),
+                field(3, "char", max_length=10, default="''", unique=True),
+            ),
+        ),
+        NO_RENAMES,
+    ),
+)
+ADDED_IN_TWO_RUNS_THEN_ROLLED_BACK = scenario(
+    (model(1, field(2, "text", null=True)),),
+    ((model(1, field(2, "text", null=True), field(3, "bool", default="False")),), NO_RENAMES),
+    (
+        (
+            model(
+                1,
+                field(2, "text", null=True),
+                field(3, "bool", default="False"),
+                field(4, "bigint", default="0", db_column="c4"),
+            ),
+        ),
+        NO_RENAMES,
+    ),
+)
+RENAMED_M2M_TARGET_KEEPING_TABLE_AND_MOVED_TABLE = scenario(
+    (model(1, field(2, "int", null=True)), model(3, field(4, "m2m", to=1))),
+    (
+        (
+            model(1, field(2, "int", null=True), name="M5", db_table="fz_m1"),
+            model(3, field(4, "m2m", to=1), db_table="fzt6"),
+        ),
+        Renames(models=frozenset({("m1", "m5")})),
+    ),
+)
 
 
 def xfail(reason: str, **kwargs: object) -> pytest.MarkDecorator:
@@ -289,6 +342,21 @@ REGRESSIONS = [
         marks=xfail(
             "F5: the added column loses its database default before the old release is gone"
         ),
+    ),
+    pytest.param(
+        UNIQUE_ADDED_WITH_CONSTANT_DEFAULT,
+        id="F6-unique-added-with-constant-default",
+        marks=xfail("F6: the old release's inserts all get the same database default"),
+    ),
+    pytest.param(
+        ADDED_IN_TWO_RUNS_THEN_ROLLED_BACK,
+        id="F8-added-in-two-runs-rolled-back",
+        marks=xfail("F8: migrating back to the deployed release leaves run 2's column"),
+    ),
+    pytest.param(
+        RENAMED_M2M_TARGET_KEEPING_TABLE_AND_MOVED_TABLE,
+        id="F9-renamed-m2m-target-keeping-table",
+        marks=xfail("F9: see FUZZ_FINDINGS.md"),
     ),
 ]
 
