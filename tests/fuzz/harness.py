@@ -25,6 +25,7 @@ import datetime
 import importlib
 import sys
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -308,9 +309,11 @@ def schema_diff(expected: Schema, actual: Schema) -> str:
                         f"{table}.{column}: expected {e['columns'].get(column)}, "
                         f"got {a['columns'].get(column)}"
                     )
-            missing = sorted(set(e["constraints"]) - set(a["constraints"]))
-            extra = sorted(set(a["constraints"]) - set(e["constraints"]))
-            if missing or extra or len(e["constraints"]) != len(a["constraints"]):
+            # A multiset: a unique field and a UniqueConstraint on it are two.
+            expected_c, actual_c = Counter(e["constraints"]), Counter(a["constraints"])
+            missing = sorted((expected_c - actual_c).elements())
+            extra = sorted((actual_c - expected_c).elements())
+            if missing or extra:
                 lines.append(f"{table} constraints: missing {missing}, unexpected {extra}")
     return "\n".join(lines)
 
