@@ -11,7 +11,8 @@ time from an empty schema:
   CommandError, which ends the case); ``migrate --stage pre-deploy``; both
   releases insert, read and update rows; ``migrate --stage post-deploy``;
   the schema must equal stock's; the migrations go back to the deployed
-  release (the schema must equal the deployed one) and forwards again.
+  release (the schema must equal the deployed one), forwards again (the
+  same final schema) and back to zero (nothing of the app left).
 
 Each release's models live in their own throwaway package (a new module name
 each time: the import system and the app registry cache models by module),
@@ -195,6 +196,7 @@ def project(root: Path, flavour: str) -> Iterator[Project]:
     try:
         yield play
     finally:
+        recover()
         play.uninstall()
         sys.path.remove(str(root))
         drop_schema()
@@ -591,6 +593,7 @@ def play_green(root: Path, scenario: Scenario, expected: Schema) -> Outcome:
         try:
             command("migrate", APP_LABEL, deployed[0][1])
         except Exception as error:
+            recover()
             raise FuzzFailure(f"migrating back to {deployed[0][1]} failed: {error!r}") from error
         diff = schema_diff(deployed_schema, schema())
         if diff:
@@ -600,6 +603,15 @@ def play_green(root: Path, scenario: Scenario, expected: Schema) -> Outcome:
         diff = schema_diff(final, schema())
         if diff:
             raise FuzzFailure(f"schema after migrating forwards again differs:\n{diff}")
+        # And all the way back: nothing of the app may be left.
+        try:
+            command("migrate", APP_LABEL, "zero")
+        except Exception as error:
+            recover()
+            raise FuzzFailure(f"migrating back to zero failed: {error!r}") from error
+        diff = schema_diff({}, schema())
+        if diff:
+            raise FuzzFailure(f"tables left after migrating back to zero:\n{diff}")
     return outcome
 
 
@@ -609,7 +621,25 @@ def stage(play: Project, name: str, again: bool = False) -> None:
     try:
         command("migrate", APP_LABEL, stage=name)
     except Exception as error:
-        raise FuzzFailure(f"migrate --stage {name}{when} failed: {error!r}") from error
+        leaked = " It left the connection in an aborted transaction." if recover() else ""
+        raise FuzzFailure(f"migrate --stage {name}{when} failed: {error!r}.{leaked}") from error
+
+
+def recover() -> bool:
+    """Roll back a transaction a failed command left aborted; return whether there was one.
+
+    Without this, every later query of the process fails ("current
+    transaction is aborted"), so every later example would too.
+    """
+    raw = connection.connection
+    if connection.vendor != "postgresql" or raw is None or connection.in_atomic_block:
+        return False
+    from psycopg.pq import TransactionStatus
+
+    if raw.info.transaction_status != TransactionStatus.INERROR:
+        return False
+    raw.rollback()
+    return True
 
 
 def play(root: Path, scenario: Scenario) -> Outcome:
