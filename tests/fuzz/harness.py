@@ -519,7 +519,8 @@ def play_green(root: Path, scenario: Scenario, expected: Schema) -> Outcome:
                 play.makemigrations(run.renames, stock=False)
             except CommandError as error:
                 message = str(error)
-                if len(message) < 20:
+                # Clear: says where (app.model.field or app.model) and more than a word.
+                if len(message) < 40 or f"{APP_LABEL}." not in message:
                     raise FuzzFailure(
                         f"run {number}: makemigrations refused without a clear message: {message!r}"
                     ) from error

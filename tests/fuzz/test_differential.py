@@ -384,6 +384,18 @@ MODEL_REPLACED_BY_ONE_WITH_THE_SAME_CONSTRAINT_NAME = scenario(
         NO_RENAMES,
     ),
 )
+MOVED_TABLE_THEN_FIELD_ADDED_ROLLED_BACK = scenario(
+    (model(1, field(2, "bool", db_default="True"), db_table="fzt1"),),
+    ((model(1, field(2, "bool", db_default="True")),), NO_RENAMES),
+    (
+        (
+            model(
+                1, field(2, "bool", db_default="True"), field(4, "char", max_length=10, blank=True)
+            ),
+        ),
+        NO_RENAMES,
+    ),
+)
 
 
 def xfail(reason: str, **kwargs: object) -> pytest.MarkDecorator:
@@ -440,6 +452,13 @@ REGRESSIONS = [
         RENAMED_M2M_TARGET_KEEPING_TABLE_AND_MOVED_TABLE,
         id="F9-renamed-m2m-target-keeping-table",
         marks=xfail("F9: see FUZZ_FINDINGS.md"),
+    ),
+    pytest.param(
+        MOVED_TABLE_THEN_FIELD_ADDED_ROLLED_BACK,
+        id="F12-moved-table-then-field-added-rolled-back",
+        marks=xfail(
+            "F12: the rollback re-creates the view with a column already gone; F3 on SQLite"
+        ),
     ),
     pytest.param(
         UNIQUE_FIELD_AND_CONSTRAINT_RENAMED,
