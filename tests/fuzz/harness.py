@@ -627,19 +627,32 @@ def stage(play: Project, name: str, again: bool = False) -> None:
 
 
 def recover() -> bool:
-    """Roll back a transaction a failed command left aborted; return whether there was one.
+    """Roll back a transaction a failed command left open; return whether there was one.
 
     Without this, every later query of the process fails ("current
-    transaction is aborted"), so every later example would too.
+    transaction is aborted"), so every later example would too. A command
+    that leaves Django's atomic block open (FUZZ finding F13) gets its
+    bookkeeping reset as well: the harness, not the package, owns this
+    connection between examples.
     """
     raw = connection.connection
-    if connection.vendor != "postgresql" or raw is None or connection.in_atomic_block:
+    if raw is None:
         return False
-    from psycopg.pq import TransactionStatus
+    leaked = connection.in_atomic_block
+    if connection.vendor == "postgresql":
+        from psycopg.pq import TransactionStatus
 
-    if raw.info.transaction_status != TransactionStatus.INERROR:
+        leaked = leaked or raw.info.transaction_status == TransactionStatus.INERROR
+    if not leaked:
         return False
     raw.rollback()
+    if connection.in_atomic_block:
+        connection.in_atomic_block = False
+        connection.needs_rollback = False
+        connection.savepoint_ids = []
+        connection.atomic_blocks = []
+        connection.commit_on_exit = True
+        connection.set_autocommit(True)
     return True
 
 

@@ -31,6 +31,7 @@ from . import harness
 from .strategies import AppSpec, FieldSpec, ModelSpec, Renames, Run, Scenario, scenarios
 
 POSTGRESQL = connection.vendor == "postgresql"
+SQLITE = connection.vendor == "sqlite"
 EXAMPLES = int(os.environ.get("GREEN_FUZZ_EXAMPLES", "60"))
 
 
@@ -106,8 +107,11 @@ def _unique_field_in_unique_constraint_renamed_or_removed(scenario: Scenario, ve
 
 
 def _constraint_name_reused(scenario: Scenario, vendor: str) -> bool:
-    """Return whether an index/constraint name moves to a model Django sees as new."""
-    if vendor != "postgresql":
+    """Return whether an index/constraint name moves to a model Django sees as new.
+
+    PostgreSQL's and SQLite's index names are per schema, MariaDB's per table.
+    """
+    if vendor not in ("postgresql", "sqlite"):
         return False
 
     def names(app: AppSpec) -> dict[str, tuple[int, str]]:
@@ -121,6 +125,19 @@ def _constraint_name_reused(scenario: Scenario, vendor: str) -> bool:
         old = names(before)
         for name, owner in names(after).items():
             if name in old and old[name] != owner:
+                return True
+    return False
+
+
+def _moved_table_and_changed(scenario: Scenario, vendor: str) -> bool:
+    """Return whether a model's table is renamed and its fields change (SQLite mirrors)."""
+    if vendor != "sqlite":
+        return False
+    final = scenario.final
+    for old in scenario.initial.models:
+        if final.has_model(old.uid):
+            new = final.model(old.uid)
+            if new.table() != old.table() and new.fields != old.fields:
                 return True
     return False
 
@@ -150,11 +167,12 @@ KNOWN_ISSUES: list[tuple[Callable[[Scenario, str], bool], str]] = [
         "F2/F3/F5: two makemigrations runs deployed together that change the same model",
     ),
     (_unique_with_constant_default, "F6: a unique field added with a constant default"),
+    (_moved_table_and_changed, "F3: a model's table renamed and its fields changed (SQLite)"),
     (
         _unique_field_in_unique_constraint_renamed_or_removed,
         "F10: a unique field also in a UniqueConstraint renamed or removed (PostgreSQL)",
     ),
-    (_constraint_name_reused, "F11: a constraint name moves to a new model (PostgreSQL)"),
+    (_constraint_name_reused, "F11: an index/constraint name moves to a new model"),
     (
         _renamed_model_keeping_table_with_m2m,
         "F4: a model renamed keeping db_table renames its M2M tables' columns in pre-deploy",
@@ -396,6 +414,39 @@ MOVED_TABLE_THEN_FIELD_ADDED_ROLLED_BACK = scenario(
         NO_RENAMES,
     ),
 )
+FAILED_MIGRATION_IN_LOCK_TIMEOUT = scenario(
+    (
+        model(
+            1,
+            field(2, "bigint", db_column="c2"),
+            field(3, "text", default="''", db_column="c3"),
+            field(4, "text"),
+            indexes=(("fzi5", (2,)),),
+        ),
+        model(7, field(8, "text", null=True), db_table="fzt7"),
+    ),
+    (
+        (
+            model(
+                1,
+                field(2, "bigint", db_column="c2"),
+                field(3, "text", default="''", db_column="c3"),
+                field(11, "text"),
+                indexes=(("fzi5", (2,)),),
+                name="M13",
+            ),
+            model(7, field(8, "text", null=True), field(12, "int", default="0"), db_table="fzt7"),
+        ),
+        Renames(fields=frozenset({("m13", "f4", "f11")}), models=frozenset({("m1", "m13")})),
+    ),
+)
+RENAMED_MODEL_AND_FIELD = scenario(
+    (model(1, field(2, "int", default="0"), field(3, "text")),),
+    (
+        (model(1, field(2, "int", default="0"), field(4, "text"), name="M6"),),
+        Renames(models=frozenset({("m1", "m6")}), fields=frozenset({("m6", "f3", "f4")})),
+    ),
+)
 
 
 def xfail(reason: str, **kwargs: object) -> pytest.MarkDecorator:
@@ -461,6 +512,16 @@ REGRESSIONS = [
         ),
     ),
     pytest.param(
+        FAILED_MIGRATION_IN_LOCK_TIMEOUT,
+        id="F13-error-masked-by-lock-timeout-reset",
+        marks=xfail("F13/F11: the index name is taken; the atomic block is left open"),
+    ),
+    pytest.param(
+        RENAMED_MODEL_AND_FIELD,
+        id="F3-renamed-model-and-field",
+        marks=xfail("F3: SQLite mirror trigger names the model's new table", condition=SQLITE),
+    ),
+    pytest.param(
         UNIQUE_FIELD_AND_CONSTRAINT_RENAMED,
         id="F10-unique-twice-renamed",
         marks=xfail("F10: one unique constraint too many", condition=POSTGRESQL),
@@ -491,7 +552,8 @@ def test_known_issue_predicates() -> None:
         for mark in param.marks:
             # Conditional marks are of PostgreSQL's findings, but F8 (all
             # two-run overlaps are left out, whatever the backend).
-            vendor = "postgresql" if "condition" in mark.kwargs else "sqlite"
+            vendor = "sqlite" if mark.kwargs.get("condition") is SQLITE else "postgresql"
+            vendor = vendor if "condition" in mark.kwargs else "sqlite"
             assert known_issue(case, vendor), param.id  # type: ignore[arg-type]
         if not param.marks:
             assert not known_issue(case, "postgresql"), param.id  # type: ignore[arg-type]
