@@ -165,8 +165,9 @@ class GreenMigrationAutodetector(MigrationAutodetector):
         if prep is None:
             return
         if prep.unique:
+            not_null = "" if added.field.null else "it is NOT NULL, "
             raise PhasingError(
-                f"Adding {app_label}.{model_name}.{field_name}: it is NOT NULL, "
+                f"Adding {app_label}.{model_name}.{field_name}: {not_null}"
                 f"{prep.description}: the pre-deploy step fails on a table of two rows, "
                 "and the running release's second insert collides with its first. Add it "
                 "with null=True, fill unique values (a data migration), then make it NOT "
@@ -1588,7 +1589,12 @@ def _kept_through_columns_renamed(
         if not new_field.many_to_many:
             continue
         new_through = new_field.remote_field.through._meta
-        if not new_through.auto_created or old_through.db_table != new_through.db_table:
+        if not new_through.auto_created:
+            continue
+        if old_through.db_table != new_through.db_table and new_owner is new_model:
+            # The model's own table, renamed with it: its view serves the old
+            # columns. (Another model's table moved in the same run gets a
+            # view of its own, which does not know this rename's column.)
             continue
         for old, new in zip(
             old_through.local_concrete_fields, new_through.local_concrete_fields, strict=True

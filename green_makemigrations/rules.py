@@ -582,13 +582,23 @@ def addition_prep(field: models.Field[Any, Any], unique: str | None = None) -> A
     a default computed per row (``uuid.uuid4``) is allowed; otherwise the
     prep has no field and ``unique`` is set.
     """
-    if (
-        field.null
-        or field.many_to_many
-        or field.primary_key
-        or field.db_default is not NOT_PROVIDED
-        or isinstance(field, (models.GeneratedField, *COLUMNLESS_FIELDS))
-    ):
+    if field.many_to_many or field.primary_key:
+        return None
+    if isinstance(field, (models.GeneratedField, *COLUMNLESS_FIELDS)):
+        return None
+    if field.db_default is not NOT_PROVIDED:
+        if unique and not _per_row(field.db_default):
+            # The model's own db_default: nullable or not, the running
+            # release's inserts (and the existing rows) all take it.
+            return AdditionPrep(
+                None,
+                f"it is unique ({unique}), and its database default {field.db_default!r} "
+                "would give every existing row and every insert of the running release "
+                "the same value",
+                unique=True,
+            )
+        return None
+    if field.null:
         return None
     db_default = database_default_for(field)
     if db_default is NOT_PROVIDED and not field.has_default():

@@ -101,6 +101,19 @@ INT_ROWS: dict[str, Any] = {
 }
 
 CASES = [
+    # -- a unique field's own constant db_default: every row would share it ----
+    Case(
+        "unique-with-db_default-added",
+        "",
+        "u = models.IntegerField(unique=True, db_default=5)",
+        refused="it is NOT NULL, it is unique (unique=True), and its database default",
+    ),
+    Case(
+        "unique-nullable-with-db_default-added",
+        "",
+        "u = models.IntegerField(null=True, unique=True, db_default=5)",
+        refused="Adding gaps.item.u: it is unique (unique=True), and its database default",
+    ),
     # -- a database default the running release relies on ----------------------
     Case(
         "db_default-dropped",

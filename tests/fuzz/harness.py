@@ -474,8 +474,15 @@ def expected_not_null(reader: AppSpec, writer: AppSpec, added: bool) -> set[int]
         for f in model.fields:
             if not f.concrete or f.null:
                 continue
+            # A unique field gets no constant database default (every row of
+            # the other release would share it): the tool makes it nullable.
+            unique = (
+                f.unique
+                or any(f.uid in uids for _, uids in model.unique_constraints)
+                or any(f.uid in uids for uids in model.unique_together)
+            )
             blank_text = added and f.blank and f.kind in ("char", "text") and f.uid not in written
-            if f.uid in written or f.computable_default() or blank_text:
+            if f.uid in written or (not unique and (f.computable_default() or blank_text)):
                 result.add(f.uid)
     return result
 

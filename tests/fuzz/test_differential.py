@@ -152,18 +152,23 @@ def _moved_table_and_changed(scenario: Scenario, vendor: str) -> bool:
     return False
 
 
-def _renamed_model_keeping_table_with_m2m(scenario: Scenario, vendor: str) -> bool:
-    """Return whether a model with (or target of) an M2M is renamed keeping its table."""
-    for before, after in _pairs(scenario):
-        for old in before.models:
-            if not after.has_model(old.uid):
-                continue
-            new = after.model(old.uid)
-            if new.name == old.name or new.table() != old.table():
-                continue
-            m2m = [f for m in before.models for f in m.fields if f.kind == "m2m"]
-            if any(f.to == old.uid for f in m2m) or any(f.kind == "m2m" for f in old.fields):
-                return True
+def _fields_added_in_two_runs_sqlite(scenario: Scenario, vendor: str) -> bool:
+    """Return whether, on SQLite, two runs of the deploy add fields to the same model."""
+    if vendor != "sqlite":
+        return False
+    seen: set[int] = set()
+    for (before, after), run in zip(_pairs(scenario), scenario.runs, strict=True):
+        if run.renames.fields or run.renames.models:
+            continue  # a renamed field is a new uid, not an added field
+        grown = {
+            model.uid
+            for model in after.models
+            if before.has_model(model.uid)
+            and {f.uid for f in model.fields} - {f.uid for f in before.model(model.uid).fields}
+        }
+        if grown & seen:
+            return True
+        seen |= grown
     return False
 
 
@@ -171,21 +176,13 @@ def _renamed_model_keeping_table_with_m2m(scenario: Scenario, vendor: str) -> bo
 # predicate, reason. Each has an xfail(strict=True) regression test below;
 # when that test starts to pass, delete its entry here.
 KNOWN_ISSUES: list[tuple[Callable[[Scenario, str], bool], str]] = [
-    (_db_column_changed, "F1: a db_column change renames the column in pre-deploy"),
     (
-        _runs_overlap,
-        "F2/F3/F5: two makemigrations runs deployed together that change the same model",
+        _fields_added_in_two_runs_sqlite,
+        "F8: rolling back across two runs that add fields to one model leaves a column (SQLite)",
     ),
-    (_unique_with_constant_default, "F6: a unique field added with a constant default"),
-    (_moved_table_and_changed, "F3: a model's table renamed and its fields changed (SQLite)"),
     (
         _unique_field_in_unique_constraint_renamed_or_removed,
         "F10: a unique field also in a UniqueConstraint renamed or removed (PostgreSQL)",
-    ),
-    (_constraint_name_reused, "F11: an index/constraint name moves to a new model"),
-    (
-        _renamed_model_keeping_table_with_m2m,
-        "F4: a model renamed keeping db_table renames its M2M tables' columns in pre-deploy",
     ),
 ]
 
@@ -472,34 +469,26 @@ REGRESSIONS = [
     pytest.param(
         DB_COLUMN_CHANGED,
         id="F1-db_column-changed",
-        marks=xfail("F1: the column is renamed in pre-deploy; the old release's writes fail"),
     ),
     pytest.param(
         RENAMED_TWICE_IN_TWO_RUNS,
         id="F2-renamed-twice-in-two-runs",
-        marks=xfail("F2: run 2's pre-deploy migration depends on run 1's post-deploy one"),
     ),
     pytest.param(
         RENAMED_MODEL_THEN_ALTERED,
         id="F3-renamed-model-then-altered",
-        marks=xfail("F3: SQLite mirror trigger names the model's old table"),
     ),
     pytest.param(
         RENAMED_MODEL_KEEPING_TABLE_WITH_M2M,
         id="F4-renamed-model-keeping-table-with-m2m",
-        marks=xfail("F4: the M2M table's column is renamed in pre-deploy"),
     ),
     pytest.param(
         DB_DEFAULT_DROPPED_IN_SECOND_RUN,
         id="F5-db_default-dropped-in-second-run",
-        marks=xfail(
-            "F5: the added column loses its database default before the old release is gone"
-        ),
     ),
     pytest.param(
         UNIQUE_ADDED_WITH_CONSTANT_DEFAULT,
         id="F6-unique-added-with-constant-default",
-        marks=xfail("F6: the old release's inserts all get the same database default"),
     ),
     pytest.param(
         ADDED_IN_TWO_RUNS_THEN_ROLLED_BACK,
@@ -512,31 +501,18 @@ REGRESSIONS = [
     pytest.param(
         RENAMED_M2M_TARGET_KEEPING_TABLE_AND_MOVED_TABLE,
         id="F9-renamed-m2m-target-keeping-table",
-        marks=xfail("F9: see FUZZ_FINDINGS.md"),
     ),
     pytest.param(
         MOVED_TABLE_THEN_FIELD_ADDED_ROLLED_BACK,
         id="F12-moved-table-then-field-added-rolled-back",
-        marks=xfail(
-            "F12: the rollback re-creates the view with a column already gone; F3 on SQLite"
-        ),
     ),
     pytest.param(
         FAILED_MIGRATION_IN_LOCK_TIMEOUT,
         id="F13-error-masked-by-lock-timeout-reset",
-        marks=xfail(
-            "F13/F11: the index name is taken; the atomic block is left open",
-            condition=not MYSQL,
-        ),
     ),
     pytest.param(
         RENAMED_MODEL_AND_FIELD,
         id="F3-renamed-model-and-field",
-        marks=xfail(
-            "F3: SQLite mirror trigger names the model's new table; F14: on PostgreSQL with "
-            "Django 6.0+, the rollback drops a column a view still uses",
-            condition=SQLITE or (POSTGRESQL and django.VERSION >= (6, 0)),
-        ),
     ),
     pytest.param(
         UNIQUE_FIELD_AND_CONSTRAINT_RENAMED,
@@ -551,7 +527,6 @@ REGRESSIONS = [
     pytest.param(
         MODEL_REPLACED_BY_ONE_WITH_THE_SAME_CONSTRAINT_NAME,
         id="F11-constraint-name-reused",
-        marks=xfail("F11: the constraint name is taken until post-deploy", condition=POSTGRESQL),
     ),
 ]
 
