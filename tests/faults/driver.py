@@ -32,6 +32,7 @@ import signal
 import sys
 import tempfile
 import traceback
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -44,6 +45,10 @@ SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 # Statements that change nothing a crash could leave half-done.
 READS = ("SELECT", "SHOW", "PRAGMA", "EXPLAIN", "SAVEPOINT", "RELEASE", "SET", "DESCRIBE", "BEGIN")
 ROWS = 20
+# Columns whose values the database draws at random (a db_default of
+# RandomUUID filling the existing rows): a snapshot shows only whether each is
+# NULL, the unique index on them is compared with the other schema objects.
+RANDOM_COLUMNS = ("token",)
 
 
 @dataclass(frozen=True)
@@ -162,6 +167,10 @@ def value(field: Any, number: int) -> Any:
         return {1: 0, 2: 2147483647}.get(number, number * 7)
     if kind == "CharField":
         return {1: "", 2: "é ' \" ✓"}.get(number, f"{field.name[:8]}-{number}")
+    if kind == "UUIDField":
+        return uuid.UUID(int=number)
+    if kind == "JSONField":
+        return {1: [], 2: {"é": [None, True, 1.5]}}.get(number, [number])
     raise NotImplementedError(kind)
 
 
@@ -205,6 +214,13 @@ def _plain(item: Any) -> Any:
     return item if isinstance(item, (int, str, float, type(None))) else str(item)
 
 
+def _masked(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        name: "random" if name in RANDOM_COLUMNS and item is not None else item
+        for name, item in row.items()
+    }
+
+
 def snapshot() -> dict[str, Any]:
     """Return the app's rows, per table, and the database's schema objects."""
     from django.db import connection
@@ -222,7 +238,7 @@ def snapshot() -> dict[str, Any]:
             cursor.execute(f"SELECT * FROM {quote(table)}")
             names = [column[0] for column in cursor.description]
             rows = [
-                json.dumps(dict(zip(names, map(_plain, row), strict=True)), sort_keys=True)
+                json.dumps(_masked(dict(zip(names, map(_plain, row), strict=True))), sort_keys=True)
                 for row in cursor.fetchall()
             ]
             data[table] = sorted(rows)

@@ -19,6 +19,9 @@ from tests.rehearsal.harness import Project
 
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 APP_LABEL = "faults"
+# The answers to makemigrations' questions, by scenario; by default yes to
+# each rename question.
+ANSWERS = {"db_column": ["1"]}  # a unique uuid4 field added: continue
 
 
 def generate(scenario: Path, root: Path) -> list[str]:
@@ -29,7 +32,7 @@ def generate(scenario: Path, root: Path) -> list[str]:
     )
     project.manage("makemigrations", APP_LABEL)
     project.write_models((scenario / "models_n1.py").read_text())
-    project.manage("makemigrations", APP_LABEL, answers=["y"] * 10)
+    project.manage("makemigrations", APP_LABEL, answers=ANSWERS.get(scenario.name, ["y"] * 10))
     target = scenario / "migrations"
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir()
