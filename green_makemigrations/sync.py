@@ -335,8 +335,21 @@ class SyncRenamedColumns(SyncOperation):
         from_state: ProjectState,
         to_state: ProjectState,
     ) -> None:
-        """Drop the triggers."""
-        self._stop(app_label, schema_editor, from_state)
+        """Drop the triggers.
+
+        If an earlier run dropped part of them, the running release's writes
+        since reached the old column only: the sync is made whole and the new
+        column filled again first, so it is left as a run without a crash
+        leaves it.
+        """
+        sync = self._sync(app_label, schema_editor, from_state)
+        if sync is None:
+            return
+        columns, model = sync
+        if not schema_editor.collect_sql and not columns.exists():
+            columns.create()
+            columns.backfill(model, self.batch_size, reverse=False)
+        columns.drop()
 
 
 class StopSyncRenamedColumns(SyncOperation):
