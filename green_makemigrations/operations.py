@@ -721,6 +721,28 @@ class AddFieldIndexConcurrently(operations.AddField):
             build_index_concurrently(schema_editor, name, lambda: schema_editor.execute(create))
         AlterFieldUniqueConcurrently._add_like_index(schema_editor, to_model, field)
 
+    def database_backwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        """Drop the column with its indexes, as Django does, unless an earlier run dropped it."""
+        model = from_state.apps.get_model(app_label, self.model_name)
+        if not _collecting(schema_editor) and self.allow_migrate_model(
+            schema_editor.connection.alias, model
+        ):
+            connection = schema_editor.connection
+            with connection.cursor() as cursor:
+                description = connection.introspection.get_table_description(
+                    cursor, model._meta.db_table
+                )
+            names = identifiers.StoredNames(connection, (info.name for info in description))
+            if str(model._meta.get_field(self.name).column) not in names:
+                return
+        super().database_backwards(app_label, schema_editor, from_state, to_state)
+
 
 class AlterUniqueTogetherConcurrently(operations.AlterUniqueTogether):
     """Change ``unique_together`` of an existing model; on PostgreSQL without a long lock.

@@ -427,6 +427,8 @@ PINNED: dict[str, list[tuple[str, str, str, str]]] = {
     "db_column": [
         # PostgreSQL: a sync's trigger dropped, the running release's writes since not copied.
         ("back-0003", "SyncRetypedColumn.backwards", "DROP TRIGGER", "after"),
+        # PostgreSQL: the column dropped, the migration not recorded unapplied.
+        ("back-0003", "AddFieldIndexConcurrently.backwards", "DROP COLUMN", "after"),
     ],
     "db_table": [
         # MariaDB: the placeholder view made, the swap not (1347 'is not of type VIEW').
