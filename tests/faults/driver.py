@@ -429,6 +429,9 @@ PINNED: dict[str, list[tuple[str, str, str, str]]] = {
         ("back-0003", "SyncRetypedColumn.backwards", "DROP TRIGGER", "after"),
         # PostgreSQL: the column dropped, the migration not recorded unapplied.
         ("back-0003", "AddFieldIndexConcurrently.backwards", "DROP COLUMN", "after"),
+        # MariaDB: a db_column change's sync half dropped; the re-run copied the old column
+        # (which the new release no longer writes) over the replacement.
+        ("post-deploy", "ReplaceColumn.forwards", "DROP TRIGGER", "after"),
     ],
     "db_table": [
         # MariaDB: the placeholder view made, the swap not (1347 'is not of type VIEW').
