@@ -432,6 +432,10 @@ PINNED: dict[str, list[tuple[str, str, str, str]]] = {
         # MariaDB: a db_column change's sync half dropped; the re-run copied the old column
         # (which the new release no longer writes) over the replacement.
         ("post-deploy", "ReplaceColumn.forwards", "DROP TRIGGER", "after"),
+        # MariaDB: the column added (or an index built), the re-run's ADD COLUMN (CREATE INDEX)
+        # failed as a duplicate.
+        ("pre-deploy", "AddFieldIndexConcurrently.forwards", "ADD COLUMN", "after"),
+        ("back-0003", "AlterFieldIndexConcurrently.backwards", "CREATE INDEX", "after"),
     ],
     "db_table": [
         # MariaDB: the placeholder view made, the swap not (1347 'is not of type VIEW').
