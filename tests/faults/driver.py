@@ -67,11 +67,16 @@ def migration_names(scenario: str) -> list[str]:
     return sorted(p.stem for p in folder.glob("[0-9]*.py"))
 
 
-def phases(scenario: str, stages: dict[str, str]) -> list[Phase]:
+def phases(scenario: str, stages: dict[str, str], linear: bool = True) -> list[Phase]:
     """Return the phases of scenario's deploy, then of its rollback, migration by migration.
 
     stages maps each migration after the initial one to its stage
-    ("pre-deploy" or "post-deploy").
+    ("pre-deploy" or "post-deploy"). When the migrations are not one chain
+    (a release written by two makemigrations runs: a pre-deploy migration
+    beside a post-deploy one), the rollback is its two stages instead, as
+    rolling_rollback runs them: ``migrate faults 0001 --stage pre-deploy``
+    undoes the post-deploy migrations under release N+1, ``--stage
+    post-deploy`` the rest under release N.
     """
     names = migration_names(scenario)
     first, last = names[0], names[-1]
@@ -81,6 +86,17 @@ def phases(scenario: str, stages: dict[str, str]) -> list[Phase]:
         for stage in ("pre-deploy", "post-deploy")
         if stage in stages.values()
     ]
+    if not linear:
+        undone = {"pre-deploy": "post-deploy", "post-deploy": "pre-deploy"}
+        return result + [
+            Phase(
+                f"back-{stage}",
+                ("migrate", APP_LABEL, first, "--stage", stage),
+                running[undone[stage]],
+            )
+            for stage in ("pre-deploy", "post-deploy")
+            if undone[stage] in stages.values()
+        ]
     for index in range(len(names) - 1, 0, -1):
         name = names[index]
         result.append(
@@ -360,6 +376,19 @@ def statements(log: list[tuple[str, str]], crash: tuple[int, str] | None = None)
 SCENARIO = ""
 
 
+def linear() -> bool:
+    """Return whether each migration of the scenario depends on the one before it only."""
+    from django.db.migrations.loader import MigrationLoader
+
+    graph = MigrationLoader(None, ignore_no_migrations=True).graph
+    names = migration_names(SCENARIO)
+    return all(
+        {parent.key for parent in graph.node_map[(APP_LABEL, name)].parents}
+        == {(APP_LABEL, before)}
+        for before, name in zip(names, names[1:], strict=False)
+    )
+
+
 def stages() -> dict[str, str]:
     """Return the stage of each migration after the initial one."""
     from django.db.migrations.loader import MigrationLoader
@@ -376,7 +405,7 @@ def prepare(until: str) -> None:
     reset()
     migrate("migrate", APP_LABEL, migration_names(SCENARIO)[0])
     seed()
-    for index, phase in enumerate(phases(SCENARIO, stages())):
+    for index, phase in enumerate(phases(SCENARIO, stages(), linear())):
         if phase.name == until:
             return
         write(phase, index)
@@ -389,7 +418,7 @@ def reference() -> list[dict[str, Any]]:
     migrate("migrate", APP_LABEL, migration_names(SCENARIO)[0])
     seed()
     report = []
-    for index, phase in enumerate(phases(SCENARIO, stages())):
+    for index, phase in enumerate(phases(SCENARIO, stages(), linear())):
         write(phase, index)
         log: list[tuple[str, str]] = []
         with statements(log):
@@ -512,7 +541,7 @@ def forked(work: Callable[[], Any]) -> tuple[int, Any]:
 
 def run_point(phase: dict[str, Any], index: int, number: int, when: str) -> dict[str, Any]:
     """Crash phase at a point in one child, re-run it in another; return what happened."""
-    step = phases(SCENARIO, stages())[index]
+    step = phases(SCENARIO, stages(), linear())[index]
 
     def crash() -> None:
         prepare(step.name)
