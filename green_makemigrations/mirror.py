@@ -268,20 +268,22 @@ def _recreate_other_triggers(
             "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s", [table]
         )
         present = {row[0] for row in cursor.fetchall()}
-    columns = {info.name for info in description}
+        cursor.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")
+        known = {row[0] for row in cursor.fetchall()} | {info.name for info in description}
     for name, sql in triggers.items():
         if name in present:
             continue
-        for old, new in renamed.items():
-            sql = sql.replace(_quoted(old), _quoted(new))
+        sql = _IDENTIFIER.sub(lambda match: _renamed(match, renamed), sql)
         named = {m.replace('""', '"') for m in _IDENTIFIER.findall(sql)}
-        if named - columns - {name, table}:
+        if named - known - {name}:
             continue
         schema_editor.execute(sql)
 
 
-def _quoted(name: str) -> str:
-    return '"{}"'.format(name.replace('"', '""'))
+def _renamed(match: re.Match[str], renamed: dict[str, str]) -> str:
+    """Return the quoted identifier match, under its new name if it is renamed."""
+    name = match[1].replace('""', '"')
+    return '"{}"'.format(renamed.get(name, name).replace('"', '""'))
 
 
 def _recreate_triggers(
