@@ -220,8 +220,12 @@ def _triggers_recreated(
     the mirror and not the table.
     """
     table = str(model._meta.db_table)
-    mirrors = {} if schema_editor.collect_sql else _mirrors_of(schema_editor, table)
-    if not mirrors:
+    if schema_editor.collect_sql:
+        yield
+        return
+    mirrors = _mirrors_of(schema_editor, table)
+    others = _other_triggers(schema_editor, table)
+    if not mirrors and not others:
         yield
         return
     with transaction.atomic(using=schema_editor.connection.alias):
@@ -229,6 +233,57 @@ def _triggers_recreated(
             _drop_triggers(schema_editor, name)
         yield
         _recreate_triggers(schema_editor, model, table, mirrors, renamed)
+        _recreate_other_triggers(schema_editor, table, others, renamed)
+
+
+def _other_triggers(schema_editor: BaseDatabaseSchemaEditor, table: str) -> dict[str, str]:
+    """Return the SQL of each trigger on table that is not a mirror's, by name.
+
+    Those are a renamed or retyped column's sync (sync.py): a rebuild of
+    the table in another operation of the migration must not stop it.
+    """
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s",
+            [table],
+        )
+        rows = cursor.fetchall()
+    return {name: sql for name, sql in rows if "__mirror_" not in name}
+
+
+def _recreate_other_triggers(
+    schema_editor: BaseDatabaseSchemaEditor,
+    table: str,
+    triggers: dict[str, str],
+    renamed: dict[str, str],
+) -> None:
+    """Create the triggers a rebuild of table dropped again, if their columns are still there.
+
+    A trigger naming a column the rebuild removed goes with it, as the
+    triggers of a dropped column do; a renamed column is renamed in it.
+    """
+    with schema_editor.connection.cursor() as cursor:
+        description = schema_editor.connection.introspection.get_table_description(cursor, table)
+        cursor.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s", [table]
+        )
+        present = {row[0] for row in cursor.fetchall()}
+        cursor.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")
+        known = {row[0] for row in cursor.fetchall()} | {info.name for info in description}
+    for name, sql in triggers.items():
+        if name in present:
+            continue
+        sql = _IDENTIFIER.sub(lambda match: _renamed(match, renamed), sql)
+        named = {m.replace('""', '"') for m in _IDENTIFIER.findall(sql)}
+        if named - known - {name}:
+            continue
+        schema_editor.execute(sql)
+
+
+def _renamed(match: re.Match[str], renamed: dict[str, str]) -> str:
+    """Return the quoted identifier match, under its new name if it is renamed."""
+    name = match[1].replace('""', '"')
+    return '"{}"'.format(renamed.get(name, name).replace('"', '""'))
 
 
 def _recreate_triggers(

@@ -547,6 +547,20 @@ class AlterFieldUniqueConcurrently(operations.AlterField):
             )
 
 
+def _is_mysql(schema_editor: BaseDatabaseSchemaEditor) -> bool:
+    return bool(schema_editor.connection.vendor == "mysql")
+
+
+def _has_plain_index(schema_editor: BaseDatabaseSchemaEditor, model: Any, field: Any) -> bool:
+    """Return whether field's column has a plain (not unique) index of its own."""
+    editor: Any = schema_editor  # Django's private helpers, not in the stubs
+    return bool(
+        editor._constraint_names(
+            model, [field.column], index=True, unique=False, type_=models.Index.suffix
+        )
+    )
+
+
 def _plain_index(field: Any) -> bool:
     """Return whether Django gives field a ``db_index`` index of its own (not a unique one)."""
     return bool(field.db_index and not field.unique and not field.primary_key)
@@ -604,6 +618,19 @@ class AlterFieldIndexConcurrently(operations.AlterField):
             or old_field.unique != new_field.unique
             or old_field.column != new_field.column
         ):
+            if (
+                _is_mysql(schema_editor)
+                and not _collecting(schema_editor)
+                and adds != drops
+                and old_field.unique == new_field.unique
+                and old_field.column == new_field.column
+            ):
+                # DDL is not transactional: an earlier run may have built or
+                # dropped the index. Django alters from the index as it is.
+                old_field = copy.copy(old_field)
+                old_field.db_index = _has_plain_index(schema_editor, from_model, old_field)
+                schema_editor.alter_field(from_model, old_field, new_field)
+                return
             super().database_forwards(app_label, schema_editor, from_state, to_state)
             return
         _ensure_not_in_transaction(self, schema_editor)
@@ -678,7 +705,8 @@ class AddFieldIndexConcurrently(operations.AddField):
         if not _is_postgresql(schema_editor) or not self.allow_migrate_model(
             schema_editor.connection.alias, to_model
         ):
-            super().database_forwards(app_label, schema_editor, from_state, to_state)
+            if not self._finish_mysql(schema_editor, to_model):
+                super().database_forwards(app_label, schema_editor, from_state, to_state)
             return
         field: Any = to_model._meta.get_field(self.name)
         if field.primary_key or not (field.unique or field.db_index):
@@ -720,6 +748,53 @@ class AddFieldIndexConcurrently(operations.AddField):
             )
             build_index_concurrently(schema_editor, name, lambda: schema_editor.execute(create))
         AlterFieldUniqueConcurrently._add_like_index(schema_editor, to_model, field)
+
+    def _finish_mysql(self, schema_editor: BaseDatabaseSchemaEditor, model: Any) -> bool:
+        """Finish on MariaDB/MySQL what an earlier run started; return whether it had.
+
+        DDL is not transactional there: a run may have added the column and
+        stopped before its index (a ``db_index`` one is deferred), and a
+        second ``ADD COLUMN`` would fail. Elsewhere return False.
+        """
+        if not _is_mysql(schema_editor) or _collecting(schema_editor):
+            return False
+        field: Any = model._meta.get_field(self.name)
+        connection = schema_editor.connection
+        with connection.cursor() as cursor:
+            description = connection.introspection.get_table_description(
+                cursor, model._meta.db_table
+            )
+        if str(field.column) not in {info.name for info in description}:
+            return False
+        editor: Any = schema_editor  # Django's private helpers, not in the stubs
+        if field.unique and not field.primary_key:
+            if not editor._constraint_names(model, [field.column], unique=True):
+                schema_editor.execute(editor._create_unique_sql(model, [field]))
+        elif _plain_index(field) and not _has_plain_index(schema_editor, model, field):
+            schema_editor.execute(editor._create_index_sql(model, fields=[field]))
+        return True
+
+    def database_backwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        """Drop the column with its indexes, as Django does, unless an earlier run dropped it."""
+        model = from_state.apps.get_model(app_label, self.model_name)
+        if not _collecting(schema_editor) and self.allow_migrate_model(
+            schema_editor.connection.alias, model
+        ):
+            connection = schema_editor.connection
+            with connection.cursor() as cursor:
+                description = connection.introspection.get_table_description(
+                    cursor, model._meta.db_table
+                )
+            names = identifiers.StoredNames(connection, (info.name for info in description))
+            if str(model._meta.get_field(self.name).column) not in names:
+                return
+        super().database_backwards(app_label, schema_editor, from_state, to_state)
 
 
 class AlterUniqueTogetherConcurrently(operations.AlterUniqueTogether):

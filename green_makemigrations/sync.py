@@ -335,8 +335,21 @@ class SyncRenamedColumns(SyncOperation):
         from_state: ProjectState,
         to_state: ProjectState,
     ) -> None:
-        """Drop the triggers."""
-        self._stop(app_label, schema_editor, from_state)
+        """Drop the triggers.
+
+        If an earlier run dropped part of them, the running release's writes
+        since reached the old column only: the sync is made whole and the new
+        column filled again first, so it is left as a run without a crash
+        leaves it.
+        """
+        sync = self._sync(app_label, schema_editor, from_state)
+        if sync is None:
+            return
+        columns, model = sync
+        if not schema_editor.collect_sql and not columns.exists():
+            columns.create()
+            columns.backfill(model, self.batch_size, reverse=False)
+        columns.drop()
 
 
 class StopSyncRenamedColumns(SyncOperation):
@@ -524,10 +537,12 @@ class ReplaceColumn(SyncOperation):
             schema_editor, before, str(old_field.column), str(replacement.column)
         )
         table = quote(after._meta.db_table)
-        if not schema_editor.collect_sql and not column_sync.exists():
+        if not in_place and not schema_editor.collect_sql and not column_sync.exists():
             # An earlier run dropped the triggers and stopped before the swap
             # (MariaDB: DDL is not transactional): the running release's
             # writes since then are in the old column only. Sync again first.
+            # (In place, the running release writes the replacement, which
+            # stays: the old column is only dropped.)
             column_sync.create()
             column_sync.backfill(before, self.batch_size, reverse=False)
         # Writers wait: none slips between the triggers' drop and the swap.

@@ -32,6 +32,7 @@ import signal
 import sys
 import tempfile
 import traceback
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -44,6 +45,10 @@ SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 # Statements that change nothing a crash could leave half-done.
 READS = ("SELECT", "SHOW", "PRAGMA", "EXPLAIN", "SAVEPOINT", "RELEASE", "SET", "DESCRIBE", "BEGIN")
 ROWS = 20
+# Columns whose values the database draws at random (a db_default of
+# RandomUUID filling the existing rows): a snapshot shows only whether each is
+# NULL, the unique index on them is compared with the other schema objects.
+RANDOM_COLUMNS = ("token",)
 
 
 @dataclass(frozen=True)
@@ -62,11 +67,16 @@ def migration_names(scenario: str) -> list[str]:
     return sorted(p.stem for p in folder.glob("[0-9]*.py"))
 
 
-def phases(scenario: str, stages: dict[str, str]) -> list[Phase]:
+def phases(scenario: str, stages: dict[str, str], linear: bool = True) -> list[Phase]:
     """Return the phases of scenario's deploy, then of its rollback, migration by migration.
 
     stages maps each migration after the initial one to its stage
-    ("pre-deploy" or "post-deploy").
+    ("pre-deploy" or "post-deploy"). When the migrations are not one chain
+    (a release written by two makemigrations runs: a pre-deploy migration
+    beside a post-deploy one), the rollback is its two stages instead, as
+    rolling_rollback runs them: ``migrate faults 0001 --stage pre-deploy``
+    undoes the post-deploy migrations under release N+1, ``--stage
+    post-deploy`` the rest under release N.
     """
     names = migration_names(scenario)
     first, last = names[0], names[-1]
@@ -76,6 +86,17 @@ def phases(scenario: str, stages: dict[str, str]) -> list[Phase]:
         for stage in ("pre-deploy", "post-deploy")
         if stage in stages.values()
     ]
+    if not linear:
+        undone = {"pre-deploy": "post-deploy", "post-deploy": "pre-deploy"}
+        return result + [
+            Phase(
+                f"back-{stage}",
+                ("migrate", APP_LABEL, first, "--stage", stage),
+                running[undone[stage]],
+            )
+            for stage in ("pre-deploy", "post-deploy")
+            if undone[stage] in stages.values()
+        ]
     for index in range(len(names) - 1, 0, -1):
         name = names[index]
         result.append(
@@ -162,6 +183,10 @@ def value(field: Any, number: int) -> Any:
         return {1: 0, 2: 2147483647}.get(number, number * 7)
     if kind == "CharField":
         return {1: "", 2: "é ' \" ✓"}.get(number, f"{field.name[:8]}-{number}")
+    if kind == "UUIDField":
+        return uuid.UUID(int=number)
+    if kind == "JSONField":
+        return {1: [], 2: {"é": [None, True, 1.5]}}.get(number, [number])
     raise NotImplementedError(kind)
 
 
@@ -205,6 +230,13 @@ def _plain(item: Any) -> Any:
     return item if isinstance(item, (int, str, float, type(None))) else str(item)
 
 
+def _masked(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        name: "random" if name in RANDOM_COLUMNS and item is not None else item
+        for name, item in row.items()
+    }
+
+
 def snapshot() -> dict[str, Any]:
     """Return the app's rows, per table, and the database's schema objects."""
     from django.db import connection
@@ -222,7 +254,7 @@ def snapshot() -> dict[str, Any]:
             cursor.execute(f"SELECT * FROM {quote(table)}")
             names = [column[0] for column in cursor.description]
             rows = [
-                json.dumps(dict(zip(names, map(_plain, row), strict=True)), sort_keys=True)
+                json.dumps(_masked(dict(zip(names, map(_plain, row), strict=True))), sort_keys=True)
                 for row in cursor.fetchall()
             ]
             data[table] = sorted(rows)
@@ -344,6 +376,19 @@ def statements(log: list[tuple[str, str]], crash: tuple[int, str] | None = None)
 SCENARIO = ""
 
 
+def linear() -> bool:
+    """Return whether each migration of the scenario depends on the one before it only."""
+    from django.db.migrations.loader import MigrationLoader
+
+    graph = MigrationLoader(None, ignore_no_migrations=True).graph
+    names = migration_names(SCENARIO)
+    return all(
+        {parent.key for parent in graph.node_map[(APP_LABEL, name)].parents}
+        == {(APP_LABEL, before)}
+        for before, name in zip(names, names[1:], strict=False)
+    )
+
+
 def stages() -> dict[str, str]:
     """Return the stage of each migration after the initial one."""
     from django.db.migrations.loader import MigrationLoader
@@ -360,7 +405,7 @@ def prepare(until: str) -> None:
     reset()
     migrate("migrate", APP_LABEL, migration_names(SCENARIO)[0])
     seed()
-    for index, phase in enumerate(phases(SCENARIO, stages())):
+    for index, phase in enumerate(phases(SCENARIO, stages(), linear())):
         if phase.name == until:
             return
         write(phase, index)
@@ -373,7 +418,7 @@ def reference() -> list[dict[str, Any]]:
     migrate("migrate", APP_LABEL, migration_names(SCENARIO)[0])
     seed()
     report = []
-    for index, phase in enumerate(phases(SCENARIO, stages())):
+    for index, phase in enumerate(phases(SCENARIO, stages(), linear())):
         write(phase, index)
         log: list[tuple[str, str]] = []
         with statements(log):
@@ -408,6 +453,19 @@ def choose(report: list[dict[str, Any]], wanted: str, salt: str) -> list[tuple[s
 # text in the statement, when), at the first statement that matches (if any:
 # the statements differ between backends).
 PINNED: dict[str, list[tuple[str, str, str, str]]] = {
+    "db_column": [
+        # PostgreSQL: a sync's trigger dropped, the running release's writes since not copied.
+        ("back-0003", "SyncRetypedColumn.backwards", "DROP TRIGGER", "after"),
+        # PostgreSQL: the column dropped, the migration not recorded unapplied.
+        ("back-0003", "AddFieldIndexConcurrently.backwards", "DROP COLUMN", "after"),
+        # MariaDB: a db_column change's sync half dropped; the re-run copied the old column
+        # (which the new release no longer writes) over the replacement.
+        ("post-deploy", "ReplaceColumn.forwards", "DROP TRIGGER", "after"),
+        # MariaDB: the column added (or an index built), the re-run's ADD COLUMN (CREATE INDEX)
+        # failed as a duplicate.
+        ("pre-deploy", "AddFieldIndexConcurrently.forwards", "ADD COLUMN", "after"),
+        ("back-0003", "AlterFieldIndexConcurrently.backwards", "CREATE INDEX", "after"),
+    ],
     "db_table": [
         # MariaDB: the placeholder view made, the swap not (1347 'is not of type VIEW').
         ("pre-deploy", "AlterModelTableWithViews.forwards", "CREATE OR REPLACE VIEW", "after"),
@@ -483,7 +541,7 @@ def forked(work: Callable[[], Any]) -> tuple[int, Any]:
 
 def run_point(phase: dict[str, Any], index: int, number: int, when: str) -> dict[str, Any]:
     """Crash phase at a point in one child, re-run it in another; return what happened."""
-    step = phases(SCENARIO, stages())[index]
+    step = phases(SCENARIO, stages(), linear())[index]
 
     def crash() -> None:
         prepare(step.name)

@@ -19,6 +19,13 @@ from tests.rehearsal.harness import Project
 
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 APP_LABEL = "faults"
+# The answers to makemigrations' questions, by scenario; by default yes to
+# each rename question.
+ANSWERS = {
+    "db_column": ["1"],  # a unique uuid4 field added: continue
+    # The first run's post-deploy migration has not run: the same release.
+    "rename_model_altered": ["n"],
+}
 
 
 def generate(scenario: Path, root: Path) -> list[str]:
@@ -28,8 +35,12 @@ def generate(scenario: Path, root: Path) -> list[str]:
         root / "project", database, (scenario / "models_n.py").read_text(), APP_LABEL
     )
     project.manage("makemigrations", APP_LABEL)
+    if (scenario / "models_n1_first.py").exists():
+        # Release N+1 written by two makemigrations runs (a rename, then more changes).
+        project.write_models((scenario / "models_n1_first.py").read_text())
+        project.manage("makemigrations", APP_LABEL, answers=["y"] * 10)
     project.write_models((scenario / "models_n1.py").read_text())
-    project.manage("makemigrations", APP_LABEL, answers=["y"] * 10)
+    project.manage("makemigrations", APP_LABEL, answers=ANSWERS.get(scenario.name, ["y"] * 10))
     target = scenario / "migrations"
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir()

@@ -3,7 +3,9 @@
 Each scenario under scenarios/ is a release N and the migrations the package
 generates for release N+1 (``python -m tests.faults.generate`` writes them).
 Its phases are the deploy (``migrate --stage pre-deploy``, then
-``--stage post-deploy``) and the rollback, one migration at a time. A
+``--stage post-deploy``) and the rollback, one migration at a time (in its
+two stages when the migrations are not one chain: a release written by two
+makemigrations runs). A
 reference run (driver.py, a subprocess) seeds rows with NULLs and edge
 values, runs each phase after the writes of the release running during it,
 and records the statements each phase sends (those the migration executor
