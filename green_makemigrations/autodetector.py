@@ -61,6 +61,9 @@ class GreenMigrationAutodetector(MigrationAutodetector):
         self.prep_operations: list[Operation] = []
         # Operations that are post-deploy whatever their kind.
         self.deferred_operations: list[Operation] = []
+        # Deferred AlterFields that only drop a database default: nothing
+        # done to the model in pre-deploy needs them first.
+        self._default_drops: set[int] = set()
         self._positions: dict[int, int] = {}
         # Renamed models whose table keeps its name (a state-only rename).
         self._tables_kept: set[tuple[str, str]] = set()
@@ -332,6 +335,7 @@ class GreenMigrationAutodetector(MigrationAutodetector):
         kept = rules.rebuild_field(operation.field, db_default=old_field.db_default)
         if self.deep_deconstruct(kept) == self.deep_deconstruct(old_field):
             self.deferred_operations.append(operation)
+            self._default_drops.add(id(operation))
             return -1
         prep = operations.AlterField(
             model_name=operation.model_name,
@@ -349,6 +353,7 @@ class GreenMigrationAutodetector(MigrationAutodetector):
             step._auto_deps = list(operation._auto_deps)  # type: ignore[attr-defined]
         app_operations[position : position + 1] = [prep, contract]
         self.deferred_operations.append(contract)
+        self._default_drops.add(id(contract))
         return 1
 
     def _check_repointed(self) -> None:
@@ -1101,6 +1106,8 @@ class GreenMigrationAutodetector(MigrationAutodetector):
                 for other in post.get(app_label, []):
                     if isinstance(other, views_module.DropView):
                         continue  # dropped first, whatever came before it
+                    if id(other) in self._default_drops:
+                        continue  # the default only: nothing needs it gone first
                     if self._positions[id(other)] < position and rules.operations_conflict(
                         [operation], app_label, [other], app_label
                     ):
@@ -1113,7 +1120,8 @@ class GreenMigrationAutodetector(MigrationAutodetector):
                 "must wait until the old release is gone."
             ]
             lines += [
-                f"  - {app}: {operation.describe()} needs {other_app}: {other.describe()} first."
+                f"  - {_model_label(app, operation)}: {operation.describe()} needs "
+                f"{_model_label(other_app, other)}: {other.describe()} first."
                 for app, operation, other_app, other in problems
             ]
             lines.append(
@@ -1644,3 +1652,9 @@ def _drops_db_default(old_field: Any, new_field: Any) -> bool:
         and new_field.db_default is NOT_PROVIDED
         and not new_field.many_to_many
     )
+
+
+def _model_label(app_label: str, operation: Operation) -> str:
+    """Return app_label.model of the model an operation changes, or app_label."""
+    model = rules.operation_model_key(operation)
+    return f"{app_label}.{model}" if model else app_label

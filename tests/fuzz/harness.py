@@ -470,7 +470,9 @@ def expected_not_null(reader: AppSpec, writer: AppSpec, added: bool) -> set[int]
     for model in reader.models:
         if not writer.has_model(model.uid):
             continue
-        written = {f.uid for f in writer.model(model.uid).fields if f.concrete}
+        # What the writer writes NOT NULL: a field it declares nullable
+        # (made nullable, perhaps renamed too) may come back NULL.
+        written = {f.uid for f in writer.model(model.uid).fields if f.concrete and not f.null}
         for f in model.fields:
             if not f.concrete or f.null:
                 continue
