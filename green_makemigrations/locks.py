@@ -15,6 +15,7 @@ migration's transactions take the write lock when they begin.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -110,9 +111,16 @@ def lock_timeout(connection: BaseDatabaseWrapper, seconds: float) -> Iterator[No
         write_setting(connection, name, value)
     try:
         yield
-    finally:
-        for name, value in previous.items():
-            write_setting(connection, name, value)
+    except BaseException:
+        # The block's error is the one to report. It may have aborted the
+        # transaction, where PostgreSQL refuses every statement ("current
+        # transaction is aborted"), the SET too; its rollback undoes our SET.
+        with contextlib.suppress(DatabaseError):
+            for name, value in previous.items():
+                write_setting(connection, name, value)
+        raise
+    for name, value in previous.items():
+        write_setting(connection, name, value)
 
 
 @contextmanager

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management.base import CommandError
-from django.db import OperationalError, connection, transaction
+from django.db import DatabaseError, OperationalError, connection, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from green_makemigrations.exceptions import LockRetriesExhausted
@@ -308,3 +308,16 @@ def test_sqlite_transaction_reading_first_waits_for_the_writer(
             read_then_write()
         assert connection.transaction_mode == mode
     assert select("SELECT id FROM green_cmd_lockfirst") == [(1,)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_lock_timeout_lets_the_error_of_an_aborted_transaction_through() -> None:
+    """The block's own error is raised, not the restore's, and the transaction is left."""
+    with pytest.raises(DatabaseError) as error, transaction.atomic():
+        with lock_timeout(connection, 5), connection.cursor() as cursor:
+            cursor.execute("SELECT * FROM green_no_such_table")
+    assert "green_no_such_table" in str(error.value), error.value
+    assert "current transaction is aborted" not in str(error.value)
+    assert not connection.in_atomic_block
+    with connection.cursor() as cursor:  # the connection works
+        cursor.execute("SELECT 1")
