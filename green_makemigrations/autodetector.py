@@ -1195,7 +1195,11 @@ class GreenMigrationAutodetector(MigrationAutodetector):
                     for name in _index_names(model_state.options):
                         freed[name.lower()] = f"index or constraint of {label}"
                 elif isinstance(operation, (operations.RemoveIndex, operations.RemoveConstraint)):
-                    label = f"{app_label}.{operation.model_name}"
+                    model_state = self.from_state.models.get(
+                        (app_label, operation.model_name_lower)
+                    )
+                    name = model_state.name if model_state is not None else operation.model_name
+                    label = f"{app_label}.{name}"
                     freed[operation.name.lower()] = f"index or constraint of {label}"
         for app_label, app_operations in pre.items():
             for operation in app_operations:
