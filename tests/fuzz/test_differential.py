@@ -23,7 +23,6 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-import django
 import pytest
 from django.db import connection
 from hypothesis import HealthCheck, given, reject, settings
@@ -38,62 +37,10 @@ MYSQL = connection.vendor == "mysql"
 EXAMPLES = int(os.environ.get("GREEN_FUZZ_EXAMPLES") or (45 if MYSQL else 60))
 
 
-def _touched(before: AppSpec, after: AppSpec) -> set[int]:
-    """Return the uids of the models a run added, removed or changed."""
-    old = {m.uid: m for m in before.models}
-    new = {m.uid: m for m in after.models}
-    return {uid for uid in old.keys() | new.keys() if old.get(uid) != new.get(uid)}
-
-
-def _runs_overlap(scenario: Scenario, vendor: str) -> bool:
-    """Return whether two runs of the deploy change the same model."""
-    seen: set[int] = set()
-    before = scenario.initial
-    for run in scenario.runs:
-        touched = _touched(before, run.app)
-        if touched & seen:
-            return True
-        seen |= touched
-        before = run.app
-    return False
-
-
 def _pairs(scenario: Scenario) -> list[tuple[AppSpec, AppSpec]]:
     """Return the (before, after) apps of each run."""
     apps = [scenario.initial, *(run.app for run in scenario.runs)]
     return list(zip(apps, apps[1:], strict=False))
-
-
-def _db_column_changed(scenario: Scenario, vendor: str) -> bool:
-    """Return whether a field keeps its name and changes its db_column."""
-    for before, after in _pairs(scenario):
-        for old_model in before.models:
-            if not after.has_model(old_model.uid):
-                continue
-            new_fields = {f.uid: f for f in after.model(old_model.uid).fields}
-            for old in old_model.fields:
-                new = new_fields.get(old.uid)
-                if new and new.name == old.name and new.db_column != old.db_column:
-                    return True
-    return False
-
-
-def _unique_with_constant_default(scenario: Scenario, vendor: str) -> bool:
-    """Return whether a field becomes unique with a default the database holds."""
-    for before, after in _pairs(scenario):
-        old = {f.uid: f for m in before.models for f in m.fields}
-        for m in after.models:
-            for f in m.fields:
-                # blank text without a default: the package adds db_default=''.
-                blank = f.blank and f.kind in ("char", "text") and f.default is None
-                constant = (
-                    f.db_default is not None
-                    or (f.default is not None and f.computable_default())
-                    or blank
-                )
-                if f.unique and constant and not (f.uid in old and old[f.uid].unique):
-                    return True
-    return False
 
 
 def _unique_field_in_unique_constraint_renamed_or_removed(scenario: Scenario, vendor: str) -> bool:
@@ -110,45 +57,6 @@ def _unique_field_in_unique_constraint_renamed_or_removed(scenario: Scenario, ve
                 kept = new and [g for g in new.fields if g.uid == f.uid]
                 if not kept or kept[0].column() != f.column():
                     return True
-    return False
-
-
-def _constraint_name_reused(scenario: Scenario, vendor: str) -> bool:
-    """Return whether an index/constraint name moves to a model Django sees as new.
-
-    PostgreSQL's and SQLite's index names are per schema, MariaDB's per table.
-    """
-    if vendor not in ("postgresql", "sqlite"):
-        return False
-
-    def names(app: AppSpec) -> dict[str, tuple[int, str]]:
-        result = {}
-        for m in app.models:
-            for name, _ in (*m.indexes, *m.unique_constraints, *m.check_constraints):
-                result[name] = (m.uid, m.name)
-        return result
-
-    for before, after in _pairs(scenario):
-        old = names(before)
-        for name, owner in names(after).items():
-            if name in old and old[name] != owner:
-                return True
-    return False
-
-
-def _moved_table_and_changed(scenario: Scenario, vendor: str) -> bool:
-    """Return whether a model's table is renamed and its fields change.
-
-    F3 (SQLite mirrors); F14 (PostgreSQL, Django 6.0+: rollback).
-    """
-    if not (vendor == "sqlite" or (vendor == "postgresql" and django.VERSION >= (6, 0))):
-        return False
-    final = scenario.final
-    for old in scenario.initial.models:
-        if final.has_model(old.uid):
-            new = final.model(old.uid)
-            if new.table() != old.table() and new.fields != old.fields:
-                return True
     return False
 
 
