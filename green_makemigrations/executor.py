@@ -141,6 +141,32 @@ class StagedMigrationExecutor(MigrationExecutor):
 
         return self._run(migration, state, unapply, fake, progress)
 
+    def _migrate_all_backwards(
+        self,
+        plan: list[tuple[Migration, bool]],
+        full_plan: list[tuple[Migration, bool]],
+        fake: bool,
+    ) -> ProjectState:
+        """Unapply plan, each migration with the state the database has when it is undone.
+
+        Django computes the state before each migration from the full
+        forward plan, whose order between two sibling migrations (a
+        pre-deploy one beside a pending post-deploy one, as this package
+        writes them) can differ from the backwards plan's. A migration was
+        then undone with a state that still held its sibling, already
+        undone: on SQLite the table rebuild copied the sibling's dropped
+        column back (fuzzer finding F8). The forward plan handed to Django
+        lists the migrations that stay applied first, then the ones to undo
+        in the reverse of the order they are undone. That is a valid order:
+        nothing that stays depends on one that goes, since Django's
+        backwards plan takes every applied dependent along.
+        """
+        going = {migration for migration, _ in plan}
+        ordered = [entry for entry in full_plan if entry[0] not in going]
+        ordered += [(migration, False) for migration, _ in reversed(plan)]
+        state: ProjectState = super()._migrate_all_backwards(plan, ordered, fake=fake)  # type: ignore[misc]
+        return state
+
     def detect_soft_applied(
         self, project_state: ProjectState | None, migration: Migration
     ) -> tuple[bool, ProjectState]:
