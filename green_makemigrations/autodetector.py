@@ -16,7 +16,7 @@ from django.db.migrations.questioner import MigrationQuestioner
 from django.db.migrations.state import ProjectState
 from django.db.models.fields import NOT_PROVIDED
 
-from . import foreign_keys, identifiers, rules, sync
+from . import foreign_keys, identifiers, merged_unique, rules, sync
 from . import operations as green_operations
 from . import views as views_module
 from .constants import Stage
@@ -608,7 +608,8 @@ class GreenMigrationAutodetector(MigrationAutodetector):
     def generate_altered_unique_together(self) -> None:
         """Build added unique_together sets of existing tables without blocking writes."""
         with self._replacing_new_operations(
-            operations.AlterUniqueTogether, green_operations.online_unique_together
+            operations.AlterUniqueTogether,
+            lambda operation, _: green_operations.online_unique_together(operation),
         ):
             super().generate_altered_unique_together()
 
@@ -954,26 +955,45 @@ class GreenMigrationAutodetector(MigrationAutodetector):
 
     def generate_added_indexes(self) -> None:
         """Build new indexes of existing tables without blocking writes."""
-        with self._replacing_new_operations(operations.AddIndex, _add_index_concurrently):
+        with self._replacing_new_operations(
+            operations.AddIndex, lambda operation, _: _add_index_concurrently(operation)
+        ):
             super().generate_added_indexes()
 
     def generate_removed_indexes(self) -> None:
         """Drop indexes of kept tables without blocking writes."""
-        with self._replacing_new_operations(operations.RemoveIndex, _remove_index_concurrently):
+        with self._replacing_new_operations(
+            operations.RemoveIndex, lambda operation, _: _remove_index_concurrently(operation)
+        ):
             super().generate_removed_indexes()
 
     def generate_added_constraints(self) -> None:
         """Add check and unique constraints to existing tables without blocking writes."""
         with self._replacing_new_operations(
-            operations.AddConstraint, green_operations.online_add_constraint
+            operations.AddConstraint,
+            lambda operation, _: green_operations.online_add_constraint(operation),
         ):
             super().generate_added_constraints()
+
+    def generate_removed_constraints(self) -> None:
+        """Remove unique constraints without the uniqueness of a field that shares their index."""
+
+        def replace(operation: operations.RemoveConstraint, app_label: str) -> Operation | None:
+            model = operation.model_name_lower
+            if merged_unique.merged_field(self.from_state, app_label, model, operation.name):
+                return merged_unique.RemoveConstraintKeepingFieldUnique(
+                    operation.model_name, operation.name
+                )
+            return None
+
+        with self._replacing_new_operations(operations.RemoveConstraint, replace):
+            super().generate_removed_constraints()
 
     @contextmanager
     def _replacing_new_operations(
         self,
         kind: type[Operation],
-        replace: Callable[[Any], Operation | None],
+        replace: Callable[[Any, str], Operation | None],
     ) -> Iterator[None]:
         """Swap the operations of kind that the block generates for replace()'s result.
 
@@ -987,7 +1007,7 @@ class GreenMigrationAutodetector(MigrationAutodetector):
                 operation = app_operations[position]
                 if type(operation) is not kind:
                     continue
-                replacement = replace(operation)
+                replacement = replace(operation, app_label)
                 if replacement is not None:
                     replacement._auto_deps = operation._auto_deps  # type: ignore[attr-defined]
                     app_operations[position] = replacement

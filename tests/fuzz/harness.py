@@ -278,22 +278,42 @@ def schema() -> Schema:
                 continue
             description = connection.introspection.get_table_description(cursor, info.name)
             columns = {c.name: _column(c) for c in description}
-            constraints = sorted(
-                repr(
-                    (
-                        tuple(c["columns"] or ()),
-                        bool(c["primary_key"]),
-                        bool(c["unique"]),
-                        tuple(c["foreign_key"] or ()),
-                        bool(c["check"]),
-                        bool(c["index"]),
-                        c.get("type") if c["index"] else None,
-                    )
+            found = [
+                (
+                    tuple(c["columns"] or ()),
+                    bool(c["primary_key"]),
+                    bool(c["unique"]),
+                    tuple(c["foreign_key"] or ()),
+                    bool(c["check"]),
+                    bool(c["index"]),
+                    c.get("type") if c["index"] else None,
                 )
                 for c in connection.introspection.get_constraints(cursor, info.name).values()
-            )
+            ]
+            if connection.vendor == "postgresql":
+                found = _merge_equal_uniques(found)
+            constraints = sorted(repr(entry) for entry in found)
             result[info.name] = {"columns": columns, "constraints": constraints}
     return result
+
+
+def _merge_equal_uniques(found: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Return found with equal unique constraints counted once (PostgreSQL).
+
+    PostgreSQL makes one constraint of equal unique constraints declared in
+    one CREATE TABLE (a ``unique=True`` field and a UniqueConstraint on it),
+    but two when they come from separate statements: stock Django's own
+    schema then depends on the path its migrations took, and equal unique
+    constraints enforce the same thing. (Entries: columns, primary key,
+    unique, foreign key, check, index, index type.)
+    """
+    merged: list[tuple[Any, ...]] = []
+    for entry in found:
+        primary_key, unique = entry[1], entry[2]
+        if unique and not primary_key and entry in merged:
+            continue
+        merged.append(entry)
+    return merged
 
 
 def _column(info: Any) -> tuple[Any, ...]:

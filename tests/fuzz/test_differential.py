@@ -9,7 +9,8 @@ stock Django's schema, go back to the deployed release and forwards again.
 ``GREEN_FUZZ_EXAMPLES`` sets the number of examples (default 60, 45 on
 MariaDB: 35-70 s per backend on this machine); the examples are
 derandomized (the same on every run and backend) so CI is reproducible.
-``benchmarks/fuzz.py`` runs the same harness for minutes with fresh seeds.
+``GREEN_FUZZ_KEEP=<folder>`` keeps each example's generated migrations
+there. ``benchmarks/fuzz.py`` runs the same harness for minutes with fresh seeds.
 Scenarios that touch a known, open failure (``KNOWN_ISSUES``) are left out
 here; each such failure has an xfail(strict=True) regression test below,
 which starts passing (and so failing) when the fix lands: then delete the
@@ -21,6 +22,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
@@ -37,62 +39,10 @@ MYSQL = connection.vendor == "mysql"
 EXAMPLES = int(os.environ.get("GREEN_FUZZ_EXAMPLES") or (45 if MYSQL else 60))
 
 
-def _pairs(scenario: Scenario) -> list[tuple[AppSpec, AppSpec]]:
-    """Return the (before, after) apps of each run."""
-    apps = [scenario.initial, *(run.app for run in scenario.runs)]
-    return list(zip(apps, apps[1:], strict=False))
-
-
-def _unique_field_in_unique_constraint_renamed_or_removed(scenario: Scenario, vendor: str) -> bool:
-    """Return whether a unique field in a one-field UniqueConstraint is renamed or removed."""
-    if vendor != "postgresql":
-        return False
-    for before, after in _pairs(scenario):
-        for old in before.models:
-            doubled = {uids[0] for _, uids in old.unique_constraints if len(uids) == 1}
-            for f in old.fields:
-                if not (f.unique and f.uid in doubled):
-                    continue
-                new = after.model(old.uid) if after.has_model(old.uid) else None
-                kept = new and [g for g in new.fields if g.uid == f.uid]
-                if not kept or kept[0].column() != f.column():
-                    return True
-    return False
-
-
-def _fields_added_in_two_runs_sqlite(scenario: Scenario, vendor: str) -> bool:
-    """Return whether, on SQLite, two runs of the deploy add fields to the same model."""
-    if vendor != "sqlite":
-        return False
-    seen: set[int] = set()
-    for (before, after), run in zip(_pairs(scenario), scenario.runs, strict=True):
-        if run.renames.fields or run.renames.models:
-            continue  # a renamed field is a new uid, not an added field
-        grown = {
-            model.uid
-            for model in after.models
-            if before.has_model(model.uid)
-            and {f.uid for f in model.fields} - {f.uid for f in before.model(model.uid).fields}
-        }
-        if grown & seen:
-            return True
-        seen |= grown
-    return False
-
-
-# Scenarios that hit a failure being fixed elsewhere (FUZZ_FINDINGS.md):
-# predicate, reason. Each has an xfail(strict=True) regression test below;
-# when that test starts to pass, delete its entry here.
-KNOWN_ISSUES: list[tuple[Callable[[Scenario, str], bool], str]] = [
-    (
-        _fields_added_in_two_runs_sqlite,
-        "F8: rolling back across two runs that add fields to one model leaves a column (SQLite)",
-    ),
-    (
-        _unique_field_in_unique_constraint_renamed_or_removed,
-        "F10: a unique field also in a UniqueConstraint renamed or removed (PostgreSQL)",
-    ),
-]
+# Scenarios that hit a known failure not fixed yet: predicate, reason. Each
+# has an xfail(strict=True) regression test below; when that test starts to
+# pass, delete its entry here. (None open: F8 and F10 were the last.)
+KNOWN_ISSUES: list[tuple[Callable[[Scenario, str], bool], str]] = []
 
 
 def known_issue(scenario: Scenario, vendor: str) -> str | None:
@@ -105,7 +55,9 @@ def known_issue(scenario: Scenario, vendor: str) -> str | None:
 
 def check(scenario: Scenario) -> harness.Outcome:
     """Play scenario; fail with the reproduction on a failure."""
-    with tempfile.TemporaryDirectory() as root:
+    keep = os.environ.get("GREEN_FUZZ_KEEP")  # a folder: keep the generated files there
+    folder = nullcontext(tempfile.mkdtemp(dir=keep)) if keep else tempfile.TemporaryDirectory()
+    with folder as root:
         try:
             return harness.play(Path(root), scenario)
         except harness.FuzzFailure as failure:
@@ -376,7 +328,7 @@ RENAMED_MODEL_AND_FIELD = scenario(
 
 
 def xfail(reason: str, **kwargs: object) -> pytest.MarkDecorator:
-    """Mark a regression case of an open finding (FUZZ_FINDINGS.md)."""
+    """Mark the regression case of an open finding (see KNOWN_ISSUES)."""
     return pytest.mark.xfail(strict=True, raises=AssertionError, reason=reason, **kwargs)  # type: ignore[arg-type]
 
 
@@ -417,10 +369,6 @@ REGRESSIONS = [
     pytest.param(
         ADDED_IN_TWO_RUNS_THEN_ROLLED_BACK,
         id="F8-added-in-two-runs-rolled-back",
-        marks=xfail(
-            "F8: migrating back to the deployed release leaves run 2's column",
-            condition=connection.vendor == "sqlite",
-        ),
     ),
     pytest.param(
         RENAMED_M2M_TARGET_KEEPING_TABLE_AND_MOVED_TABLE,
@@ -441,12 +389,10 @@ REGRESSIONS = [
     pytest.param(
         UNIQUE_FIELD_AND_CONSTRAINT_RENAMED,
         id="F10-unique-twice-renamed",
-        marks=xfail("F10: one unique constraint too many", condition=POSTGRESQL),
     ),
     pytest.param(
         UNIQUE_FIELD_AND_CONSTRAINT_REMOVED,
         id="F10-unique-twice-removed",
-        marks=xfail("F10: one unique constraint too many after the rollback", condition=POSTGRESQL),
     ),
     pytest.param(
         MODEL_REPLACED_BY_ONE_WITH_THE_SAME_CONSTRAINT_NAME,

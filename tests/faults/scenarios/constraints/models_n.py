@@ -26,3 +26,11 @@ class Coded(models.Model):
 class Paired(models.Model):
     left = models.IntegerField()
     right = models.CharField(max_length=20, null=True)
+
+
+class Tagged(models.Model):
+    tag = models.CharField(max_length=20, unique=True)
+
+    class Meta:
+        # One CREATE TABLE: PostgreSQL makes one constraint of the two.
+        constraints = [models.UniqueConstraint(fields=["tag"], name="faults_tag_uniq")]

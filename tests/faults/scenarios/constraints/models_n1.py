@@ -1,4 +1,4 @@
-"""Release N+1 of the constraints scenario: an index moved, four constraints added."""
+"""Release N+1 of the constraints scenario: an index moved, four constraints added, one removed."""
 
 from django.db import models
 
@@ -39,3 +39,7 @@ class Paired(models.Model):
 
     class Meta:
         unique_together = [("left", "right")]
+
+
+class Tagged(models.Model):
+    tag = models.CharField(max_length=20, unique=True)
