@@ -36,6 +36,12 @@ Keys:
     After each batch of a backfill, sleep this many times as long as the
     batch took (default 0: no pause; 1: half the time writing, half
     waiting). See ``backfill.py``.
+
+``VERIFY_ACCEPT``
+    Migrations (``"app_label.migration_name"``) whose ``RunSQL`` and
+    ``RunPython`` operations ``verifystages`` accepts as they are instead of
+    reporting them as not proven (see verify/derive.py for declaring their
+    effect instead).
 """
 
 from __future__ import annotations
@@ -60,6 +66,7 @@ KNOWN_KEYS = frozenset(
         "WAL_COMPRESSION",
         "BACKFILL_FLUSH_AFTER",
         "BACKFILL_NICE_RATIO",
+        "VERIFY_ACCEPT",
     }
 )
 WAL_COMPRESSION_METHODS = ("lz4", "zstd", "pglz", "on")
@@ -96,6 +103,7 @@ def setting_errors() -> list[str]:
         wal_compression,
         backfill_flush_after,
         backfill_nice_ratio,
+        verify_accept,
     ):
         try:
             check()
@@ -229,3 +237,14 @@ def backfill_nice_ratio() -> float:
             "(no pause between batches) to 100."
         )
     return float(value)
+
+
+def verify_accept() -> list[str]:
+    """Return the migrations whose unknown operations the proof accepts (VERIFY_ACCEPT)."""
+    value = get_setting().get("VERIFY_ACCEPT", [])
+    if isinstance(value, str) or not all(isinstance(item, str) for item in value):
+        raise StageConfigurationError(
+            f"{SETTING_NAME}['VERIFY_ACCEPT'] must be a list of 'app_label.migration_name' "
+            f"strings, not {value!r}."
+        )
+    return list(value)

@@ -30,6 +30,8 @@ from . import identifiers, m2m_columns, mirror
 from .foreign_keys import column_names, foreign_key_checks_off
 from .operations import constraints
 from .patching import swap_attribute
+from .verify.derive import add_view, drop_view
+from .verify.schema import Schema
 
 
 class ViewOperation(Operation):
@@ -200,6 +202,11 @@ class CreateView(ViewOperation):
         """Name fragment for migrations made of this operation."""
         return f"view_{self.name}"[:50]
 
+    def schema_effect(self, app_label: str, state: ProjectState, schema: Schema) -> None:
+        """Record the view (a mirror table on SQLite) the old release reads and writes."""
+        model = self._table(app_label, state)
+        add_view(schema, self.name, str(model._meta.db_table), self._columns(model))
+
     def database_forwards(
         self,
         app_label: str,
@@ -234,6 +241,10 @@ class DropView(ViewOperation):
     def migration_name_fragment(self) -> str:
         """Name fragment for migrations made of this operation."""
         return f"drop_view_{self.name}"[:50]
+
+    def schema_effect(self, app_label: str, state: ProjectState, schema: Schema) -> None:
+        """Forget the view."""
+        drop_view(schema, self.name)
 
     def database_forwards(
         self,
@@ -321,6 +332,11 @@ class _RenamesTables(Operation):
     def _view_operations(self) -> list[CreateView]:
         model_name = self._model_name()
         return [CreateView(name, model_name, field, columns) for name, field, columns in self.views]
+
+    def schema_effect(self, app_label: str, state: ProjectState, schema: Schema) -> None:
+        """Record the views under the old names, over the renamed tables."""
+        for view in self._view_operations():
+            view.schema_effect(app_label, state, schema)
 
     def _renamed_already(
         self, app_label: str, schema_editor: BaseDatabaseSchemaEditor, to_state: ProjectState
