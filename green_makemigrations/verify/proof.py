@@ -120,11 +120,8 @@ def prove(
     proof.pre_deploy = [_label(m) for m in pre_run]
     proof.post_deploy = [_label(m) for m in post_run]
 
-    state = ProjectState(real_apps=loader.unmigrated_apps)
-    tracker = SchemaTracker(connection, state)
-    for migration, _backwards in executor.migration_plan(graph.leaf_nodes(), clean_start=True):
-        if _key(migration) in applied_keys:
-            tracker.apply(migration)
+    tracker = applied_tracker(executor, connection)
+    state = tracker.state
     old_models = _models(state.clone()) if applied_keys else []
     new_models = _models(loader.project_state())
     reported: set[tuple[str, tuple[str, str, str | None, str]]] = set()
@@ -166,6 +163,19 @@ def prove(
     for brk in waiting.values():
         record(AFTER_POST, NEW, None, brk, brk.fix)
     return proof
+
+
+def applied_tracker(executor: MigrationExecutor, connection: Any) -> SchemaTracker:
+    """Return a tracker holding the state and the schema of the applied migrations."""
+    loader = executor.loader
+    applied_keys = set(loader.applied_migrations or ())
+    tracker = SchemaTracker(connection, ProjectState(real_apps=loader.unmigrated_apps))
+    for migration, _backwards in executor.migration_plan(
+        loader.graph.leaf_nodes(), clean_start=True
+    ):
+        if _key(migration) in applied_keys:
+            tracker.apply(migration)
+    return tracker
 
 
 def _check_new_during_post(

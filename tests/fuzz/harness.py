@@ -51,6 +51,8 @@ from django.test.utils import override_settings
 from django.utils import timezone
 
 from green_makemigrations.questioner import GreenNonInteractiveQuestioner
+from green_makemigrations.verify import report
+from green_makemigrations.verify.proof import applied_tracker, prove
 
 from .strategies import APP_LABEL, AppSpec, FieldSpec, Renames, Scenario
 
@@ -587,9 +589,11 @@ def play_green(root: Path, scenario: Scenario, expected: Schema) -> Outcome:
         except SystemExit as error:
             raise FuzzFailure("makemigrations --check finds changes after the runs") from error
         del leftover
+        check_proof()
 
         new = scenario.final
         stage(play, "pre-deploy")
+        check_derived_schema("after pre-deploy")
         new_apps = global_apps
         old_rows = write_rows("old", scenario.initial, old_apps)
         new_rows = write_rows("new", new, new_apps)
@@ -612,6 +616,7 @@ def play_green(root: Path, scenario: Scenario, expected: Schema) -> Outcome:
         stage(play, "post-deploy")
         if play.pending():
             raise FuzzFailure(f"migrations left unapplied after both stages: {play.pending()}")
+        check_derived_schema("after post-deploy")
         read_and_update(
             "new (after post-deploy)",
             new,
@@ -658,6 +663,49 @@ def play_green(root: Path, scenario: Scenario, expected: Schema) -> Outcome:
         if diff:
             raise FuzzFailure(f"tables left after migrating back to zero:\n{diff}")
     return outcome
+
+
+def check_proof() -> None:
+    """Fail unless verifystages proves the plan makemigrations wrote."""
+    proof = prove(MigrationExecutor(connection), connection)
+    if not proof.proven:
+        text = "\n".join(report.as_text(proof))
+        raise FuzzFailure(f"verifystages rejects the plan makemigrations wrote:\n{text}")
+
+
+def check_derived_schema(when: str) -> None:
+    """Fail unless the schema the proof derives from the migrations is the database's.
+
+    Compared: the app's tables and views by name, and each table's columns
+    with their nullability (on SQLite a view is a mirror table: its name only).
+    """
+    tracker = applied_tracker(MigrationExecutor(connection), connection)
+    derived = {
+        name: None if relation.is_view else {c.name: c.null for c in relation.columns.values()}
+        for name, relation in tracker.schema.relations.items()
+        if name.startswith(PREFIX)
+    }
+    actual: dict[str, dict[str, bool] | None] = {}
+    with connection.cursor() as cursor:
+        for info in connection.introspection.get_table_list(cursor):
+            if not info.name.startswith(PREFIX):
+                continue
+            if info.type == "v" or derived.get(info.name, {}) is None:
+                actual[info.name] = None
+                continue
+            description = connection.introspection.get_table_description(cursor, info.name)
+            actual[info.name] = {c.name: bool(c.null_ok) for c in description}
+    if derived != actual:
+        lines = [
+            f"  {name}: derived {derived.get(name, 'missing')}, "
+            f"database {actual.get(name, 'missing')}"
+            for name in sorted(derived.keys() | actual.keys())
+            if derived.get(name, "missing") != actual.get(name, "missing")
+        ]
+        raise FuzzFailure(
+            f"{when}: the schema the proof derives differs from the database's:\n"
+            + "\n".join(lines)
+        )
 
 
 def stage(play: Project, name: str, again: bool = False) -> None:
