@@ -38,7 +38,12 @@ NEW = "new"
 DURING_PRE = "during pre-deploy"
 AFTER_PRE = "after pre-deploy"
 DURING_POST = "during post-deploy"
-AFTER_POST = "after post-deploy"
+NEVER_SERVED = (
+    "No migration of the plan gives the new release this: a migration's database side "
+    "differs from its state (a SeparateDatabaseAndState, or a RunSQL whose declared effect "
+    "or state operations do not match what it runs). Make the database side do what the "
+    "state says."
+)
 
 
 @dataclass(frozen=True)
@@ -161,7 +166,10 @@ def prove(
             # The new release starts: what it lacks must not wait for post-deploy.
             waiting = {b.key: b for b in check_release(new_models, tracker.schema, connection)}
     for brk in waiting.values():
-        record(AFTER_POST, NEW, None, brk, brk.fix)
+        # Never mended: from its start (or the post-deploy migration that made
+        # it) to the end, the new release meets a schema its models do not fit.
+        blamed = _blame([*pre_run, *post_run], brk)
+        record(AFTER_PRE, NEW, blamed, brk, f"{NEVER_SERVED} {brk.fix}")
     return proof
 
 
@@ -209,6 +217,14 @@ def _check_new_during_post(
         if key not in waiting:
             waiting[key] = brk
             record(DURING_POST, NEW, migration, brk, brk.fix)
+
+
+def _blame(migrations: list[Migration], brk: Break) -> Migration | None:
+    """Return the last migration with an operation on the broken model, if any."""
+    for migration in reversed(migrations):
+        if _operation(migration, brk) is not None:
+            return migration
+    return None
 
 
 def _models(state: ProjectState) -> list[type[models.Model]]:

@@ -1,0 +1,257 @@
+"""verifystages end to end: its verdict before a deploy is what the releases then meet.
+
+Each removal case of test_removals.py is deployed (the previous release's
+history migrated), then makemigrations writes the new release's migrations,
+the package's or stock Django's (``--stock``). verifystages must change
+nothing, and its verdict must be what follows: after ``migrate --stage
+pre-deploy`` the new release's insert fails exactly when the proof said it
+would, with the migration, moment, table and column it named.
+"""
+
+from __future__ import annotations
+
+import json
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import DatabaseError, connection, transaction
+from django.test.utils import CaptureQueriesContext, override_settings
+
+from .test_removals import CASES, Removal, write_new
+from .utils import APP_LABEL, applied, columns, historical_apps, migration_module, run, tables
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def verify(*args: str) -> tuple[int, str]:
+    """Run verifystages; return its exit status and output."""
+    stdout = StringIO()
+    try:
+        call_command("verifystages", *args, stdout=stdout, no_color=True)
+    except SystemExit as error:
+        return int(error.code or 0), stdout.getvalue()
+    return 0, stdout.getvalue()
+
+
+def snapshot(case: Removal) -> tuple[Any, ...]:
+    """Return what verifystages must leave as it is."""
+    return (sorted(tables()), sorted(applied()), columns(case.table) if case.column else None)
+
+
+def new_release_writes(case: Removal) -> str | None:
+    """Insert a row with the new release's model; return the error, if any."""
+    try:
+        with transaction.atomic():
+            write_new(case, "new release")
+    except DatabaseError as error:
+        return str(error)
+    return None
+
+
+@pytest.mark.parametrize("flavour", ["green", "stock"])
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.fixture)
+def test_verdict_is_what_the_deploy_meets(case: Removal, flavour: str, empty_testapp: None) -> None:
+    with migration_module("initial", case.fixture) as module:
+        run("migrate", APP_LABEL, verbosity=0)
+        run("makemigrations", APP_LABEL, interactive=False, stock=flavour == "stock", verbosity=0)
+        written = [m for m in module.files() if m not in {"0001_initial", case.previous}]
+        before = snapshot(case)
+        status, output = verify("--format", "json")
+        assert snapshot(case) == before
+        report = json.loads(output)
+        # The package's plans are proven; stock Django's breaks the new release
+        # exactly where the package writes a pre-deploy prep.
+        breaks = flavour == "stock" and case.prep is not None
+        assert (status, report["proven"]) == ((1, False) if breaks else (0, True)), output
+        assert report["not_proven"] == [] and report["refused"] == []
+        if breaks:
+            [violation] = report["violations"]
+            assert violation["release"] == "new"
+            assert violation["moment"] == "after pre-deploy"
+            assert violation["rule"] == "no-value"
+            assert (violation["table"], violation["column"]) == (case.table, case.column)
+            assert violation["migration"] == f"{APP_LABEL}.{written[-1]}"
+            assert case.table in violation["query"]
+            assert "default" in violation["fix"] or "pre-deploy" in violation["fix"]
+
+        run("migrate", APP_LABEL, stage="pre-deploy", verbosity=0)
+        failure = new_release_writes(case)
+        assert (failure is not None) is breaks, failure
+        # The old release, still running, writes as ever.
+        case.write_old(historical_apps(case.previous), "old release")
+        run("migrate", APP_LABEL, stage="post-deploy", verbosity=0)
+        assert new_release_writes(case) is None
+        assert verify()[0] == 0
+
+
+def test_applied_file_gives_the_database_verdict_without_a_query(
+    empty_testapp: None, tmp_path: Path
+) -> None:
+    case = next(c for c in CASES if c.fixture == "remove_not_null")
+    with migration_module("initial", case.fixture):
+        run("migrate", APP_LABEL, verbosity=0)
+        run("makemigrations", APP_LABEL, interactive=False, stock=True, verbosity=0)
+        listing = run("showmigrations", "--list").stdout
+        from_database = verify("--format", "json")
+        for name, text in {
+            "showmigrations.txt": listing,
+            "lines.txt": "\n".join(
+                f"{app}.{name}  # applied" for app, name in _applied_everywhere()
+            ),
+            "applied.json": json.dumps([list(key) for key in _applied_everywhere()]),
+        }.items():
+            path = tmp_path / name
+            path.write_text(text)
+            with CaptureQueriesContext(connection) as queries:
+                from_file = verify("--format", "json", "--applied", str(path))
+            assert from_file == from_database, name
+            assert len(queries) == 0, [q["sql"] for q in queries]
+        assert from_database[0] == 1
+
+
+def _applied_everywhere() -> list[tuple[str, str]]:
+    from django.db.migrations.recorder import MigrationRecorder
+
+    return sorted(MigrationRecorder(connection).applied_migrations())
+
+
+def test_applied_file_naming_unknown_migrations_is_refused(
+    empty_testapp: None, tmp_path: Path
+) -> None:
+    path = tmp_path / "applied.txt"
+    path.write_text("testapp.0001_initial\ntestapp.0099_from_another_branch\n")
+    with migration_module("initial"), pytest.raises(CommandError) as error:
+        call_command("verifystages", "--applied", str(path), stdout=StringIO())
+    assert "testapp.0099_from_another_branch" in str(error.value)
+    assert "0001_initial" not in str(error.value).split("have:")[1]
+
+
+def test_annotations_point_at_the_migration_file(empty_testapp: None) -> None:
+    case = next(c for c in CASES if c.fixture == "remove_not_null")
+    with migration_module("initial", case.fixture) as module:
+        run("migrate", APP_LABEL, verbosity=0)
+        run("makemigrations", APP_LABEL, interactive=False, stock=True, verbosity=0)
+        [name] = [m for m in module.files() if m not in {"0001_initial", case.previous}]
+        status, github = verify("--format", "github")
+        assert status == 1
+        [line] = github.splitlines()
+        assert line.startswith("::error file=")
+        path = line.removeprefix("::error file=").split(",line=1,")[0]
+        assert Path(path).resolve() == (module.path / f"{name}.py").resolve()
+        assert "subtitle" in line and "\n" not in line
+        status, gitlab = verify("--format", "gitlab")
+        [issue] = json.loads(gitlab)
+        assert issue["location"]["path"] == path
+        assert issue["check_name"] == "no-value" and issue["severity"] == "critical"
+        assert len(issue["fingerprint"]) == 64
+
+
+RUN_SQL = """from django.db import migrations
+
+
+class Migration(migrations.Migration):
+    dependencies = [("testapp", "0001_initial")]
+    operations = [
+        migrations.RunSQL(
+            "UPDATE testapp_book SET title = title", migrations.RunSQL.noop{hints}
+        )
+    ]
+"""
+
+
+@pytest.mark.parametrize(
+    ("hints", "options", "setting", "proven"),
+    [
+        ("", (), None, False),
+        (', hints={"schema_effect": []}', (), None, True),
+        ("", ("--accept", "testapp.0002_touch"), None, True),
+        ("", (), ["testapp.0002_touch"], True),
+        ("", ("--accept", "testapp.0001_initial"), None, False),
+    ],
+)
+def test_run_sql_is_not_proven_unless_declared_or_accepted(
+    hints: str,
+    options: tuple[str, ...],
+    setting: list[str] | None,
+    proven: bool,
+    empty_testapp: None,
+) -> None:
+    with migration_module("initial") as module:
+        run("migrate", APP_LABEL, verbosity=0)
+        (module.path / "0002_touch.py").write_text(RUN_SQL.format(hints=hints))
+        with override_settings(GREEN_MAKEMIGRATIONS={"VERIFY_ACCEPT": setting or []}):
+            status, output = verify("--format", "json", *options)
+    report = json.loads(output)
+    assert (status == 0, report["proven"]) == (proven, proven)
+    unproven = report["not_proven"]
+    if proven:
+        assert unproven == []
+        assert len(report["accepted"]) == (0 if hints else 1)
+    else:
+        [entry] = unproven
+        assert entry["migration"] == "testapp.0002_touch" and entry["operation_index"] == 1
+        assert entry["stage"] == "pre_deploy"
+        assert "schema_effect" in entry["reason"] and "VERIFY_ACCEPT" in entry["reason"]
+
+
+STATE_ONLY_RENAME = """from django.db import migrations
+
+
+class Migration(migrations.Migration):
+    dependencies = [("testapp", "0001_initial")]
+    operations = [
+        migrations.SeparateDatabaseAndState(
+            state_operations=[migrations.RenameField("book", "title", "name")],
+            database_operations={database},
+        )
+    ]
+"""
+
+
+@pytest.mark.parametrize(
+    ("database", "broken"),
+    [
+        # The new release's "name" has no column, and the column of its
+        # "title" (which it no longer writes) is still NOT NULL.
+        ("[]", {("new", "missing-column", "name"), ("new", "no-value", "title")}),
+        (
+            '[migrations.RenameField("book", "title", "name")]',
+            # The old release reads "title", gone, and leaves out "name", NOT NULL.
+            {("old", "missing-column", "title"), ("old", "no-value", "name")},
+        ),
+        (
+            '[migrations.AddField("book", "name", __import__("django").db.models.'
+            "CharField(max_length=100, null=True))]",
+            {("new", "no-value", "title")},
+        ),
+    ],
+)
+def test_separate_database_and_state_is_followed_on_its_database_side(
+    database: str, broken: set[tuple[str, str, str]], empty_testapp: None
+) -> None:
+    with migration_module("initial") as module:
+        run("migrate", APP_LABEL, verbosity=0)
+        (module.path / "0002_rename.py").write_text(STATE_ONLY_RENAME.format(database=database))
+        status, output = verify("--format", "json")
+    report = json.loads(output)
+    found = {(v["release"], v["rule"], v["column"]) for v in report["violations"]}
+    assert status == 1 and found == broken, output
+    for violation in report["violations"]:
+        assert violation["migration"] == "testapp.0002_rename", violation
+        assert violation["moment"] == (
+            "during pre-deploy" if violation["release"] == "old" else "after pre-deploy"
+        )
+
+
+def test_first_deploy_is_proven(empty_testapp: None) -> None:
+    case = next(c for c in CASES if c.fixture == "remove_not_null")
+    with migration_module("initial", case.fixture):
+        run("makemigrations", APP_LABEL, interactive=False, stock=True, verbosity=0)
+        # Nothing of the app applied: no release uses its tables yet.
+        status, output = verify("--format", "json")
+    assert status == 0, output
+    assert json.loads(output)["violations"] == []
