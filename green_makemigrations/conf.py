@@ -37,6 +37,11 @@ Keys:
     batch took (default 0: no pause; 1: half the time writing, half
     waiting). See ``backfill.py``.
 
+``VERIFY``
+    Whether ``makemigrations`` proves the migrations it writes and ``migrate
+    --stage pre-deploy`` the pending plan before changing anything (default
+    ``True``); ``--skip-verify`` turns it off for one run.
+
 ``VERIFY_ACCEPT``
     Migrations (``"app_label.migration_name"``) whose ``RunSQL`` and
     ``RunPython`` operations ``verifystages`` accepts as they are instead of
@@ -66,6 +71,7 @@ KNOWN_KEYS = frozenset(
         "WAL_COMPRESSION",
         "BACKFILL_FLUSH_AFTER",
         "BACKFILL_NICE_RATIO",
+        "VERIFY",
         "VERIFY_ACCEPT",
     }
 )
@@ -103,6 +109,7 @@ def setting_errors() -> list[str]:
         wal_compression,
         backfill_flush_after,
         backfill_nice_ratio,
+        verify_enabled,
         verify_accept,
     ):
         try:
@@ -237,6 +244,16 @@ def backfill_nice_ratio() -> float:
             "(no pause between batches) to 100."
         )
     return float(value)
+
+
+def verify_enabled() -> bool:
+    """Return whether the commands prove their plans (VERIFY, default True)."""
+    value = get_setting().get("VERIFY", True)
+    if not isinstance(value, bool):
+        raise StageConfigurationError(
+            f"{SETTING_NAME}['VERIFY'] must be True or False, not {value!r}."
+        )
+    return value
 
 
 def verify_accept() -> list[str]:

@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from django.core.exceptions import FieldDoesNotExist
 from django.db import models, transaction
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.migrations.operations.base import Operation, OperationCategory
@@ -30,7 +29,7 @@ from . import identifiers
 from .backfill import update_in_batches
 from .exceptions import GreenMigrationsError
 from .foreign_keys import column_names
-from .verify.schema import Schema
+from .verify.schema import Schema, StateProjection
 
 
 class _ColumnSync:
@@ -266,17 +265,12 @@ class SyncOperation(Operation):
             self.new_name.lower(),
         }
 
-    def _column_pairs(self, app_label: str, state: ProjectState) -> list[tuple[str, str]]:
+    def _column_pairs(self, app_label: str, projection: StateProjection) -> set[tuple[str, str]]:
         """Return the (table, column) pairs of the two fields, those the state has."""
-        model = state.apps.get_model(app_label, self.model_name)
-        table = str(model._meta.db_table)
-        found = []
-        for name in (self.old_name, self.new_name):
-            try:
-                found.append((table, str(model._meta.get_field(name).column)))
-            except FieldDoesNotExist:
-                continue
-        return found
+        key = (app_label, self.model_name_lower)
+        table = projection.table_name(key)
+        columns = (projection.field_column(key, name) for name in (self.old_name, self.new_name))
+        return {(table, column) for column in columns if table is not None and column is not None}
 
     def _start(
         self,
@@ -332,9 +326,9 @@ class SyncRenamedColumns(SyncOperation):
         """Name fragment for migrations made of this operation."""
         return f"sync_{self.model_name_lower}_{self.new_name.lower()}"
 
-    def schema_effect(self, app_label: str, state: ProjectState, schema: Schema) -> None:
+    def schema_effect(self, app_label: str, projection: StateProjection, schema: Schema) -> None:
         """Record that the triggers fill each column from the other on insert."""
-        schema.synced.update(self._column_pairs(app_label, state))
+        schema.synced.update(self._column_pairs(app_label, projection))
 
     def database_forwards(
         self,
@@ -390,9 +384,9 @@ class StopSyncRenamedColumns(SyncOperation):
         """Name fragment for migrations made of this operation."""
         return f"unsync_{self.model_name_lower}_{self.old_name.lower()}"
 
-    def schema_effect(self, app_label: str, state: ProjectState, schema: Schema) -> None:
+    def schema_effect(self, app_label: str, projection: StateProjection, schema: Schema) -> None:
         """Record that no trigger fills the two columns any more."""
-        schema.synced.difference_update(self._column_pairs(app_label, state))
+        schema.synced.difference_update(self._column_pairs(app_label, projection))
 
     def database_forwards(
         self,
@@ -520,9 +514,9 @@ class ReplaceColumn(SyncOperation):
         """Name fragment for migrations made of this operation."""
         return f"replace_{self.model_name_lower}_{self.old_name.lower()}"
 
-    def schema_effect(self, app_label: str, state: ProjectState, schema: Schema) -> None:
+    def schema_effect(self, app_label: str, projection: StateProjection, schema: Schema) -> None:
         """Record that the sync triggers of the table are gone with the swap."""
-        table = str(state.apps.get_model(app_label, self.model_name)._meta.db_table)
+        table = projection.table_name((app_label, self.model_name_lower))
         schema.synced = {pair for pair in schema.synced if pair[0] != table}
 
     def state_forwards(self, app_label: str, state: ProjectState) -> None:

@@ -31,7 +31,7 @@ from .foreign_keys import column_names, foreign_key_checks_off
 from .operations import constraints
 from .patching import swap_attribute
 from .verify.derive import add_view, drop_view
-from .verify.schema import Schema
+from .verify.schema import Schema, StateProjection
 
 
 class ViewOperation(Operation):
@@ -202,10 +202,15 @@ class CreateView(ViewOperation):
         """Name fragment for migrations made of this operation."""
         return f"view_{self.name}"[:50]
 
-    def schema_effect(self, app_label: str, state: ProjectState, schema: Schema) -> None:
+    def schema_effect(self, app_label: str, projection: StateProjection, schema: Schema) -> None:
         """Record the view (a mirror table on SQLite) the old release reads and writes."""
-        model = self._table(app_label, state)
-        add_view(schema, self.name, str(model._meta.db_table), self._columns(model))
+        key = (app_label, self.model_name_lower)
+        table = (
+            projection.many_to_many_table(key, self.field_name)
+            if self.field_name is not None
+            else projection.table_name(key)
+        )
+        add_view(schema, self.name, table, self.renamed_columns, self.columns)
 
     def database_forwards(
         self,
@@ -242,7 +247,7 @@ class DropView(ViewOperation):
         """Name fragment for migrations made of this operation."""
         return f"drop_view_{self.name}"[:50]
 
-    def schema_effect(self, app_label: str, state: ProjectState, schema: Schema) -> None:
+    def schema_effect(self, app_label: str, projection: StateProjection, schema: Schema) -> None:
         """Forget the view."""
         drop_view(schema, self.name)
 
@@ -333,10 +338,10 @@ class _RenamesTables(Operation):
         model_name = self._model_name()
         return [CreateView(name, model_name, field, columns) for name, field, columns in self.views]
 
-    def schema_effect(self, app_label: str, state: ProjectState, schema: Schema) -> None:
+    def schema_effect(self, app_label: str, projection: StateProjection, schema: Schema) -> None:
         """Record the views under the old names, over the renamed tables."""
         for view in self._view_operations():
-            view.schema_effect(app_label, state, schema)
+            view.schema_effect(app_label, projection, schema)
 
     def _renamed_already(
         self, app_label: str, schema_editor: BaseDatabaseSchemaEditor, to_state: ProjectState

@@ -20,16 +20,16 @@ differs from the state, it is followed instead:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import models
+from django.apps import apps as global_apps
 from django.db.migrations import Migration, operations
 from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ProjectState
 
-from .schema import Column, Relation, Schema, model_relation, tables_of
+from .schema import Column, ModelKey, Relation, Schema, StateProjection, model_relation
 
 EFFECT_HINT = "schema_effect"
 
@@ -66,30 +66,30 @@ def declared_effect(operation: Operation) -> Sequence[Operation] | None:
 class SchemaTracker:
     """Apply migrations to a state and to the database schema they leave.
 
-    ``state`` is rendered once; each operation re-renders only the models it
-    changes (as ``migrate`` does), and a table is projected again only when
-    its model class changed.
+    Nothing is rendered: before and after each operation, the tables of the
+    models it touches (and of the models with a relation to them: their
+    foreign keys' types and many-to-many tables follow) are read from the
+    state's ModelStates and their difference is applied to the schema.
     """
 
     def __init__(self, connection: Any, state: ProjectState) -> None:
         self.connection = connection
         self.state = state
         self.schema = Schema()
-        self._projections: dict[type[models.Model], Relation] = {}
         # Tables of apps without migrations exist (run_syncdb) whatever the plan does.
-        for table, model in self.tables(state).items():
-            self.schema.relations[table] = self.project(model).copy()
+        for app_label in sorted(state.real_apps):
+            try:
+                config = global_apps.get_app_config(app_label)
+            except LookupError:
+                continue
+            for model in config.get_models(include_auto_created=True):
+                if model._meta.managed and not model._meta.proxy:
+                    relation = model_relation(model, connection)
+                    self.schema.relations[relation.name] = relation
 
-    def tables(self, state: ProjectState) -> dict[str, type[models.Model]]:
-        """Return the models of state that have a table, by table name."""
-        return dict(tables_of(state.apps.get_models(include_auto_created=True)))
-
-    def project(self, model: type[models.Model]) -> Relation:
-        """Return the table of a rendered model (cached per model class)."""
-        relation = self._projections.get(model)
-        if relation is None:
-            relation = self._projections[model] = model_relation(model, self.connection)
-        return relation
+    def projection(self, state: ProjectState | None = None) -> StateProjection:
+        """Return the projection of state (default: the tracker's)."""
+        return StateProjection(self.state if state is None else state, self.connection)
 
     def apply(self, migration: Migration) -> list[Unproven]:
         """Apply a migration forwards; return its operations whose effect is unknown."""
@@ -108,28 +108,36 @@ class SchemaTracker:
                 inner.state_forwards(app_label, state)
             return separate
         if isinstance(operation, (operations.RunSQL, operations.RunPython)):
-            reasons: list[str] = []
             effect = declared_effect(operation)
             if effect is not None:
                 reasons = self._database_side(app_label, effect, state)
-            elif not _is_noop(operation):
-                kind = type(operation).__name__
-                reasons = [
-                    f"{kind} changes the database in a way that cannot be read from it: "
-                    f'declare its effect with hints={{"{EFFECT_HINT}": [...]}} (the Django '
-                    "operations doing the same to the schema, [] for none) or accept the "
-                    "migration by name (GREEN_MAKEMIGRATIONS['VERIFY_ACCEPT'] or "
-                    "verifystages --accept)"
-                ]
-            operation.state_forwards(app_label, state)
-            return reasons
-        before = self.tables(state)
-        operation.state_forwards(app_label, state)
-        self._apply_changes(before, self.tables(state))
+                operation.state_forwards(app_label, state)
+                return reasons
+            # Its state operations (a RunSQL's) are the best guess of what it does.
+            self._state_change(app_label, operation, state)
+            if _is_noop(operation):
+                return []
+            kind = type(operation).__name__
+            return [
+                f"{kind} changes the database in a way that cannot be read from it: "
+                f'declare its effect with hints={{"{EFFECT_HINT}": [...]}} (the Django '
+                "operations doing the same to the schema, [] for none) or accept the "
+                "migration by name (GREEN_MAKEMIGRATIONS['VERIFY_ACCEPT'] or "
+                "verifystages --accept)"
+            ]
+        self._state_change(app_label, operation, state)
         effect_of = getattr(operation, "schema_effect", None)
         if effect_of is not None:
-            effect_of(app_label, state, self.schema)
+            effect_of(app_label, self.projection(state), self.schema)
         return []
+
+    def _state_change(self, app_label: str, operation: Operation, state: ProjectState) -> None:
+        """Apply operation to state, and to the schema as the tables it touches changed."""
+        keys = touched(app_label, operation, state)
+        before = self._tables(state, keys)
+        operation.state_forwards(app_label, state)
+        keys |= touched(app_label, operation, state)
+        self._apply_changes(before, self._tables(state, keys))
 
     def _database_side(
         self, app_label: str, database_operations: Sequence[Operation], state: ProjectState
@@ -141,25 +149,26 @@ class SchemaTracker:
             reasons += self._run(app_label, inner, scratch)
         return reasons
 
-    def _apply_changes(
-        self, before: dict[str, type[models.Model]], after: dict[str, type[models.Model]]
-    ) -> None:
-        """Change the schema as the models' tables changed from before to after."""
+    def _tables(self, state: ProjectState, keys: set[ModelKey]) -> dict[str, Relation]:
+        projection = self.projection(state)
+        tables: dict[str, Relation] = {}
+        for key in keys:
+            tables.update(projection.relations(key))
+        return tables
+
+    def _apply_changes(self, before: dict[str, Relation], after: dict[str, Relation]) -> None:
+        """Change the schema as the touched models' tables changed from before to after."""
         relations = self.schema.relations
         for table in before.keys() - after.keys():
             if table in relations and not relations[table].is_view:
                 del relations[table]
-        for table, model in after.items():
-            old_model = before.get(table)
-            if old_model is model:
-                continue
-            new = self.project(model)
+        for table, new in after.items():
+            old = before.get(table)
             current = relations.get(table)
-            if old_model is None or current is None or current.is_view:
+            if old is None or current is None or current.is_view:
                 relations[table] = new.copy()
                 continue
-            old = self.project(old_model)
-            if old == new:
+            if old.same_layout(new):
                 continue
             for column in old.columns.keys() - new.columns.keys():
                 current.columns.pop(column, None)
@@ -170,19 +179,74 @@ class SchemaTracker:
             current.unique |= new.unique - old.unique
 
 
-def add_view(schema: Schema, name: str, table: str, columns: Sequence[tuple[str, str]]) -> None:
+def touched(app_label: str, operation: Operation, state: ProjectState) -> set[ModelKey]:
+    """Return the models whose tables operation may change.
+
+    The models with a relation to them are included when their tables follow
+    the change: a model rename renames the ``<model>_id`` columns of their
+    many-to-many tables, and a change of a primary key's (or a ``to_field``'s)
+    type changes their foreign-key columns.
+    """
+    if isinstance(operation, (operations.RunSQL, operations.RunPython)):
+        keys: set[ModelKey] = set()
+        for inner in getattr(operation, "state_operations", []):
+            keys |= touched(app_label, inner, state)
+        return keys
+    related = False
+    if hasattr(operation, "model_name_lower"):
+        names = {operation.model_name_lower}  # a field, index or constraint operation
+        related = _alters_key(app_label, operation, state)
+    elif isinstance(operation, operations.RenameModel):
+        names = {operation.old_name_lower, operation.new_name_lower}
+        related = True
+    elif hasattr(operation, "name_lower"):
+        names = {operation.name_lower}  # a model operation
+    else:
+        names = {
+            name
+            for (label, name) in state.models
+            if label == app_label and operation.references_model(name, app_label)
+        }
+        related = True
+    keys = {(app_label, name) for name in names}
+    if related:
+        relations = state.relations
+        for key in list(keys):
+            keys.update(relations.get(key, {}))
+    return keys
+
+
+def _alters_key(app_label: str, operation: Operation, state: ProjectState) -> bool:
+    """Return whether a field operation may change a column foreign keys point at."""
+    field = getattr(operation, "field", None)
+    if field is not None and (field.primary_key or field.unique):
+        return True
+    name = getattr(operation, "name", None) or getattr(operation, "old_name", None)
+    model_state = state.models.get((app_label, getattr(operation, "model_name_lower", "")))
+    current = model_state.fields.get(name) if model_state is not None and name else None
+    return current is not None and bool(current.primary_key or current.unique)
+
+
+def add_view(
+    schema: Schema,
+    name: str,
+    table: str | None,
+    renamed_columns: Mapping[str, str],
+    columns: Collection[str] | None = None,
+) -> None:
     """Record a view (or a SQLite mirror) called name showing table's columns.
 
-    columns are (table column, view column) pairs; those the table lacks are
-    left out, as the database would refuse them.
+    renamed_columns maps view columns to the table's where they differ;
+    columns, when given, are the only view columns (see views.CreateView).
     """
-    base = schema.relations.get(table)
-    if base is None:
+    base = schema.relations.get(table) if table is not None else None
+    if base is None or table is None:
         return
+    to_view = {column: alias for alias, column in renamed_columns.items()}
     view = Relation(name, {}, set(), base=table)
-    for column, alias in columns:
-        info = base.columns.get(column)
-        if info is None:
+    for column, info in base.columns.items():
+        alias = to_view.get(column, column)
+        if columns is not None and alias not in columns:
             continue
         view.columns[alias] = Column(alias, info.db_type, info.null, info.default, info.generated)
         view.base_columns[alias] = column

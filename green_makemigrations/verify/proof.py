@@ -23,15 +23,17 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import models
-from django.db.migrations import Migration
+from django.db.migrations import Migration, operations
 from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ProjectState
+from django.db.migrations.utils import resolve_relation
 
 from ..constants import Stage
 from ..plan import explain_blocked, graph_stages, split_plan
-from .derive import SchemaTracker, Unproven
+from .derive import SchemaTracker, Unproven, declared_effect, touched
 from .release import Break, check_release
+from .schema import ModelKey, Relation, StateProjection
 
 OLD = "old"
 NEW = "new"
@@ -99,12 +101,15 @@ def prove(
     database: str = "default",
     accept: Collection[str] = (),
     deployed: Collection[str] | None = None,
+    old_state: ProjectState | None = None,
 ) -> Proof:
     """Prove the plan from the executor loader's applied migrations to the graph's leaves.
 
     deployed are the app labels a running release may use (default: those
     with a migration applied); accept names migrations ("app_label.name")
-    whose unknown operations are accepted as they are.
+    whose unknown operations are accepted as they are. old_state, when the
+    caller has it (makemigrations' autodetector does), is the state of the
+    applied migrations; it is not changed.
     """
     loader = executor.loader
     graph = loader.graph
@@ -125,12 +130,20 @@ def prove(
     proof.pre_deploy = [_label(m) for m in pre_run]
     proof.post_deploy = [_label(m) for m in post_run]
 
-    tracker = applied_tracker(executor, connection)
-    state = tracker.state
-    old_models = _models(state.clone()) if applied_keys else []
-    new_models = _models(loader.project_state())
+    pending = [*pre_run, *post_run]
+    if old_state is not None:
+        # Only the models the plan reaches are followed (see applied_tracker()).
+        reduced = _copy(old_state, _seed_keys(pending, old_state))
+        new_state, plan_keys = _state_after(reduced, pending)
+        tracker = applied_tracker(executor, connection, old_state, plan_keys | set(reduced.models))
+    else:
+        tracker = applied_tracker(executor, connection)
+        old_state = tracker.state.clone()
+        new_state, plan_keys = _state_after(tracker.state, pending)
+    old_tables = _tables(old_state if applied_keys else None, plan_keys, connection)
+    new_tables = _tables(new_state, plan_keys, connection)
     reported: set[tuple[str, tuple[str, str, str | None, str]]] = set()
-    known = {b.key for b in check_release(old_models, tracker.schema, connection)}
+    known = {b.key for b in check_release(old_tables, tracker.schema, connection)}
 
     def record(
         moment: str, release: str, migration: Migration | None, brk: Break, fix: str
@@ -157,14 +170,14 @@ def prove(
                 target = proof.accepted if unknown.migration in accepted else proof.unproven
                 target.append((stage.value, unknown))
             if stage is Stage.PRE_DEPLOY:
-                for brk in check_release(old_models, tracker.schema, connection):
+                for brk in check_release(old_tables, tracker.schema, connection):
                     if brk.key not in known:
                         record(DURING_PRE, OLD, migration, brk, brk.fix)
             else:
-                _check_new_during_post(tracker, new_models, connection, migration, waiting, record)
+                _check_new_during_post(tracker, new_tables, connection, migration, waiting, record)
         if stage is Stage.PRE_DEPLOY:
             # The new release starts: what it lacks must not wait for post-deploy.
-            waiting = {b.key: b for b in check_release(new_models, tracker.schema, connection)}
+            waiting = {b.key: b for b in check_release(new_tables, tracker.schema, connection)}
     for brk in waiting.values():
         # Never mended: from its start (or the post-deploy migration that made
         # it) to the end, the new release meets a schema its models do not fit.
@@ -173,22 +186,120 @@ def prove(
     return proof
 
 
-def applied_tracker(executor: MigrationExecutor, connection: Any) -> SchemaTracker:
-    """Return a tracker holding the state and the schema of the applied migrations."""
+def applied_tracker(
+    executor: MigrationExecutor,
+    connection: Any,
+    state: ProjectState | None = None,
+    keep: set[ModelKey] | None = None,
+) -> SchemaTracker:
+    """Return a tracker holding the state and the schema of the applied migrations.
+
+    state, when given, is the state of the applied migrations: if none of
+    them makes the database differ from its state (see _diverges()), the
+    schema is the state's tables and the history is not followed operation
+    by operation. keep, with state, are the models the pending plan touches:
+    the tracker's state holds only them and the models their relations
+    reach (Django's state operations look through every model of a state,
+    which for a large project costs more than the rest of the proof).
+    """
     loader = executor.loader
     applied_keys = set(loader.applied_migrations or ())
+    applied = [
+        migration
+        for migration, _backwards in executor.migration_plan(
+            loader.graph.leaf_nodes(), clean_start=True
+        )
+        if _key(migration) in applied_keys
+    ]
+    if state is not None and not any(_diverges(op) for m in applied for op in m.operations):
+        projection = StateProjection(state, connection)
+        tracker = SchemaTracker(connection, _copy(state, keep))
+        # Only the tables the plan may reach: the others are neither changed nor checked.
+        for key in tracker.state.models:
+            tracker.schema.relations.update(
+                {name: relation.copy() for name, relation in projection.relations(key).items()}
+            )
+        return tracker
     tracker = SchemaTracker(connection, ProjectState(real_apps=loader.unmigrated_apps))
-    for migration, _backwards in executor.migration_plan(
-        loader.graph.leaf_nodes(), clean_start=True
-    ):
-        if _key(migration) in applied_keys:
-            tracker.apply(migration)
+    for migration in applied:
+        tracker.apply(migration)
     return tracker
+
+
+def _diverges(operation: Operation) -> bool:
+    """Return whether an operation leaves the database unlike its state.
+
+    A RunSQL or RunPython without a declared effect is taken to do what its
+    state operations say (none: a data migration), as the tracker takes it.
+    """
+    if isinstance(operation, (operations.RunSQL, operations.RunPython)):
+        return declared_effect(operation) is not None
+    return isinstance(operation, operations.SeparateDatabaseAndState) or hasattr(
+        operation, "schema_effect"
+    )
+
+
+def _copy(state: ProjectState, keep: set[ModelKey] | None = None) -> ProjectState:
+    """Return a copy of state that can be changed (its relations recomputed when needed).
+
+    keep: only these models, and those their relations reach (transitively:
+    a foreign key's type is that of the key it points at).
+    """
+    keys = set(state.models) if keep is None else _reached(state, keep)
+    return ProjectState(
+        {key: state.models[key].clone() for key in keys if key in state.models},
+        real_apps=state.real_apps,
+    )
+
+
+def _reached(state: ProjectState, keys: set[ModelKey]) -> set[ModelKey]:
+    """Return keys and the models their fields' relations and bases reach, transitively."""
+    found = set()
+    todo = [key for key in keys if key in state.models]
+    while todo:
+        key = todo.pop()
+        if key in found:
+            continue
+        found.add(key)
+        model_state = state.models[key]
+        targets = [
+            resolve_relation(f.remote_field.model, *key)
+            for f in model_state.fields.values()
+            if f.is_relation and f.remote_field is not None
+        ]
+        targets += [
+            resolve_relation(f.remote_field.through, *key)
+            for f in model_state.fields.values()
+            if f.many_to_many and getattr(f.remote_field, "through", None)
+        ]
+        targets += [
+            resolve_relation(base, *key) for base in model_state.bases if isinstance(base, str)
+        ]
+        todo += [t for t in targets if t in state.models and t not in found]
+    return found
+
+
+def _seed_keys(migrations: list[Migration], state: ProjectState) -> set[ModelKey]:
+    """Return the models of state that migrations touch or point their new fields at."""
+    keys: set[ModelKey] = set()
+    for migration in migrations:
+        for operation in migration.operations:
+            keys |= _touched_deep(migration.app_label, operation, state)
+            fields = [
+                getattr(operation, "field", None),
+                *dict(getattr(operation, "fields", ())).values(),
+            ]
+            for model_field in fields:
+                if model_field is not None and model_field.is_relation:
+                    keys.add(
+                        resolve_relation(model_field.remote_field.model, migration.app_label, "")
+                    )
+    return keys
 
 
 def _check_new_during_post(
     tracker: SchemaTracker,
-    new_models: list[type[models.Model]],
+    new_tables: list[Relation],
     connection: Any,
     migration: Migration,
     waiting: dict[tuple[str, str, str | None, str], Break],
@@ -200,7 +311,7 @@ def _check_new_during_post(
     release's from its start: the migration belongs to pre-deploy. A break
     this migration makes hits the new release alone.
     """
-    now = {b.key: b for b in check_release(new_models, tracker.schema, connection)}
+    now = {b.key: b for b in check_release(new_tables, tracker.schema, connection)}
     for key in list(waiting):
         if key not in now:
             brk = waiting.pop(key)
@@ -216,7 +327,7 @@ def _check_new_during_post(
     for key, brk in now.items():
         if key not in waiting:
             waiting[key] = brk
-            record(DURING_POST, NEW, migration, brk, brk.fix)
+            record(DURING_POST, NEW, migration, brk, f"{NEVER_SERVED} {brk.fix}")
 
 
 def _blame(migrations: list[Migration], brk: Break) -> Migration | None:
@@ -227,8 +338,43 @@ def _blame(migrations: list[Migration], brk: Break) -> Migration | None:
     return None
 
 
-def _models(state: ProjectState) -> list[type[models.Model]]:
-    return list(state.apps.get_models(include_auto_created=True))
+def _state_after(
+    state: ProjectState, migrations: list[Migration]
+) -> tuple[ProjectState, set[ModelKey]]:
+    """Return the state after migrations, and the models their operations touch."""
+    after = state.clone()
+    keys: set[ModelKey] = set()
+    for migration in migrations:
+        for operation in migration.operations:
+            keys |= _touched_deep(migration.app_label, operation, after)
+            operation.state_forwards(migration.app_label, after)
+            keys |= _touched_deep(migration.app_label, operation, after)
+    return after, keys
+
+
+def _touched_deep(app_label: str, operation: Operation, state: ProjectState) -> set[ModelKey]:
+    """Return the models operation touches, with those of its inner operations."""
+    if isinstance(operation, operations.SeparateDatabaseAndState):
+        inner = [*operation.state_operations, *operation.database_operations]
+    elif isinstance(operation, (operations.RunSQL, operations.RunPython)):
+        inner = [*getattr(operation, "state_operations", []), *(declared_effect(operation) or [])]
+    else:
+        return touched(app_label, operation, state)
+    keys: set[ModelKey] = set()
+    for each in inner:
+        keys |= _touched_deep(app_label, each, state)
+    return keys
+
+
+def _tables(state: ProjectState | None, keys: set[ModelKey], connection: Any) -> list[Relation]:
+    """Return the tables of the models keys names in state, as a release's models see them."""
+    if state is None:
+        return []
+    projection = StateProjection(state, connection)
+    tables: dict[str, Relation] = {}
+    for key in sorted(keys):
+        tables.update(projection.relations(key))
+    return list(tables.values())
 
 
 def _key(migration: Migration) -> tuple[str, str]:

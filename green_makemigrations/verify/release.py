@@ -14,9 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import models
-
-from .schema import CONSTANT, Column, Relation, Schema, tables_of
+from .schema import CONSTANT, Column, Relation, Schema
 from .types import incompatibility
 
 MISSING_TABLE = "missing-table"
@@ -75,21 +73,17 @@ class Break:
         return (self.rule, self.table, self.column, self.model)
 
 
-def check_release(
-    release_models: Iterable[type[models.Model]], schema: Schema, connection: Any
-) -> list[Break]:
-    """Return the queries of a release's models that fail against schema."""
+def check_release(release: Iterable[Relation], schema: Schema, connection: Any) -> list[Break]:
+    """Return the queries of a release's tables (as its models see them) that fail."""
     breaks: list[Break] = []
-    for table, model in tables_of(release_models):
-        breaks += _check_model(model, table, schema, connection)
+    for relation in release:
+        breaks += _check_table(relation, schema, connection)
     return breaks
 
 
-def _check_model(
-    model: type[models.Model], table: str, schema: Schema, connection: Any
-) -> list[Break]:
+def _check_table(mine: Relation, schema: Schema, connection: Any) -> list[Break]:
     quote = connection.ops.quote_name
-    label = f"{model._meta.app_label}.{model._meta.object_name}"
+    label, table = mine.model, mine.name
     relation = schema.table(table)
     base = schema.base_of(relation) if relation is not None else None
     if relation is None or base is None:
@@ -106,8 +100,7 @@ def _check_model(
     breaks: list[Break] = []
     written: list[str] = []
     written_base: set[str] = set()
-    for field in model._meta.local_concrete_fields:
-        column_name = str(field.column)
+    for column_name, wanted in mine.columns.items():
         column = relation.columns.get(column_name)
         if column is None:
             breaks.append(
@@ -123,10 +116,10 @@ def _check_model(
             continue
         base_column = _base_column(relation, base, column)
         written_base.add(base_column.name)
-        if getattr(field, "generated", False):
+        if wanted.generated:
             continue  # the database computes it; the release never writes it
         written.append(column_name)
-        problem = incompatibility(connection.vendor, field.db_type(connection), column.db_type)
+        problem = incompatibility(connection.vendor, wanted.db_type, column.db_type)
         if problem is not None:
             breaks.append(
                 Break(
@@ -138,7 +131,7 @@ def _check_model(
                     f"INSERT INTO {quote(table)} ({quote(column_name)}) VALUES (...)",
                 )
             )
-        if field.null and not base_column.null:
+        if wanted.null and not base_column.null:
             breaks.append(
                 Break(
                     NULL_REFUSED,

@@ -85,7 +85,7 @@ def test_unknown_key() -> None:
     assert "unknown key 'STAGE'" in error
     assert (
         "known keys: BACKFILL_FLUSH_AFTER, BACKFILL_NICE_RATIO, LOCK_RETRIES, LOCK_TIMEOUT, "
-        "RUN_LOCK_TIMEOUT, STAGES, WAL_COMPRESSION." in error
+        "RUN_LOCK_TIMEOUT, STAGES, VERIFY, VERIFY_ACCEPT, WAL_COMPRESSION." in error
     )
 
 
@@ -131,3 +131,29 @@ def test_bad_lock_settings_are_reported(setting: dict[str, object]) -> None:
         errors = conf.setting_errors()
     assert len(errors) == 1
     assert "must be" in errors[0]
+
+
+def test_verify_settings_defaults_and_values() -> None:
+    with override_settings(GREEN_MAKEMIGRATIONS={}):
+        assert conf.verify_enabled() is True
+        assert conf.verify_accept() == []
+    with override_settings(
+        GREEN_MAKEMIGRATIONS={"VERIFY": False, "VERIFY_ACCEPT": ["shop.0004_sql"]}
+    ):
+        assert conf.verify_enabled() is False
+        assert conf.verify_accept() == ["shop.0004_sql"]
+        assert setting_errors() == []
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ({"VERIFY": "no"}, "['VERIFY'] must be True or False, not 'no'"),
+        ({"VERIFY_ACCEPT": "shop.0004_sql"}, "must be a list of 'app_label.migration_name'"),
+        ({"VERIFY_ACCEPT": [4]}, "must be a list of 'app_label.migration_name'"),
+    ],
+)
+def test_bad_verify_settings_are_reported(setting: dict[str, object], message: str) -> None:
+    with override_settings(GREEN_MAKEMIGRATIONS=setting):
+        (error,) = setting_errors()
+        assert message in error

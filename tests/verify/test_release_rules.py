@@ -97,7 +97,8 @@ def judge(release_columns: dict[str, Col], schema_columns: dict[str, Col]) -> se
     table_model = _model(schema_columns)
     release_model = _model(release_columns)
     schema = Schema({TABLE: model_relation(table_model, connection)})
-    verdict = {b.rule for b in release.check_release([release_model], schema, connection)}
+    mine = [model_relation(release_model, connection)]
+    verdict = {b.rule for b in release.check_release(mine, schema, connection)}
     with connection.schema_editor() as editor:
         editor.create_model(table_model)
     try:
@@ -163,7 +164,7 @@ def test_rule(
 def test_missing_table() -> None:
     """A release whose table is not there breaks; the query names the table."""
     model = _model({"a": INT})
-    breaks = release.check_release([model], Schema(), connection)
+    breaks = release.check_release([model_relation(model, connection)], Schema(), connection)
     assert [(b.rule, b.table) for b in breaks] == [(release.MISSING_TABLE, TABLE)]
     assert TABLE in breaks[0].query
 

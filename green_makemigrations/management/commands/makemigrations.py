@@ -13,6 +13,7 @@ from django.db.migrations.autodetector import MigrationAutodetector
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 
+from green_makemigrations import conf
 from green_makemigrations.autodetector import Changes, GreenMigrationAutodetector
 from green_makemigrations.exceptions import GreenMigrationsError
 from green_makemigrations.patching import swap_attribute
@@ -22,6 +23,8 @@ from green_makemigrations.questioner import (
     GreenNonInteractiveQuestioner,
     GreenQuestionerMixin,
 )
+from green_makemigrations.verify import report
+from green_makemigrations.verify.authoring import prove_new_migrations, unproven_message
 from green_makemigrations.writer import StagedMigrationWriter
 
 Questioner = TypeVar("Questioner", bound=GreenQuestionerMixin)
@@ -37,6 +40,10 @@ class Command(django_makemigrations.Command):
     autodetector = GreenMigrationAutodetector
     # Why --update must not write the files it built (see write_to_last_migration_files()).
     _stage_refusal: str | None = None
+    # Whether to prove the migrations before writing them (off with --stock, --skip-verify).
+    _verify: bool = True
+    # The autodetectors of this run: the proof reuses the last one's states.
+    _detectors: list[GreenMigrationAutodetector]
 
     def add_arguments(self, parser: CommandParser) -> None:
         """Add ``--stock`` to Django's options."""
@@ -49,13 +56,25 @@ class Command(django_makemigrations.Command):
                 "break the release that is still running during a deploy."
             ),
         )
+        parser.add_argument(
+            "--skip-verify",
+            action="store_true",
+            help=(
+                "Write the migrations even if the proof that both releases keep working "
+                "through the deploy fails (see verifystages; GREEN_MAKEMIGRATIONS['VERIFY'])."
+            ),
+        )
 
     def handle(self, *app_labels: str, **options: Any) -> None:
         """Run Django's makemigrations with this package's writer and questioners."""
+        self._verify = conf.verify_enabled() and not options.pop("skip_verify", False)
         if options.pop("stock", False):
+            self._verify = False  # Django's own migrations, as asked
             self.autodetector = MigrationAutodetector  # type: ignore[misc,assignment]
             super().handle(*app_labels, **options)
             return
+        self._detectors = []
+        self.autodetector = _recording(type(self).autodetector, self._detectors)  # type: ignore[misc]
         module = django_makemigrations
         applied = applied_in_database(DEFAULT_DB_ALIAS)
         # With --update the changes go into the last migration (or are
@@ -115,7 +134,56 @@ class Command(django_makemigrations.Command):
         """Write the migration files, unless ``--update`` would mix stages."""
         if update_previous_migration_paths is not None and self._stage_refusal:
             raise CommandError(self._stage_refusal)
+        if self._verify and changes:
+            self._prove(changes, update_previous_migration_paths)
         super().write_migration_files(changes, update_previous_migration_paths)
+
+    def _prove(self, changes: Changes, updated: dict[str, str] | None) -> None:
+        """Refuse to write migrations whose deploy the proof rejects."""
+        replaced = set()
+        if updated:
+            graph = MigrationLoader(None, ignore_no_migrations=True).graph
+            replaced = {leaf for app in updated for leaf in graph.leaf_nodes(app)}
+        try:
+            detector = self._detectors[-1] if self._detectors else None
+            proof = prove_new_migrations(
+                changes,
+                connections[DEFAULT_DB_ALIAS],
+                replaced=replaced,
+                accept=conf.verify_accept(),
+                old_state=detector.from_state if detector else None,
+            )
+        except GreenMigrationsError as error:
+            raise CommandError(str(error)) from error
+        if proof.proven:
+            return
+        if self.dry_run:
+            # --dry-run and --check answer no question (a one-off default is
+            # asked for by the real run): they say what the proof finds, and
+            # refuse nothing the real run would write.
+            self.stdout.write(
+                "The proof of these migrations, which the real run checks again with "
+                "its answers:\n" + "\n".join(report.as_text(proof))
+            )
+            return
+        raise CommandError(unproven_message(proof, report.as_text(proof)))
+
+
+def _recording(
+    base: type[GreenMigrationAutodetector], created: list[GreenMigrationAutodetector]
+) -> type[GreenMigrationAutodetector]:
+    """Return a subclass of base that appends each instance to created.
+
+    The proof reuses the states of the run's autodetector, which Django
+    creates and drops inside handle().
+    """
+
+    class Recording(base):  # type: ignore[misc,valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            created.append(self)
+
+    return Recording
 
 
 def applied_in_database(alias: str) -> frozenset[tuple[str, str]] | None:

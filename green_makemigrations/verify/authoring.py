@@ -1,0 +1,101 @@
+"""The proof of the migrations makemigrations is about to write.
+
+The deploy it proves starts where the migrations on disk end (all of them
+deployed: the release being written is the next one) and applies the new
+migrations. With ``--update``, the migrations being replaced are not
+deployed (Django refuses to update an applied one) and leave the graph.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+from django.db.migrations import Migration
+from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.graph import MigrationGraph
+from django.db.migrations.state import ProjectState
+
+from .proof import Proof, prove
+
+MigrationKey = tuple[str, str]
+
+
+def prove_new_migrations(
+    changes: Mapping[str, Sequence[Migration]],
+    connection: Any,
+    *,
+    replaced: Collection[MigrationKey] = (),
+    accept: Collection[str] = (),
+    old_state: ProjectState | None = None,
+) -> Proof:
+    """Prove the deploy of changes' migrations over every migration on disk.
+
+    old_state is the autodetector's state of the migrations on disk, which
+    spares the proof building it again (not with replaced migrations). Its
+    new state is not used: the autodetector changes it while it works.
+    """
+    executor = MigrationExecutor(None)  # reads files only
+    loader = executor.loader
+    graph = _graph_with(loader.graph, changes, set(replaced))
+    loader.graph = graph
+    new = {(app_label, m.name) for app_label, migrations in changes.items() for m in migrations}
+    loader.applied_migrations = {
+        key: migration
+        for key, migration in graph.nodes.items()
+        if key not in new and migration is not None
+    }
+    return prove(executor, connection, accept=accept, old_state=None if replaced else old_state)
+
+
+def _graph_with(
+    graph: MigrationGraph,
+    changes: Mapping[str, Sequence[Migration]],
+    replaced: set[MigrationKey],
+) -> MigrationGraph:
+    """Return a copy of graph without the replaced nodes and with the new migrations."""
+    result = MigrationGraph()
+    for key, migration in graph.nodes.items():
+        if key not in replaced:
+            result.add_node(key, migration)
+    for key, node in graph.node_map.items():
+        if key in replaced:
+            continue
+        for parent in node.parents:
+            if parent.key not in replaced:
+                result.add_dependency(None, key, parent.key, skip_validation=True)
+    for app_label, migrations in changes.items():
+        for migration in migrations:
+            result.add_node((app_label, migration.name), migration)
+    for app_label, migrations in changes.items():
+        for migration in migrations:
+            for parent in migration.dependencies:
+                result.add_dependency(
+                    migration, (app_label, migration.name), _resolve(result, parent)
+                )
+    result.validate_consistency()
+    return result
+
+
+def _resolve(graph: MigrationGraph, key: tuple[str, str]) -> MigrationKey:
+    """Return the node a dependency names (``__first__``/``__latest__`` resolved)."""
+    app_label, name = key
+    if name == "__first__":
+        roots = graph.root_nodes(app_label)
+        return roots[0] if roots else key
+    if name == "__latest__":
+        leaves = graph.leaf_nodes(app_label)
+        return leaves[0] if leaves else key
+    return key
+
+
+def unproven_message(proof: Proof, lines: Sequence[str]) -> str:
+    """Return makemigrations' refusal for a plan its proof rejects."""
+    return (
+        "makemigrations refuses to write migrations it cannot prove safe for a rolling "
+        "deploy:\n"
+        + "\n".join(lines)
+        + "\nNothing was written. Change the models as each problem's fix says (or split the "
+        "change over two releases); `makemigrations --skip-verify` writes them anyway, and "
+        "`makemigrations --stock` writes Django's own migrations."
+    )
