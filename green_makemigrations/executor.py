@@ -8,7 +8,7 @@ database said and what to do; ``migrate`` prints it without a traceback.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -28,6 +28,7 @@ from .exceptions import (
     MigrationDataError,
     MigrationStopped,
     StageConfigurationError,
+    StagePlanError,
 )
 from .locks import LockPolicy, applied_timeout, is_lock_error, lock_timeout, write_lock_first
 from .operations import runs_outside_transaction
@@ -43,6 +44,8 @@ from .plan import (
     written_stage,
 )
 from .resumable import Progress, ResumableOperation
+from .verify import report as proof_report
+from .verify.proof import prove
 
 Run = Callable[[ProjectState], ProjectState]
 
@@ -64,9 +67,12 @@ class StagedMigrationExecutor(MigrationExecutor):
         stage: Stage | None = None,
         lock_policy: LockPolicy | None = None,
         report: Callable[[str], None] | None = None,
+        verify: bool = False,
     ) -> None:
         super().__init__(connection, progress_callback)
         self.stage = stage
+        # Prove the pending plan before a pre-deploy stage starts (see _prove()).
+        self.verify = verify
         self.stage_plan: StagePlan | None = None
         self.lock_policy = lock_policy
         self.report = report or (lambda message: None)
@@ -104,7 +110,29 @@ class StagedMigrationExecutor(MigrationExecutor):
         notes = adopted_notes(adopted) + fresh_notes(self.stage_plan)
         for line in notes + warnings(self.stage_plan):
             self.report(line)
+        if self.verify and self.stage is Stage.PRE_DEPLOY and plan and not plan[0][1]:
+            self._prove(targets, deployed)
         return self.stage_plan.run
+
+    def _prove(self, targets: Any, deployed: Collection[str] | None) -> None:
+        """Refuse to start the pre-deploy stage of a plan the proof rejects."""
+        proof = prove(
+            self,
+            self.connection,
+            database=self.connection.alias,
+            accept=conf.verify_accept(),
+            deployed=deployed,
+            targets=targets,
+        )
+        if not proof.proven:
+            raise StagePlanError(
+                "The pre-deploy stage refuses to start: the proof that both releases keep "
+                "working through this deploy fails.\n"
+                + "\n".join(proof_report.as_text(proof))
+                + "\nNothing was changed. Fix the migrations as each problem says (see "
+                "`manage.py verifystages`), or apply them anyway with --skip-verify "
+                "(GREEN_MAKEMIGRATIONS['VERIFY'] = False)."
+            )
 
     def apply_migration(
         self,
@@ -355,11 +383,12 @@ def staged_executor(
     stage: Stage | None,
     lock_policy: LockPolicy | None = None,
     report: Callable[[str], None] | None = None,
+    verify: bool = False,
 ) -> Iterator[list[StagedMigrationExecutor]]:
     """Make ``migrate`` build StagedMigrationExecutors for stage within the block.
 
     Yields the list of executors created, so the command can report what the
-    stage left for the other one.
+    stage left for the other one. verify: prove a pre-deploy stage's plan first.
     """
     created: list[StagedMigrationExecutor] = []
 
@@ -367,7 +396,12 @@ def staged_executor(
         connection: BaseDatabaseWrapper, progress_callback: Callable[..., Any] | None = None
     ) -> StagedMigrationExecutor:
         executor = StagedMigrationExecutor(
-            connection, progress_callback, stage=stage, lock_policy=lock_policy, report=report
+            connection,
+            progress_callback,
+            stage=stage,
+            lock_policy=lock_policy,
+            report=report,
+            verify=verify,
         )
         created.append(executor)
         return executor

@@ -102,6 +102,7 @@ def prove(
     accept: Collection[str] = (),
     deployed: Collection[str] | None = None,
     old_state: ProjectState | None = None,
+    targets: Collection[tuple[str, str]] | None = None,
 ) -> Proof:
     """Prove the plan from the executor loader's applied migrations to the graph's leaves.
 
@@ -109,11 +110,15 @@ def prove(
     with a migration applied); accept names migrations ("app_label.name")
     whose unknown operations are accepted as they are. old_state, when the
     caller has it (makemigrations' autodetector does), is the state of the
-    applied migrations; it is not changed.
+    applied migrations; it is not changed. targets, when given, end the plan
+    instead of the graph's leaves (``migrate app_label``).
     """
     loader = executor.loader
     graph = loader.graph
-    plan = executor.migration_plan(graph.leaf_nodes())
+    # Django's own planning (a stage run's executor filters its plans by stage).
+    plan = MigrationExecutor.migration_plan(
+        executor, list(targets) if targets is not None else graph.leaf_nodes()
+    )
     proof = Proof(database)
     if not plan:
         return proof
@@ -167,7 +172,12 @@ def prove(
     for stage, run in ((Stage.PRE_DEPLOY, pre_run), (Stage.POST_DEPLOY, post_run)):
         for migration in run:
             for unknown in tracker.apply(migration):
-                target = proof.accepted if unknown.migration in accepted else proof.unproven
+                # No running release uses the tables of an app none of whose
+                # migrations is applied: nothing there for it to break.
+                fresh = migration.app_label not in deployed
+                target = (
+                    proof.accepted if unknown.migration in accepted or fresh else proof.unproven
+                )
                 target.append((stage.value, unknown))
             if stage is Stage.PRE_DEPLOY:
                 for brk in check_release(old_tables, tracker.schema, connection):
@@ -206,8 +216,8 @@ def applied_tracker(
     applied_keys = set(loader.applied_migrations or ())
     applied = [
         migration
-        for migration, _backwards in executor.migration_plan(
-            loader.graph.leaf_nodes(), clean_start=True
+        for migration, _backwards in MigrationExecutor.migration_plan(
+            executor, loader.graph.leaf_nodes(), clean_start=True
         )
         if _key(migration) in applied_keys
     ]

@@ -242,8 +242,16 @@ def test_stage_plan_carries_the_warnings(empty_testapp: None, history: str, numb
             )
         printed = run("migrate", APP_LABEL, stage="pre-deploy", plan=True).stdout
         assert printed.count(f"Warning (green_makemigrations.{number}): ") == 1
+        if history == "runsql_drop":
+            # A RunSQL's effect cannot be read from it: the proof stops the stage
+            # unless it declares its effect or is accepted (test_verifystages).
+            # (The hand-written rename is proven: the old release never had isbn.)
+            with pytest.raises(CommandError, match=r"NOT PROVEN testapp\.0003_remove_book_isbn"):
+                run("migrate", APP_LABEL, stage="pre-deploy", verbosity=0)
         # Before anything is applied, whatever the verbosity.
-        printed = run("migrate", APP_LABEL, stage="pre-deploy", verbosity=0).stdout
+        printed = run(
+            "migrate", APP_LABEL, stage="pre-deploy", verbosity=0, skip_verify=True
+        ).stdout
         assert printed.startswith(f"Warning (green_makemigrations.{number}): ")
         assert "isbn" not in columns("testapp_book")
         executor = StagedMigrationExecutor(connection, stage=Stage.POST_DEPLOY)

@@ -19,7 +19,11 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
+from django.db.migrations.autodetector import MigrationAutodetector
 from django.test.utils import CaptureQueriesContext, override_settings
+
+from green_makemigrations.autodetector import GreenMigrationAutodetector
+from green_makemigrations.management.commands import makemigrations
 
 from .test_removals import CASES, Removal, write_new
 from .utils import APP_LABEL, applied, columns, historical_apps, migration_module, run, tables
@@ -78,7 +82,13 @@ def test_verdict_is_what_the_deploy_meets(case: Removal, flavour: str, empty_tes
             assert case.table in violation["query"]
             assert "default" in violation["fix"] or "pre-deploy" in violation["fix"]
 
-        run("migrate", APP_LABEL, stage="pre-deploy", verbosity=0)
+        if breaks:
+            # migrate --stage pre-deploy proves the plan first and stops, changing nothing.
+            with pytest.raises(CommandError, match="refuses to start") as refusal:
+                run("migrate", APP_LABEL, stage="pre-deploy", verbosity=0)
+            assert violation["problem"] in str(refusal.value)
+            assert snapshot(case) == before
+        run("migrate", APP_LABEL, stage="pre-deploy", verbosity=0, skip_verify=breaks)
         failure = new_release_writes(case)
         assert (failure is not None) is breaks, failure
         # The old release, still running, writes as ever.
@@ -255,3 +265,60 @@ def test_first_deploy_is_proven(empty_testapp: None) -> None:
         status, output = verify("--format", "json")
     assert status == 0, output
     assert json.loads(output)["violations"] == []
+
+
+class SkippingPrep(GreenMigrationAutodetector):
+    """An autodetector with a gap: it removes a field without its pre-deploy prep."""
+
+    def _generate_removed_field(self, app_label: str, model_name: str, field_name: str) -> None:
+        MigrationAutodetector._generate_removed_field(self, app_label, model_name, field_name)
+
+
+@pytest.fixture
+def gap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Give makemigrations an autodetector that misses the prep of a removal."""
+    monkeypatch.setattr(makemigrations.Command, "autodetector", SkippingPrep)
+
+
+def test_makemigrations_refuses_what_it_cannot_prove(empty_testapp: None, gap: None) -> None:
+    case = next(c for c in CASES if c.fixture == "remove_not_null")
+    with migration_module("initial", case.fixture) as module:
+        before = module.files()
+        with pytest.raises(CommandError) as error:
+            run("makemigrations", APP_LABEL, interactive=False)
+        message = str(error.value)
+        assert message.startswith("makemigrations refuses to write migrations it cannot prove")
+        assert "the new release breaks" in message
+        assert "column subtitle of testapp_book is NOT NULL" in message
+        assert "--skip-verify" in message and "Nothing was written." in message
+        assert module.files() == before
+        # --dry-run and --check print the proof and refuse nothing.
+        output = run("makemigrations", APP_LABEL, dry_run=True, interactive=False).stdout
+        assert "VIOLATION" in output and "column subtitle" in output
+        assert module.files() == before
+        # Turned off for a run, or by the setting: written as the autodetector says.
+        run("makemigrations", APP_LABEL, interactive=False, skip_verify=True, verbosity=0)
+        assert len(module.files()) == len(before) + 1
+
+
+def test_the_verify_setting_turns_the_proof_off(empty_testapp: None, gap: None) -> None:
+    case = next(c for c in CASES if c.fixture == "remove_not_null")
+    with (
+        migration_module("initial", case.fixture) as module,
+        override_settings(GREEN_MAKEMIGRATIONS={"VERIFY": False}),
+    ):
+        before = module.files()
+        run("makemigrations", APP_LABEL, interactive=False, verbosity=0)
+        assert len(module.files()) == len(before) + 1
+        run("migrate", APP_LABEL, "0002_book_subtitle", verbosity=0)
+        # migrate --stage pre-deploy does not prove either.
+        run("migrate", APP_LABEL, stage="pre-deploy", verbosity=0)
+
+
+def test_makemigrations_writes_what_it_proves_without_a_word(empty_testapp: None) -> None:
+    case = next(c for c in CASES if c.fixture == "remove_not_null")
+    with migration_module("initial", case.fixture) as module:
+        before = module.files()
+        output = run("makemigrations", APP_LABEL, interactive=False).stdout
+        assert len(module.files()) == len(before) + 2
+        assert "proof" not in output and "VIOLATION" not in output

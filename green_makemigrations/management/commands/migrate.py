@@ -62,6 +62,15 @@ class Command(django_migrate.Command):
         )
 
         parser.add_argument(
+            "--skip-verify",
+            action="store_true",
+            help=(
+                "With --stage pre-deploy: apply the stage even if the proof that both "
+                "releases keep working through the deploy fails (see verifystages; "
+                "GREEN_MAKEMIGRATIONS['VERIFY'])."
+            ),
+        )
+        parser.add_argument(
             "--run-lock-timeout",
             type=float,
             metavar="SECONDS",
@@ -89,12 +98,18 @@ class Command(django_migrate.Command):
         timeout = options.pop("lock_timeout", None)
         retries = options.pop("lock_retries", None)
         run_lock_wait = options.pop("run_lock_timeout", None)
+        skip_verify = options.pop("skip_verify", False)
         token = only_noticing.set(True)
         try:
             policy = conf.lock_policy(timeout, retries) if stage is not None else None
             with (
                 self._run_lock(options, conf.run_lock_timeout(run_lock_wait)),
-                staged_executor(stage, policy, self.stdout.write) as executors,
+                staged_executor(
+                    stage,
+                    policy,
+                    self.stdout.write,
+                    verify=not skip_verify and not options["plan"] and conf.verify_enabled(),
+                ) as executors,
             ):
                 super().handle(*args, **options)
         except GreenMigrationsError as error:
