@@ -644,6 +644,31 @@ class RollingDeploy:
     old: WorkerResult  # release N's queries
     new: WorkerResult  # release N+1's queries
     between: Any = None  # what the between callback returned
+    verdict: dict[str, Any] = field(default_factory=dict)  # verifystages --format json, before
+
+
+def verdict_of(n1: Project) -> dict[str, Any]:
+    """Return what ``verifystages --format json`` says of n1's pending plan (exit 0 or 1)."""
+    completed = n1.manage("verifystages", "--format", "json", check=False)
+    if completed.returncode not in (0, 1):
+        raise RehearsalError(f"verifystages failed:\n{completed.stdout}\n{completed.stderr}")
+    verdict: dict[str, Any] = json.loads(completed.stdout)
+    return verdict
+
+
+def assert_verdict_held(verdict: dict[str, Any], *results: WorkerResult) -> None:
+    """Assert the proof before the deploy said what the workers then met.
+
+    Proven: no worker failed a query. Not proven: some did, on a model the
+    proof named (no false alarm, no missed break).
+    """
+    failed = {model for result in results for model in result.failures_by_model()}
+    named = {v["model"].rsplit(".", 1)[-1] for v in verdict["violations"]}
+    report = json.dumps(verdict, indent=2)
+    if verdict["proven"]:
+        assert not failed, f"proven, but queries failed on {sorted(failed)}:\n{report}"
+    else:
+        assert failed & named, f"not proven, but no query failed on {sorted(named)}:\n{report}"
 
 
 def rolling_deploy(
@@ -659,6 +684,7 @@ def rolling_deploy(
     release N+1. between runs after pre-deploy, before release N+1 starts;
     check=False lets the post-deploy command fail (its result says how).
     """
+    verdict = verdict_of(n1)
     with n.worker("N", "baseline") as old:
         run_phase("baseline", [old])
         pre = run_phase("pre-deploy", [old], lambda: n1.manage("migrate", "--stage", "pre-deploy"))
@@ -673,7 +699,9 @@ def rolling_deploy(
                 lambda: n1.manage("migrate", "--stage", "post-deploy", check=check),
             )
             new_result = current.stop()
-    return RollingDeploy(pre, post, prepared, old_result, new_result, extra)
+    if check:
+        assert_verdict_held(verdict, old_result, new_result)
+    return RollingDeploy(pre, post, prepared, old_result, new_result, extra, verdict)
 
 
 @dataclass

@@ -28,6 +28,7 @@ from .harness import (
     rolling_deploy,
     rolling_rollback,
     run_phase,
+    verdict_of,
 )
 
 pytestmark = pytest.mark.rehearsal
@@ -300,6 +301,11 @@ def test_control_stock_removal_fails_queries_of_release_n(
     assert "stage" not in text
     assert "migrations.RenameField(" in text and "IntegerField(default=0)" in text
 
+    # The proof of this plan, before it runs, names the three models whose
+    # queries then fail.
+    verdict = verdict_of(pair.n1)
+    named = {v["model"] for v in verdict["violations"]}
+    assert not verdict["proven"] and {"shop.Ticket", "shop.Meter", "shop.Badge"} <= named, verdict
     with pair.n.worker("N", "baseline") as old:
         run_phase("baseline", [old])
         run_phase("migrate", [old], lambda: pair.n1.manage("migrate"))
@@ -320,7 +326,9 @@ def test_control_stock_removal_fails_queries_of_release_n(
 
 # --- PostgreSQL: lock order of the post-deploy transaction ------------------
 
-SLEEP_BEFORE_SECOND_DROP = "        migrations.RunSQL('SELECT pg_sleep(0.2)'),\n"
+SLEEP_BEFORE_SECOND_DROP = (
+    "        migrations.RunSQL('SELECT pg_sleep(0.2)', hints={'schema_effect': []}),\n"
+)
 
 
 def test_post_deploy_gives_up_its_locks_before_release_n1_loses_a_query(

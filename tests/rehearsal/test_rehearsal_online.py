@@ -85,7 +85,11 @@ def _read_then_wait(apps, schema_editor):
     time.sleep(0.5)
 
 """
-READ_THEN_WAIT_OPERATION = "        migrations.RunPython(_read_then_wait, _read_then_wait),\n"
+READ_THEN_WAIT_OPERATION = (
+    "        migrations.RunPython(\n"
+    '            _read_then_wait, _read_then_wait, hints={"schema_effect": []}\n'
+    "        ),\n"
+)
 
 
 def read_then_wait(pair: ReleasePair, name: str) -> None:
