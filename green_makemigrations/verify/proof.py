@@ -32,7 +32,7 @@ from django.db.migrations.utils import resolve_relation
 from ..constants import Stage
 from ..plan import explain_blocked, graph_stages, split_plan
 from .derive import SchemaTracker, Unproven, declared_effect, touched
-from .release import Break, check_release
+from .release import CAVEATS, Break, check_release
 from .schema import ModelKey, Relation, StateProjection
 
 OLD = "old"
@@ -87,6 +87,8 @@ class Proof:
     unproven: list[tuple[str, Unproven]] = field(default_factory=list)  # (stage, operation)
     accepted: list[tuple[str, Unproven]] = field(default_factory=list)
     refusals: list[str] = field(default_factory=list)
+    # What holds only under a condition the report states (see release.CAVEATS).
+    caveats: list[Finding] = field(default_factory=list)
 
     @property
     def proven(self) -> bool:
@@ -156,7 +158,7 @@ def prove(
         if (release, brk.key) in reported:
             return
         reported.add((release, brk.key))
-        proof.findings.append(
+        (proof.caveats if brk.rule in CAVEATS else proof.findings).append(
             Finding(
                 moment,
                 release,

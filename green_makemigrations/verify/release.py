@@ -23,6 +23,10 @@ TYPE = "type"
 NULL_REFUSED = "null-refused"
 NO_VALUE = "no-value"
 CONSTANT_UNIQUE = "constant-unique"
+# Not a break: a phased type change's column, synced into its replacement,
+# takes the old type's values only until the post-deploy swap.
+TYPE_UNTIL_SWAP = "type-until-swap"
+CAVEATS = frozenset({TYPE_UNTIL_SWAP})
 
 FIXES = {
     MISSING_TABLE: (
@@ -47,6 +51,10 @@ FIXES = {
     CONSTANT_UNIQUE: (
         "Add the field nullable, fill it with unique values, then make it NOT NULL "
         "(post-deploy); a unique column cannot take one default for every row."
+    ),
+    TYPE_UNTIL_SWAP: (
+        "Until the post-deploy stage puts the column of the new type in its place, the new "
+        "release's values must fit the old type: do not write wider values before then."
     ),
 }
 
@@ -121,9 +129,10 @@ def _check_table(mine: Relation, schema: Schema, connection: Any) -> list[Break]
         written.append(column_name)
         problem = incompatibility(connection.vendor, wanted.db_type, column.db_type)
         if problem is not None:
+            synced = (base.name, base_column.name) in schema.synced
             breaks.append(
                 Break(
-                    TYPE,
+                    TYPE_UNTIL_SWAP if synced else TYPE,
                     label,
                     table,
                     column_name,

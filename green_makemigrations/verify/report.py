@@ -36,6 +36,7 @@ def as_data(proof: Proof) -> dict[str, Any]:
             for stage, item in proof.accepted
         ],
         "refused": proof.refusals,
+        "caveats": [finding.as_dict() for finding in proof.caveats],
     }
 
 
@@ -65,6 +66,13 @@ def as_text(proof: Proof) -> list[str]:
             f"  {finding.brk.problem} ({finding.brk.model}).",
             f"  Failing query: {finding.brk.query}",
             f"  Fix: {finding.fix}",
+        ]
+    for finding in proof.caveats:
+        lines += [
+            f"CAVEAT {finding.migration or 'the final schema'}, {finding.moment}, "
+            f"the {finding.release} release:",
+            f"  {finding.brk.problem} ({finding.brk.model}).",
+            f"  {finding.brk.fix}",
         ]
     for stage, item in proof.unproven:
         lines += [

@@ -211,3 +211,20 @@ def test_generated_tables(pairs: list[tuple[Col | None, Col | None]]) -> None:
     release_columns = {f"c{i}": r for i, (r, _s) in enumerate(pairs) if r is not None}
     schema_columns = {f"c{i}": s for i, (_r, s) in enumerate(pairs) if s is not None}
     judge(release_columns, schema_columns)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_synced_column_narrower_than_the_release_is_a_caveat() -> None:
+    """A phased type change's old column, synced into its replacement, is not a break."""
+    table_model = _model({"a": Col("int")})
+    release_model = _model({"a": Col("big")})
+    schema = Schema({TABLE: model_relation(table_model, connection)})
+    mine = [model_relation(release_model, connection)]
+    plain = {b.rule for b in release.check_release(mine, schema, connection)}
+    schema.synced.add((TABLE, "a"))
+    synced = {b.rule for b in release.check_release(mine, schema, connection)}
+    if connection.vendor == "sqlite":
+        assert plain == synced == set()
+    else:
+        assert (plain, synced) == ({release.TYPE}, {release.TYPE_UNTIL_SWAP})
+        assert release.TYPE_UNTIL_SWAP in release.CAVEATS
