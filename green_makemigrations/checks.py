@@ -12,7 +12,7 @@ from django.core.checks import Warning as CheckWarning
 from django.core.management import get_commands
 
 from . import conf
-from .exceptions import StageConfigurationError
+from .exceptions import GreenMigrationsError, StageConfigurationError
 
 APP_NAME = "green_makemigrations"
 OUR_COMMANDS = ("makemigrations", "migrate")
@@ -129,3 +129,75 @@ def _applied_everywhere(databases: Iterable[str]) -> set[tuple[str, str]]:
             keys = set()
         applied = keys if applied is None else applied & keys
     return applied or set()
+
+
+@register(Tags.database)
+def check_pending_plan_proven(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """W003/W004: the proof of a checked database's pending plan fails (see verifystages).
+
+    W003: at a moment of the deploy a release's query would fail; W004: an
+    operation's effect cannot be known (RunSQL, RunPython) and is neither
+    declared nor accepted. Warnings: ``migrate --stage pre-deploy`` stops on
+    them itself, and ``verifystages`` says more.
+    """
+    databases = kwargs.get("databases")
+    if not databases or stage_rules_enforced.get() or not conf.verify_enabled():
+        return []
+    from django.db import DatabaseError, connections
+    from django.db.migrations.executor import MigrationExecutor
+
+    from .executor import deployed_apps
+    from .verify.proof import prove
+
+    messages: list[CheckMessage] = []
+    for alias in sorted(databases):
+        connection = connections[alias]
+        try:
+            executor = MigrationExecutor(connection)
+            plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+            deployed = deployed_apps(executor, plan)[0] if plan else None
+        except DatabaseError:  # pragma: no cover - an unreachable database: nothing to prove
+            continue
+        try:
+            proof = prove(
+                executor,
+                connection,
+                database=alias,
+                accept=conf.verify_accept(),
+                deployed=deployed,
+            )
+        except GreenMigrationsError:
+            continue  # a stage or setting error, which E002/E003 report
+        if proof.refusals:
+            continue  # the stages cannot run as planned: the stage run and showstages say why
+        nodes = executor.loader.graph.nodes
+        for finding in proof.findings:
+            where = finding.migration or "the final schema"
+            messages.append(
+                CheckWarning(
+                    f"Database {alias!r}: {where}, {finding.moment}: the {finding.release} "
+                    f"release breaks: {finding.brk.problem} ({finding.brk.model}).",
+                    hint=finding.fix,
+                    obj=_node(nodes, finding.migration),
+                    id=f"{APP_NAME}.W003",
+                )
+            )
+        for stage, item in proof.unproven:
+            messages.append(
+                CheckWarning(
+                    f"Database {alias!r}: {item.migration}, operation {item.index} "
+                    f"({item.description}, {stage}) is not proven.",
+                    hint=item.reason + ".",
+                    obj=_node(nodes, item.migration),
+                    id=f"{APP_NAME}.W004",
+                )
+            )
+    return messages
+
+
+def _node(nodes: dict[tuple[str, str], Any], label: str | None) -> Any:
+    """Return the migration called label ("app_label.name") in the graph, or None."""
+    if label is None:
+        return None
+    app_label, _dot, name = label.partition(".")
+    return nodes.get((app_label, name))

@@ -322,3 +322,45 @@ def test_makemigrations_writes_what_it_proves_without_a_word(empty_testapp: None
         output = run("makemigrations", APP_LABEL, interactive=False).stdout
         assert len(module.files()) == len(before) + 2
         assert "proof" not in output and "VIOLATION" not in output
+
+
+def proof_warnings(number: str) -> list[Any]:
+    """Return the W003/W004 messages of the database checks."""
+    from django.core.checks import run_checks
+
+    return [
+        m
+        for m in run_checks(databases=["default"], include_deployment_checks=False)
+        if m.id == f"green_makemigrations.{number}"
+    ]
+
+
+@pytest.mark.parametrize("flavour", ["green", "stock"])
+def test_system_check_warns_of_an_unproven_pending_plan(flavour: str, empty_testapp: None) -> None:
+    case = next(c for c in CASES if c.fixture == "remove_not_null")
+    with migration_module("initial", case.fixture) as module:
+        run("migrate", APP_LABEL, verbosity=0)
+        run("makemigrations", APP_LABEL, interactive=False, stock=flavour == "stock", verbosity=0)
+        found = proof_warnings("W003")
+        if flavour == "green":
+            assert found == []
+            return
+        [warning] = found
+        assert warning.msg.startswith("Database 'default': testapp.0003_")
+        assert "the new release breaks: column subtitle of testapp_book is NOT NULL" in warning.msg
+        assert warning.obj is not None and warning.obj.name == module.files()[-1]
+        assert "pre-deploy" in warning.hint
+        with override_settings(GREEN_MAKEMIGRATIONS={"VERIFY": False}):
+            assert proof_warnings("W003") == []
+
+
+def test_system_check_warns_of_an_operation_it_cannot_prove(empty_testapp: None) -> None:
+    with migration_module("initial") as module:
+        run("migrate", APP_LABEL, verbosity=0)
+        (module.path / "0002_touch.py").write_text(RUN_SQL.format(hints=""))
+        [warning] = proof_warnings("W004")
+    assert warning.msg == (
+        "Database 'default': testapp.0002_touch, operation 1 (Raw SQL operation, pre_deploy) "
+        "is not proven."
+    )
+    assert "schema_effect" in warning.hint
