@@ -789,6 +789,21 @@ def benchmark(
             ["showstages"],
             expect(contains=("Post-deploy stage", "Remove field")),
         ),
+        # Ours without the proof, to show its share of (a).
+        Command(
+            "mm_green_skip_verify",
+            n1,
+            "green",
+            [*mm_dry, "--skip-verify"],
+            expect(contains=("Remove field", "Alter field"), lacks=("VIOLATION",)),
+        ),
+        Command(
+            "verifystages",
+            n1m,
+            "green",
+            ["verifystages"],
+            expect(contains=("Proven: every moment",)),
+        ),
     ]
     print(f"Timing {len(commands)} commands x {options.repeat} runs (+1 warm-up):", flush=True)
     for round_number in range(options.repeat + 1):
@@ -850,6 +865,7 @@ def benchmark(
         )
 
     showstages = by_key["showstages"]
+    verify = by_key["verifystages"]
     rows = [
         pair("(a) makemigrations --dry-run, release N+1", "mm_stock", "mm_green"),
         pair("(b) makemigrations --check, no changes", "check_stock", "check_green"),
@@ -859,6 +875,20 @@ def benchmark(
         pair("    makemigrations --dry-run --stock", "mm_stock", "mm_green_stock_flag", "info"),
         pair("    noise: stock migrate --plan vs itself", "plan_stock", "plan_stock_again", "info"),
         Row("(d) showstages", None, showstages.times, None, showstages.cpu, kind="info"),
+        pair(
+            "    makemigrations --dry-run --skip-verify (no proof)",
+            "mm_stock",
+            "mm_green_skip_verify",
+            "info",
+        ),
+        Row(
+            "(e) verifystages, release N+1's plan",
+            None,
+            verify.times,
+            None,
+            verify.cpu,
+            kind="info",
+        ),
         inprocess("autodetector.changes(), release N+1 (in-process)", changed),
         inprocess("autodetector.changes(), no changes (in-process)", unchanged),
         Row(
