@@ -110,7 +110,7 @@ class StagedMigrationExecutor(MigrationExecutor):
         notes = adopted_notes(adopted) + fresh_notes(self.stage_plan)
         for line in notes + warnings(self.stage_plan):
             self.report(line)
-        if self.verify and self.stage is Stage.PRE_DEPLOY and plan and not plan[0][1]:
+        if self.verify and self.stage is Stage.PRE_DEPLOY and plan:
             self._prove(targets, deployed)
         return self.stage_plan.run
 

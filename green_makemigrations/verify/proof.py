@@ -19,7 +19,7 @@ applied) has no old release using its tables.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,9 +31,9 @@ from django.db.migrations.utils import resolve_relation
 
 from ..constants import Stage
 from ..plan import explain_blocked, graph_stages, split_plan
-from .derive import SchemaTracker, Unproven, declared_effect, touched
+from .derive import EFFECT_HINT, SchemaTracker, Unproven, declared_effect, touched
 from .release import CAVEATS, Break, check_release
-from .schema import ModelKey, Relation, StateProjection
+from .schema import ModelKey, Relation, Schema, StateProjection
 
 OLD = "old"
 NEW = "new"
@@ -89,6 +89,8 @@ class Proof:
     refusals: list[str] = field(default_factory=list)
     # What holds only under a condition the report states (see release.CAVEATS).
     caveats: list[Finding] = field(default_factory=list)
+    # A rollback: the running release is the applied one, the other the target's.
+    rollback: bool = False
 
     @property
     def proven(self) -> bool:
@@ -137,6 +139,10 @@ def prove(
     proof.pre_deploy = [_label(m) for m in pre_run]
     proof.post_deploy = [_label(m) for m in post_run]
 
+    if plan[0][1]:
+        return _prove_rollback(
+            proof, executor, connection, plan, pre_run, post_run, set(accept), deployed
+        )
     pending = [*pre_run, *post_run]
     if old_state is not None:
         # Only the models the plan reaches are followed (see applied_tracker()).
@@ -149,8 +155,114 @@ def prove(
         new_state, plan_keys = _state_after(tracker.state, pending)
     old_tables = _tables(old_state if applied_keys else None, plan_keys, connection)
     new_tables = _tables(new_state, plan_keys, connection)
+
+    def steps(run: list[Migration]) -> Iterator[tuple[Migration, Schema, list[Unproven]]]:
+        for migration in run:
+            unknown = tracker.apply(migration)
+            yield migration, tracker.schema, unknown
+
+    start = tracker.schema.copy()
+    _judge(proof, connection, start, steps(pre_run), steps(post_run), old_tables, new_tables)
+    _sort_unknown(proof, set(accept), deployed)
+    return proof
+
+
+def _prove_rollback(
+    proof: Proof,
+    executor: MigrationExecutor,
+    connection: Any,
+    plan: list[tuple[Migration, bool]],
+    pre_run: list[Migration],
+    post_run: list[Migration],
+    accept: set[str],
+    deployed: Collection[str],
+) -> Proof:
+    """Prove a rollback: the mirror image of a deploy.
+
+    The release running at the start is the one of the applied migrations;
+    the one the rollback returns to is the state once the plan's migrations
+    are unapplied. The schema after unapplying some of them is the schema
+    the other applied migrations leave (each followed forwards again).
+    """
+    proof.rollback = True
+    applied = set(executor.loader.applied_migrations or ())
+    current = applied_tracker(executor, connection)
+    unapplied = {_key(m) for m, _ in plan}
+    target = applied_tracker(executor, connection, without=unapplied)
+    plan_keys = _touched_by([m for m, _ in plan], (current.state, target.state))
+    old_tables = _tables(current.state if applied else None, plan_keys, connection)
+    new_tables = _tables(target.state, plan_keys, connection)
+    done: set[tuple[str, str]] = set()
+
+    def steps(run: list[Migration]) -> Iterator[tuple[Migration, Schema, list[Unproven]]]:
+        for migration in run:
+            done.add(_key(migration))
+            schema = applied_tracker(executor, connection, without=done).schema
+            yield migration, schema, _unknown_backwards(migration)
+
+    _judge(
+        proof, connection, current.schema, steps(pre_run), steps(post_run), old_tables, new_tables
+    )
+    _sort_unknown(proof, accept, deployed)
+    return proof
+
+
+def _unknown_backwards(migration: Migration) -> list[Unproven]:
+    """Return the operations whose reverse changes the schema in unknown ways."""
+    label = _label(migration)
+    found = []
+    for index, operation in enumerate(migration.operations, start=1):
+        if declared_effect(operation) is not None:
+            continue
+        if isinstance(operation, operations.RunSQL):
+            reverse: Any = operation.reverse_sql
+            if reverse in (None, "", [], ()) or reverse == operations.RunSQL.noop:
+                continue
+        elif isinstance(operation, operations.RunPython):
+            if operation.reverse_code in (None, operations.RunPython.noop):
+                continue
+        else:
+            continue
+        found.append(
+            Unproven(
+                label,
+                index,
+                operation.describe(),
+                f"its reverse ({type(operation).__name__}) changes the database in a way that "
+                f'cannot be read from it: declare its effect with hints={{"{EFFECT_HINT}": '
+                "[...]} or accept the migration by name",
+            )
+        )
+    return found
+
+
+def _sort_unknown(proof: Proof, accept: set[str], deployed: Collection[str]) -> None:
+    """Move the unknown operations that are accepted (by name, or fresh apps) aside."""
+    unproven, proof.unproven = proof.unproven, []
+    for stage, unknown in unproven:
+        # No running release uses the tables of an app none of whose
+        # migrations is applied: nothing there for it to break.
+        fresh = unknown.migration.partition(".")[0] not in deployed
+        target = proof.accepted if unknown.migration in accept or fresh else proof.unproven
+        target.append((stage, unknown))
+
+
+Steps = Iterator[tuple[Migration, Schema, list[Unproven]]]
+
+
+def _judge(
+    proof: Proof,
+    connection: Any,
+    start: Schema,
+    pre_steps: Steps,
+    post_steps: Steps,
+    old_tables: list[Relation],
+    new_tables: list[Relation],
+) -> None:
+    """Check each moment's schema against the releases running then; record in proof."""
     reported: set[tuple[str, tuple[str, str, str | None, str]]] = set()
-    known = {b.key for b in check_release(old_tables, tracker.schema, connection)}
+    known = {b.key for b in check_release(old_tables, start, connection)}
+    blamable: list[Migration] = []
 
     def record(
         moment: str, release: str, migration: Migration | None, brk: Break, fix: str
@@ -169,33 +281,23 @@ def prove(
             )
         )
 
-    accepted = set(accept)
-    waiting: dict[tuple[str, str, str | None, str], Break] = {}
-    for stage, run in ((Stage.PRE_DEPLOY, pre_run), (Stage.POST_DEPLOY, post_run)):
-        for migration in run:
-            for unknown in tracker.apply(migration):
-                # No running release uses the tables of an app none of whose
-                # migrations is applied: nothing there for it to break.
-                fresh = migration.app_label not in deployed
-                target = (
-                    proof.accepted if unknown.migration in accepted or fresh else proof.unproven
-                )
-                target.append((stage.value, unknown))
-            if stage is Stage.PRE_DEPLOY:
-                for brk in check_release(old_tables, tracker.schema, connection):
-                    if brk.key not in known:
-                        record(DURING_PRE, OLD, migration, brk, brk.fix)
-            else:
-                _check_new_during_post(tracker, new_tables, connection, migration, waiting, record)
-        if stage is Stage.PRE_DEPLOY:
-            # The new release starts: what it lacks must not wait for post-deploy.
-            waiting = {b.key: b for b in check_release(new_tables, tracker.schema, connection)}
+    schema = start
+    for migration, schema, unknown in pre_steps:
+        blamable.append(migration)
+        proof.unproven += [(Stage.PRE_DEPLOY.value, item) for item in unknown]
+        for brk in check_release(old_tables, schema, connection):
+            if brk.key not in known:
+                record(DURING_PRE, OLD, migration, brk, brk.fix)
+    # The new release starts: what it lacks must not wait for post-deploy.
+    waiting = {b.key: b for b in check_release(new_tables, schema, connection)}
+    for migration, schema, unknown in post_steps:
+        blamable.append(migration)
+        proof.unproven += [(Stage.POST_DEPLOY.value, item) for item in unknown]
+        _check_new_during_post(schema, new_tables, connection, migration, waiting, record)
     for brk in waiting.values():
         # Never mended: from its start (or the post-deploy migration that made
         # it) to the end, the new release meets a schema its models do not fit.
-        blamed = _blame([*pre_run, *post_run], brk)
-        record(AFTER_PRE, NEW, blamed, brk, f"{NEVER_SERVED} {brk.fix}")
-    return proof
+        record(AFTER_PRE, NEW, _blame(blamable, brk), brk, f"{NEVER_SERVED} {brk.fix}")
 
 
 def applied_tracker(
@@ -203,6 +305,7 @@ def applied_tracker(
     connection: Any,
     state: ProjectState | None = None,
     keep: set[ModelKey] | None = None,
+    without: Collection[tuple[str, str]] = (),
 ) -> SchemaTracker:
     """Return a tracker holding the state and the schema of the applied migrations.
 
@@ -215,7 +318,7 @@ def applied_tracker(
     which for a large project costs more than the rest of the proof).
     """
     loader = executor.loader
-    applied_keys = set(loader.applied_migrations or ())
+    applied_keys = set(loader.applied_migrations or ()) - set(without)
     applied = [
         migration
         for migration, _backwards in MigrationExecutor.migration_plan(
@@ -291,6 +394,16 @@ def _reached(state: ProjectState, keys: set[ModelKey]) -> set[ModelKey]:
     return found
 
 
+def _touched_by(migrations: list[Migration], states: tuple[ProjectState, ...]) -> set[ModelKey]:
+    """Return the models the operations of migrations touch, looked up in each of states."""
+    keys: set[ModelKey] = set()
+    for migration in migrations:
+        for operation in migration.operations:
+            for state in states:
+                keys |= _touched_deep(migration.app_label, operation, state)
+    return keys
+
+
 def _seed_keys(migrations: list[Migration], state: ProjectState) -> set[ModelKey]:
     """Return the models of state that migrations touch or point their new fields at."""
     keys: set[ModelKey] = set()
@@ -310,7 +423,7 @@ def _seed_keys(migrations: list[Migration], state: ProjectState) -> set[ModelKey
 
 
 def _check_new_during_post(
-    tracker: SchemaTracker,
+    schema: Schema,
     new_tables: list[Relation],
     connection: Any,
     migration: Migration,
@@ -323,7 +436,7 @@ def _check_new_during_post(
     release's from its start: the migration belongs to pre-deploy. A break
     this migration makes hits the new release alone.
     """
-    now = {b.key: b for b in check_release(new_tables, tracker.schema, connection)}
+    now = {b.key: b for b in check_release(new_tables, schema, connection)}
     for key in list(waiting):
         if key not in now:
             brk = waiting.pop(key)

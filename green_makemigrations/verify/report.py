@@ -17,6 +17,7 @@ def as_data(proof: Proof) -> dict[str, Any]:
     """Return the proof as plain data (the JSON format)."""
     return {
         "database": proof.database,
+        "rollback": proof.rollback,
         "proven": proof.proven,
         "pre_deploy": proof.pre_deploy,
         "post_deploy": proof.post_deploy,
@@ -54,8 +55,9 @@ def _headline(finding: Finding) -> str:
 
 def as_text(proof: Proof) -> list[str]:
     """Return the report for people, one line per item."""
+    doing = "Rolling back" if proof.rollback else "Pending"
     lines = [
-        f"Pending on database {proof.database!r}: "
+        f"{doing} on database {proof.database!r}: "
         f"{len(proof.pre_deploy)} pre-deploy, {len(proof.post_deploy)} post-deploy migration(s)."
     ]
     for refusal in proof.refusals:

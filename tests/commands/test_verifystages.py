@@ -364,3 +364,29 @@ def test_system_check_warns_of_an_operation_it_cannot_prove(empty_testapp: None)
         "is not proven."
     )
     assert "schema_effect" in warning.hint
+
+
+@pytest.mark.parametrize("flavour", ["green", "stock"])
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.fixture)
+def test_rollback_verdict_is_what_the_rollback_meets(
+    case: Removal, flavour: str, empty_testapp: None
+) -> None:
+    """The mirror image: the release rolled back runs while the rollback's pre-deploy stage does."""
+    with migration_module("initial", case.fixture):
+        run("migrate", APP_LABEL, verbosity=0)
+        run("makemigrations", APP_LABEL, interactive=False, stock=flavour == "stock", verbosity=0)
+        run("migrate", APP_LABEL, verbosity=0)
+        status, output = verify(APP_LABEL, case.previous, "--format", "json")
+        report = json.loads(output)
+        assert report["rollback"] is True
+        # Un-applying Django's drop adds the column back NOT NULL without a
+        # default while the release without the field still runs.
+        breaks = flavour == "stock" and case.prep is not None
+        assert (status, report["proven"]) == ((1, False) if breaks else (0, True)), output
+        if breaks:
+            [violation] = report["violations"]
+            assert (violation["release"], violation["moment"]) == ("old", "during pre-deploy")
+            assert (violation["table"], violation["column"]) == (case.table, case.column)
+        run("migrate", APP_LABEL, case.previous, stage="pre-deploy", skip_verify=True, verbosity=0)
+        failure = new_release_writes(case)
+        assert (failure is not None) is breaks, failure

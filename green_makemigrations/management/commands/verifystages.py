@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.migrations.exceptions import AmbiguityError
 from django.db.migrations.executor import MigrationExecutor
 
 from green_makemigrations import conf
@@ -32,7 +33,20 @@ class Command(BaseCommand):
     requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
-        """Add the database, output and deployed-state options."""
+        """Add the target, database, output and deployed-state options."""
+        parser.add_argument(
+            "app_label",
+            nargs="?",
+            help="Prove the plan to this app's latest migration (as migrate does).",
+        )
+        parser.add_argument(
+            "migration_name",
+            nargs="?",
+            help=(
+                "Prove the plan to this migration of the app: a rollback when it is "
+                'applied already ("zero": every migration of the app).'
+            ),
+        )
         parser.add_argument(
             "--database",
             default=DEFAULT_DB_ALIAS,
@@ -99,11 +113,20 @@ class Command(BaseCommand):
                     "database and that this checkout holds the deployed release's migrations."
                 )
             executor.loader.applied_migrations = {key: graph.nodes[key] for key in keys}
-            return prove(executor, connection, database=database, accept=accept)
+            targets = _targets(executor, options)
+            return prove(executor, connection, database=database, accept=accept, targets=targets)
         executor = MigrationExecutor(connection)
-        plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        targets = _targets(executor, options)
+        plan = executor.migration_plan(targets)
         deployed = deployed_apps(executor, plan)[0] if plan else None
-        return prove(executor, connection, database=database, accept=accept, deployed=deployed)
+        return prove(
+            executor,
+            connection,
+            database=database,
+            accept=accept,
+            deployed=deployed,
+            targets=targets,
+        )
 
     def write_report(self, proof: Proof, output: str) -> None:
         """Write the proof in the chosen format."""
@@ -117,6 +140,27 @@ class Command(BaseCommand):
         else:
             for line in report.as_text(proof):
                 self.stdout.write(line)
+
+
+def _targets(executor: MigrationExecutor, options: dict[str, Any]) -> list[Any]:
+    """Return the plan's targets, from the app label and migration name, as migrate reads them."""
+    graph = executor.loader.graph
+    app_label, name = options["app_label"], options["migration_name"]
+    if app_label is None:
+        return list(graph.leaf_nodes())
+    if app_label not in executor.loader.migrated_apps:
+        raise CommandError(f"App '{app_label}' does not have migrations.")
+    if name is None:
+        return [key for key in graph.leaf_nodes() if key[0] == app_label]
+    if name == "zero":
+        return [(app_label, None)]
+    try:
+        migration = executor.loader.get_migration_by_prefix(app_label, name)
+    except (AmbiguityError, KeyError) as error:
+        raise CommandError(
+            f"Cannot find one migration of {app_label} matching '{name}': {error}"
+        ) from None
+    return [(app_label, migration.name)]
 
 
 def _migration_path(label: str) -> str | None:
