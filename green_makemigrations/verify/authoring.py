@@ -14,11 +14,23 @@ from typing import Any
 from django.db.migrations import Migration
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.graph import MigrationGraph
+from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.state import ProjectState
 
 from .proof import Proof, prove
 
 MigrationKey = tuple[str, str]
+
+
+class FileExecutor(MigrationExecutor):
+    """A MigrationExecutor that plans over a given loader and never touches a database."""
+
+    def __init__(self, loader: MigrationLoader) -> None:
+        # Not Django's __init__: it would load the migrations again, from a connection.
+        self.connection = None  # type: ignore[assignment]
+        self.loader = loader
+        self.recorder = None  # type: ignore[assignment]
+        self.progress_callback = None
 
 
 def prove_new_migrations(
@@ -35,8 +47,9 @@ def prove_new_migrations(
     spares the proof building it again (not with replaced migrations). Its
     new state is not used: the autodetector changes it while it works.
     """
-    executor = MigrationExecutor(None)  # reads files only
-    loader = executor.loader
+    # As makemigrations loads them: an app whose migrations module does not exist yet counts.
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    executor = FileExecutor(loader)
     graph = _graph_with(loader.graph, changes, set(replaced))
     loader.graph = graph
     new = {(app_label, m.name) for app_label, migrations in changes.items() for m in migrations}
