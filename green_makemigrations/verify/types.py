@@ -72,8 +72,10 @@ def incompatibility(vendor: str, written: str | None, column: str | None) -> str
         return f"text longer than {limit} characters does not fit {column}"
     if mine.name in DECIMALS and theirs.name in DECIMALS:
         if len(mine.args) == 2 and len(theirs.args) == 2:
-            if theirs.args[0] - theirs.args[1] < mine.args[0] - mine.args[1]:
-                digits = mine.args[0] - mine.args[1]
+            digits = mine.args[0] - mine.args[1]
+            # Fewer places round the largest value up: 999.999 becomes 1000.00.
+            needed = digits + (1 if theirs.args[1] < mine.args[1] else 0)
+            if theirs.args[0] - theirs.args[1] < needed:
                 return f"numbers with {digits} digits before the point do not fit {column}"
         return None
     return f"it has type {column}, the release writes {written}"

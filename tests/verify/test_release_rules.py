@@ -206,6 +206,8 @@ def column_pairs(draw: st.DrawFn) -> tuple[Col | None, Col | None]:
 )
 @given(st.lists(column_pairs(), min_size=1, max_size=4))
 @example([(Col("int", null=True), Col("int", unique=True, constant_default=True))])
+# Found by this test on PostgreSQL: 999.999 rounds to 1000.00, one digit too many.
+@example([(Col("decimal", (6, 3)), Col("decimal", (5, 2)))])
 def test_generated_tables(pairs: list[tuple[Col | None, Col | None]]) -> None:
     """Whatever the columns, the verdict says what the database then does."""
     release_columns = {f"c{i}": r for i, (r, _s) in enumerate(pairs) if r is not None}
