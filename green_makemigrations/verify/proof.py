@@ -144,15 +144,12 @@ def prove(
             proof, executor, connection, plan, pre_run, post_run, set(accept), deployed
         )
     pending = [*pre_run, *post_run]
-    if old_state is not None:
-        # Only the models the plan reaches are followed (see applied_tracker()).
-        reduced = _copy(old_state, _seed_keys(pending, old_state))
-        new_state, plan_keys = _state_after(reduced, pending)
-        tracker = applied_tracker(executor, connection, old_state, plan_keys | set(reduced.models))
-    else:
-        tracker = applied_tracker(executor, connection)
-        old_state = tracker.state.clone()
-        new_state, plan_keys = _state_after(tracker.state, pending)
+    if old_state is None:
+        old_state = _applied_state(executor)
+    # Only the models the plan reaches are followed (see applied_tracker()).
+    reduced = _copy(old_state, _seed_keys(pending, old_state))
+    new_state, plan_keys = _state_after(reduced, pending)
+    tracker = applied_tracker(executor, connection, old_state, plan_keys | set(reduced.models))
     old_tables = _tables(old_state if applied_keys else None, plan_keys, connection)
     new_tables = _tables(new_state, plan_keys, connection)
 
@@ -306,6 +303,7 @@ def applied_tracker(
     state: ProjectState | None = None,
     keep: set[ModelKey] | None = None,
     without: Collection[tuple[str, str]] = (),
+    precise: bool = False,
 ) -> SchemaTracker:
     """Return a tracker holding the state and the schema of the applied migrations.
 
@@ -316,17 +314,16 @@ def applied_tracker(
     the tracker's state holds only them and the models their relations
     reach (Django's state operations look through every model of a state,
     which for a large project costs more than the rest of the proof).
+    without: migrations left out (a rollback's). precise: always follow the
+    history operation by operation (the tests compare that with the database).
     """
     loader = executor.loader
-    applied_keys = set(loader.applied_migrations or ()) - set(without)
-    applied = [
-        migration
-        for migration, _backwards in MigrationExecutor.migration_plan(
-            executor, loader.graph.leaf_nodes(), clean_start=True
-        )
-        if _key(migration) in applied_keys
-    ]
-    if state is not None and not any(_diverges(op) for m in applied for op in m.operations):
+    applied = _applied_migrations(executor, without)
+    if not precise and not any(_diverges(op) for m in applied for op in m.operations):
+        if state is None:
+            state = ProjectState(real_apps=loader.unmigrated_apps)
+            for migration in applied:
+                migration.mutate_state(state, preserve=False)
         projection = StateProjection(state, connection)
         tracker = SchemaTracker(connection, _copy(state, keep))
         # Only the tables the plan may reach: the others are neither changed nor checked.
@@ -339,6 +336,29 @@ def applied_tracker(
     for migration in applied:
         tracker.apply(migration)
     return tracker
+
+
+def _applied_migrations(
+    executor: MigrationExecutor, without: Collection[tuple[str, str]] = ()
+) -> list[Migration]:
+    """Return the applied migrations (but those of without), in the order Django applies them."""
+    loader = executor.loader
+    applied_keys = set(loader.applied_migrations or ()) - set(without)
+    return [
+        migration
+        for migration, _backwards in MigrationExecutor.migration_plan(
+            executor, loader.graph.leaf_nodes(), clean_start=True
+        )
+        if _key(migration) in applied_keys
+    ]
+
+
+def _applied_state(executor: MigrationExecutor) -> ProjectState:
+    """Return the state of the applied migrations (unrendered, as migrate builds it)."""
+    state = ProjectState(real_apps=executor.loader.unmigrated_apps)
+    for migration in _applied_migrations(executor):
+        migration.mutate_state(state, preserve=False)
+    return state
 
 
 def _diverges(operation: Operation) -> bool:

@@ -679,7 +679,7 @@ def check_derived_schema(when: str) -> None:
     Compared: the app's tables and views by name, and each table's columns
     with their nullability (on SQLite a view is a mirror table: its name only).
     """
-    tracker = applied_tracker(MigrationExecutor(connection), connection)
+    tracker = applied_tracker(MigrationExecutor(connection), connection, precise=True)
     derived = {
         name: None if relation.is_view else {c.name: c.null for c in relation.columns.values()}
         for name, relation in tracker.schema.relations.items()
