@@ -186,8 +186,12 @@ def process_env(database: Database) -> dict[str, str]:
     return env
 
 
-def manage(tree: Path, database: Database, *args: str) -> str:
-    """Run ``manage.py args`` in a release tree; return its output, raise if it fails."""
+def manage(tree: Path, database: Database, *args: str, ok: tuple[int, ...] = (0,)) -> str:
+    """Run ``manage.py args`` in a release tree; return its output, raise if it fails.
+
+    ok are the exit statuses that are not a failure (verifystages exits 1
+    when it finds a problem).
+    """
     command = [sys.executable, "manage.py", *args]
     result = subprocess.run(
         command,
@@ -199,7 +203,7 @@ def manage(tree: Path, database: Database, *args: str) -> str:
         timeout=COMMAND_TIMEOUT,
     )
     output = (result.stdout + result.stderr).rstrip()
-    if result.returncode != 0:
+    if result.returncode not in ok:
         raise RuntimeError(
             f"`manage.py {' '.join(args)}` failed in {tree.name} "
             f"(exit {result.returncode}):\n{indent(output)}"
@@ -440,6 +444,10 @@ class Rehearsal:
             if path not in before and self.show_migrations:
                 say(f"\n  --- shop/migrations/{path.name}")
                 say(indent(path.read_text()))
+        if self.show_migrations:
+            # The proof, before the deploy: what each moment of it does to each release.
+            say("\nverifystages (before the deploy):")
+            say(indent(manage(release2, self.database, "verifystages", ok=(0, 1))))
         say()
 
     def deploy(self) -> None:
