@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
+from django.conf import settings
 from django.db.migrations import Migration
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.graph import MigrationGraph
@@ -50,7 +51,7 @@ def prove_new_migrations(
     # As makemigrations loads them: an app whose migrations module does not exist yet counts.
     loader = MigrationLoader(None, ignore_no_migrations=True)
     executor = FileExecutor(loader)
-    graph = _graph_with(loader.graph, changes, set(replaced))
+    graph = _graph_with(loader, changes, set(replaced))
     loader.graph = graph
     new = {(app_label, m.name) for app_label, migrations in changes.items() for m in migrations}
     loader.applied_migrations = {
@@ -62,11 +63,12 @@ def prove_new_migrations(
 
 
 def _graph_with(
-    graph: MigrationGraph,
+    loader: MigrationLoader,
     changes: Mapping[str, Sequence[Migration]],
     replaced: set[MigrationKey],
 ) -> MigrationGraph:
-    """Return a copy of graph without the replaced nodes and with the new migrations."""
+    """Return a copy of the loader's graph without the replaced nodes, with the new migrations."""
+    graph = loader.graph
     result = MigrationGraph()
     for key, migration in graph.nodes.items():
         if key not in replaced:
@@ -82,24 +84,32 @@ def _graph_with(
             result.add_node((app_label, migration.name), migration)
     for app_label, migrations in changes.items():
         for migration in migrations:
-            for parent in migration.dependencies:
-                result.add_dependency(
-                    migration, (app_label, migration.name), _resolve(result, parent)
-                )
+            for dependency in migration.dependencies:
+                parent = _resolve(result, tuple(dependency), app_label)
+                if parent is not None:
+                    result.add_dependency(
+                        migration, (app_label, migration.name), parent, skip_validation=True
+                    )
     result.validate_consistency()
     return result
 
 
-def _resolve(graph: MigrationGraph, key: tuple[str, str]) -> MigrationKey:
-    """Return the node a dependency names (``__first__``/``__latest__`` resolved)."""
-    app_label, name = key
-    if name == "__first__":
-        roots = graph.root_nodes(app_label)
-        return roots[0] if roots else key
-    if name == "__latest__":
-        leaves = graph.leaf_nodes(app_label)
-        return leaves[0] if leaves else key
-    return key
+def _resolve(graph: MigrationGraph, key: tuple[str, ...], app_label: str) -> MigrationKey | None:
+    """Return the node a new migration's dependency names (None: none to wait for).
+
+    The autodetector's own migrations name a swappable model's app as
+    ``("__setting__", "AUTH_USER_MODEL")`` (written as swappable_dependency()),
+    and an app's first or latest migration as ``__first__``/``__latest__``.
+    """
+    dependency_app, name = key[0], key[1]
+    if dependency_app == "__setting__":
+        dependency_app, name = getattr(settings, name).split(".")[0], "__first__"
+    if name not in ("__first__", "__latest__"):
+        return (dependency_app, name)
+    if dependency_app == app_label:
+        return None
+    nodes = (graph.root_nodes if name == "__first__" else graph.leaf_nodes)(dependency_app)
+    return nodes[0] if nodes else None  # an app without migrations: nothing to wait for
 
 
 def unproven_message(proof: Proof, lines: Sequence[str]) -> str:
