@@ -14,7 +14,9 @@ At each moment the schema the migrations leave (derive.py) is checked
 against the models of every release running then (release.py). A query that
 fails for the old release already before the deploy is not the plan's doing
 and is not reported. The first deploy of an app (none of its migrations
-applied) has no old release using its tables.
+applied) has no old release using its tables. A rollback (a target behind
+the applied migrations) is the mirror image: the release running at the
+start is the applied one, the release returned to is the target's.
 """
 
 from __future__ import annotations
