@@ -146,26 +146,15 @@ def check_pending_plan_proven(app_configs: Any = None, **kwargs: Any) -> list[Ch
     from django.db import DatabaseError, connections
     from django.db.migrations.executor import MigrationExecutor
 
-    from .executor import deployed_apps
-    from .verify.proof import prove
+    from .executor import prove_pending
 
     messages: list[CheckMessage] = []
     for alias in sorted(databases):
-        connection = connections[alias]
         try:
-            executor = MigrationExecutor(connection)
-            plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
-            deployed = deployed_apps(executor, plan)[0] if plan else None
+            executor = MigrationExecutor(connections[alias])
+            proof = prove_pending(executor, accept=conf.verify_accept())
         except DatabaseError:  # pragma: no cover - an unreachable database: nothing to prove
             continue
-        try:
-            proof = prove(
-                executor,
-                connection,
-                database=alias,
-                accept=conf.verify_accept(),
-                deployed=deployed,
-            )
         except GreenMigrationsError:
             continue  # a stage or setting error, which E002/E003 report
         if proof.refusals:

@@ -45,7 +45,7 @@ from .plan import (
 )
 from .resumable import Progress, ResumableOperation
 from .verify import report as proof_report
-from .verify.proof import prove
+from .verify.proof import Proof, prove
 
 Run = Callable[[ProjectState], ProjectState]
 
@@ -361,6 +361,23 @@ def deployed_apps(
         existing = connection.introspection.table_names(cursor)
     adopted = adopted_apps(plan, applied, existing, connection.ops.max_name_length())
     return applied | set(adopted), adopted
+
+
+def prove_pending(
+    executor: MigrationExecutor, targets: Any = None, accept: Collection[str] = ()
+) -> Proof:
+    """Return the proof of the executor's database's plan to targets (default: the leaves)."""
+    if targets is None:
+        targets = executor.loader.graph.leaf_nodes()
+    plan = MigrationExecutor.migration_plan(executor, targets)
+    return prove(
+        executor,
+        executor.connection,
+        database=executor.connection.alias,
+        accept=accept,
+        deployed=deployed_apps(executor, plan)[0] if plan else None,
+        targets=targets,
+    )
 
 
 def _refuse_unmatched_overrides(loader: Any) -> None:

@@ -5,5 +5,7 @@
 - types.py: whether a column's type takes what a release writes;
 - release.py: the queries of one release that fail against a schema;
 - proof.py: the moments of a pending plan and the releases running at each;
-- report.py: the proof as text, JSON and CI annotations.
+- report.py: the proof as text, JSON and CI annotations;
+- applied.py: the deployed migrations read from a file (verifystages --applied);
+- authoring.py: the plan makemigrations is about to write, and its proof.
 """

@@ -87,9 +87,9 @@ class SchemaTracker:
                     relation = model_relation(model, connection)
                     self.schema.relations[relation.name] = relation
 
-    def projection(self, state: ProjectState | None = None) -> StateProjection:
-        """Return the projection of state (default: the tracker's)."""
-        return StateProjection(self.state if state is None else state, self.connection)
+    def projection(self, state: ProjectState) -> StateProjection:
+        """Return the projection of state."""
+        return StateProjection(state, self.connection)
 
     def apply(self, migration: Migration) -> list[Unproven]:
         """Apply a migration forwards; return its operations whose effect is unknown."""
@@ -180,17 +180,22 @@ class SchemaTracker:
 
 
 def touched(app_label: str, operation: Operation, state: ProjectState) -> set[ModelKey]:
-    """Return the models whose tables operation may change.
+    """Return the models whose tables operation (or its inner operations) may change.
 
     The models with a relation to them are included when their tables follow
     the change: a model rename renames the ``<model>_id`` columns of their
     many-to-many tables, and a change of a primary key's (or a ``to_field``'s)
     type changes their foreign-key columns.
     """
-    if isinstance(operation, (operations.RunSQL, operations.RunPython)):
+    inner: list[Operation] | None = None
+    if isinstance(operation, operations.SeparateDatabaseAndState):
+        inner = [*operation.state_operations, *operation.database_operations]
+    elif isinstance(operation, (operations.RunSQL, operations.RunPython)):
+        inner = [*getattr(operation, "state_operations", []), *(declared_effect(operation) or [])]
+    if inner is not None:
         keys: set[ModelKey] = set()
-        for inner in getattr(operation, "state_operations", []):
-            keys |= touched(app_label, inner, state)
+        for each in inner:
+            keys |= touched(app_label, each, state)
         return keys
     related = False
     if hasattr(operation, "model_name_lower"):

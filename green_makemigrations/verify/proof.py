@@ -422,7 +422,7 @@ def _touched_by(migrations: list[Migration], states: tuple[ProjectState, ...]) -
     for migration in migrations:
         for operation in migration.operations:
             for state in states:
-                keys |= _touched_deep(migration.app_label, operation, state)
+                keys |= touched(migration.app_label, operation, state)
     return keys
 
 
@@ -431,7 +431,7 @@ def _seed_keys(migrations: list[Migration], state: ProjectState) -> set[ModelKey
     keys: set[ModelKey] = set()
     for migration in migrations:
         for operation in migration.operations:
-            keys |= _touched_deep(migration.app_label, operation, state)
+            keys |= touched(migration.app_label, operation, state)
             fields = [
                 getattr(operation, "field", None),
                 *dict(getattr(operation, "fields", ())).values(),
@@ -493,24 +493,10 @@ def _state_after(
     keys: set[ModelKey] = set()
     for migration in migrations:
         for operation in migration.operations:
-            keys |= _touched_deep(migration.app_label, operation, after)
+            keys |= touched(migration.app_label, operation, after)
             operation.state_forwards(migration.app_label, after)
-            keys |= _touched_deep(migration.app_label, operation, after)
+            keys |= touched(migration.app_label, operation, after)
     return after, keys
-
-
-def _touched_deep(app_label: str, operation: Operation, state: ProjectState) -> set[ModelKey]:
-    """Return the models operation touches, with those of its inner operations."""
-    if isinstance(operation, operations.SeparateDatabaseAndState):
-        inner = [*operation.state_operations, *operation.database_operations]
-    elif isinstance(operation, (operations.RunSQL, operations.RunPython)):
-        inner = [*getattr(operation, "state_operations", []), *(declared_effect(operation) or [])]
-    else:
-        return touched(app_label, operation, state)
-    keys: set[ModelKey] = set()
-    for each in inner:
-        keys |= _touched_deep(app_label, each, state)
-    return keys
 
 
 def _tables(state: ProjectState | None, keys: set[ModelKey], connection: Any) -> list[Relation]:

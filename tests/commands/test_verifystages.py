@@ -390,3 +390,14 @@ def test_rollback_verdict_is_what_the_rollback_meets(
         run("migrate", APP_LABEL, case.previous, stage="pre-deploy", skip_verify=True, verbosity=0)
         failure = new_release_writes(case)
         assert (failure is not None) is breaks, failure
+
+
+def test_unknown_operations_of_an_app_no_release_uses_are_accepted(empty_testapp: None) -> None:
+    # Nothing of the test app is applied and its tables are gone: no running
+    # release can meet what its RunSQL does.
+    with migration_module("initial") as module:
+        (module.path / "0002_touch.py").write_text(RUN_SQL.format(hints=""))
+        status, output = verify("--format", "json")
+    report = json.loads(output)
+    assert (status, report["not_proven"]) == (0, []), output
+    assert [entry["migration"] for entry in report["accepted"]] == ["testapp.0002_touch"]

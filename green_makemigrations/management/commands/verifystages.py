@@ -14,7 +14,7 @@ from django.db.migrations.executor import MigrationExecutor
 
 from green_makemigrations import conf
 from green_makemigrations.exceptions import GreenMigrationsError
-from green_makemigrations.executor import deployed_apps
+from green_makemigrations.executor import prove_pending
 from green_makemigrations.verify import report
 from green_makemigrations.verify.applied import parse_applied
 from green_makemigrations.verify.proof import Proof, prove
@@ -116,17 +116,7 @@ class Command(BaseCommand):
             targets = _targets(executor, options)
             return prove(executor, connection, database=database, accept=accept, targets=targets)
         executor = MigrationExecutor(connection)
-        targets = _targets(executor, options)
-        plan = executor.migration_plan(targets)
-        deployed = deployed_apps(executor, plan)[0] if plan else None
-        return prove(
-            executor,
-            connection,
-            database=database,
-            accept=accept,
-            deployed=deployed,
-            targets=targets,
-        )
+        return prove_pending(executor, _targets(executor, options), accept)
 
     def write_report(self, proof: Proof, output: str) -> None:
         """Write the proof in the chosen format."""
