@@ -8,4 +8,5 @@
 - report.py: the proof as text, JSON and CI annotations;
 - applied.py: the deployed migrations read from a file (verifystages --applied);
 - authoring.py: the plan makemigrations is about to write, and its proof.
+- exercise.py: the plan run on a scratch database, both releases' queries (--exercise).
 """

@@ -5,9 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .proof import Finding, Proof
+
+if TYPE_CHECKING:
+    from .exercise import Exercise
 
 # Where a migration's file is, for annotations ("app_label.name" -> path), or None.
 PathOf = Callable[[str], str | None]
@@ -41,9 +44,12 @@ def as_data(proof: Proof) -> dict[str, Any]:
     }
 
 
-def as_json(proof: Proof) -> str:
-    """Return the JSON report."""
-    return json.dumps(as_data(proof), indent=2)
+def as_json(proof: Proof, exercise: Exercise | None = None) -> str:
+    """Return the JSON report (with the "exercise" key when --exercise ran)."""
+    data = as_data(proof)
+    if exercise is not None:
+        data["exercise"] = exercise.as_data()
+    return json.dumps(data, indent=2)
 
 
 def _headline(finding: Finding) -> str:
@@ -101,10 +107,51 @@ def _escape_github(text: str, *, property_value: bool = False) -> str:
     return text
 
 
-def as_github(proof: Proof, path_of: PathOf) -> list[str]:
+def exercise_as_text(exercise: Exercise) -> list[str]:
+    """Return the exercise's section of the text report."""
+    lines = [f"Exercise on scratch database {exercise.scratch!r}:"]
+    if exercise.reason:
+        lines.append(f"  {exercise.reason}")
+    for moment in exercise.moments:
+        lines.append(
+            f"  {moment.moment}, the {moment.release} release: "
+            f"{len(moment.exercised)} model(s) exercised."
+        )
+        for label, reason in moment.not_exercised:
+            lines.append(f"    not exercised: {label} ({reason}).")
+    for failure in exercise.failures:
+        lines.append(f"FAILED {_exercise_headline(failure)}: {failure.error}: {failure.message}")
+    if exercise.failures:
+        lines.append(f"Exercise: {len(exercise.failures)} query(ies) failed.")
+    elif exercise.ran:
+        lines.append("Exercise: every query ran.")
+    return lines
+
+
+def _exercise_headline(failure: Any) -> str:
+    if failure.operation == "migrate":
+        return f"{failure.model or 'a migration'}, {failure.moment}: it does not apply"
+    return f"{failure.model} {failure.operation}, {failure.moment}, the {failure.release} release"
+
+
+def _exercise_annotations(exercise: Exercise | None) -> list[dict[str, Any]]:
+    if exercise is None:
+        return []
+    return [
+        {
+            "migration": failure.model if failure.operation == "migrate" else None,
+            "title": f"Exercise: {_exercise_headline(failure)}",
+            "message": f"{failure.error}: {failure.message}",
+            "check": "exercise",
+        }
+        for failure in exercise.failures
+    ]
+
+
+def as_github(proof: Proof, path_of: PathOf, exercise: Exercise | None = None) -> list[str]:
     """Return GitHub Actions workflow commands (``::error file=...::``), one per problem."""
     lines = []
-    for item in _annotations(proof):
+    for item in _annotations(proof) + _exercise_annotations(exercise):
         path = path_of(item["migration"]) if item["migration"] else None
         where = f"file={_escape_github(path, property_value=True)},line=1," if path else ""
         title = _escape_github(item["title"], property_value=True)
@@ -112,10 +159,10 @@ def as_github(proof: Proof, path_of: PathOf) -> list[str]:
     return lines
 
 
-def as_gitlab(proof: Proof, path_of: PathOf) -> str:
+def as_gitlab(proof: Proof, path_of: PathOf, exercise: Exercise | None = None) -> str:
     """Return a GitLab Code Quality report (a JSON list of issues)."""
     issues = []
-    for item in _annotations(proof):
+    for item in _annotations(proof) + _exercise_annotations(exercise):
         path = (path_of(item["migration"]) if item["migration"] else None) or "manage.py"
         description = f"{item['title']}: {item['message']}"
         issues.append(

@@ -17,6 +17,7 @@ from green_makemigrations.exceptions import GreenMigrationsError
 from green_makemigrations.executor import prove_pending
 from green_makemigrations.verify import report
 from green_makemigrations.verify.applied import parse_applied
+from green_makemigrations.verify.exercise import Exercise, exercise
 from green_makemigrations.verify.proof import Proof, prove
 
 FORMATS = ("text", "json", "github", "gitlab")
@@ -31,6 +32,9 @@ class Command(BaseCommand):
         "Exits 0 when proven, 1 when a release breaks or an operation cannot be proven."
     )
     requires_system_checks: list[str] = []
+    # What build_proof() proved: the deployed migrations and the plan's targets.
+    _applied: set[tuple[str, str]]
+    _targets: list[Any]
 
     def add_arguments(self, parser: CommandParser) -> None:
         """Add the target, database, output and deployed-state options."""
@@ -81,15 +85,33 @@ class Command(BaseCommand):
             ),
         )
 
+        parser.add_argument(
+            "--exercise",
+            action="store_true",
+            help=(
+                "Then, on a scratch database (the alias's test database name), apply the "
+                "deployed migrations and each stage, and run inserts, reads, updates and "
+                "deletes through both releases' historical models, rolled back; exit 1 if "
+                "one fails. Needs django-test-migrations."
+            ),
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
-        """Prove the plan, print the report, exit 1 unless proven."""
+        """Prove the plan (and exercise it), print the report, exit 1 unless all is well."""
+        ran: Exercise | None = None
         try:
             proof = self.build_proof(options)
+            if options["exercise"]:
+                ran = self.run_exercise(options)
         except GreenMigrationsError as error:
             raise CommandError(str(error)) from error
-        self.write_report(proof, options["format"])
-        if not proof.proven:
+        self.write_report(proof, options["format"], ran)
+        if not proof.proven or (ran is not None and ran.failures):
             sys.exit(1)
+
+    def run_exercise(self, options: dict[str, Any]) -> Exercise:
+        """Exercise the plan the proof proved, from the same deployed migrations."""
+        return exercise(options["database"], self._targets, self._applied)
 
     def build_proof(self, options: dict[str, Any]) -> Proof:
         """Return the proof of the database's pending plan (or of the --applied file's)."""
@@ -114,21 +136,27 @@ class Command(BaseCommand):
                 )
             executor.loader.applied_migrations = {key: graph.nodes[key] for key in keys}
             targets = _targets(executor, options)
+            self._applied, self._targets = set(keys), targets
             return prove(executor, connection, database=database, accept=accept, targets=targets)
         executor = MigrationExecutor(connection)
-        return prove_pending(executor, _targets(executor, options), accept)
+        targets = _targets(executor, options)
+        self._applied, self._targets = set(executor.loader.applied_migrations or ()), targets
+        return prove_pending(executor, targets, accept)
 
-    def write_report(self, proof: Proof, output: str) -> None:
-        """Write the proof in the chosen format."""
+    def write_report(self, proof: Proof, output: str, ran: Exercise | None = None) -> None:
+        """Write the proof (and the exercise, when it ran) in the chosen format."""
         if output == "json":
-            self.stdout.write(report.as_json(proof))
+            self.stdout.write(report.as_json(proof, ran))
         elif output == "github":
-            for line in report.as_github(proof, _migration_path):
+            for line in report.as_github(proof, _migration_path, ran):
                 self.stdout.write(line)
         elif output == "gitlab":
-            self.stdout.write(report.as_gitlab(proof, _migration_path))
+            self.stdout.write(report.as_gitlab(proof, _migration_path, ran))
         else:
-            for line in report.as_text(proof):
+            lines = report.as_text(proof)
+            if ran is not None:
+                lines += report.exercise_as_text(ran)
+            for line in lines:
                 self.stdout.write(line)
 
 
