@@ -35,10 +35,12 @@ from ..constants import Stage
 from ..plan import explain_blocked, graph_stages, split_plan
 from .derive import EFFECT_HINT, SchemaTracker, Unproven, declared_effect, touched
 from .release import CAVEATS, Break, check_release
+from .rows import one_value_unique
 from .schema import ModelKey, Relation, Schema, StateProjection
 
 OLD = "old"
 NEW = "new"
+MIGRATION = "migration"  # the "release" of a finding where the migration itself stops
 DURING_PRE = "during pre-deploy"
 AFTER_PRE = "after pre-deploy"
 DURING_POST = "during post-deploy"
@@ -162,8 +164,29 @@ def prove(
 
     start = tracker.schema.copy()
     _judge(proof, connection, start, steps(pre_run), steps(post_run), old_tables, new_tables)
+    if applied_keys:
+        _stops_on_rows(proof, connection, old_state, (DURING_PRE, pre_run), (DURING_POST, post_run))
     _sort_unknown(proof, set(accept), deployed)
     return proof
+
+
+def _stops_on_rows(
+    proof: Proof,
+    connection: Any,
+    deployed_state: ProjectState,
+    *stages: tuple[str, list[Migration]],
+) -> None:
+    """Record the operations that stop on the rows of the deployed release's tables."""
+    for moment, run in stages:
+        for migration in run:
+            for operation in migration.operations:
+                brk = one_value_unique(migration.app_label, operation, deployed_state, connection)
+                if brk is not None:
+                    proof.findings.append(
+                        Finding(
+                            moment, MIGRATION, _label(migration), operation.describe(), brk, brk.fix
+                        )
+                    )
 
 
 def _prove_rollback(

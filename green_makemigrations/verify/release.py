@@ -23,6 +23,8 @@ TYPE = "type"
 NULL_REFUSED = "null-refused"
 NO_VALUE = "no-value"
 CONSTANT_UNIQUE = "constant-unique"
+# Not a query of a release: the migration itself stops on the table's rows (rows.py).
+ONE_VALUE_UNIQUE = "one-value-unique"
 # Not a break: a phased type change's column, synced into its replacement,
 # takes the old type's values only until the post-deploy swap.
 TYPE_UNTIL_SWAP = "type-until-swap"
@@ -51,6 +53,11 @@ FIXES = {
     CONSTANT_UNIQUE: (
         "Add the field nullable, fill it with unique values, then make it NOT NULL "
         "(post-deploy); a unique column cannot take one default for every row."
+    ),
+    ONE_VALUE_UNIQUE: (
+        "Add the field nullable (or with a per-row db_default such as RandomUUID or Now), "
+        "give each existing row its own value in a data migration, then make it NOT NULL; "
+        "Django's AddField gives every row the same default."
     ),
     TYPE_UNTIL_SWAP: (
         "Until the post-deploy stage puts the column of the new type in its place, the new "

@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .proof import Finding, Proof
+from .proof import MIGRATION, Finding, Proof
 
 if TYPE_CHECKING:
     from .exercise import Exercise
@@ -56,6 +56,8 @@ def _headline(finding: Finding) -> str:
     where = finding.migration or "the final schema"
     if finding.operation:
         where = f"{where} ({finding.operation})"
+    if finding.release == MIGRATION:
+        return f"{where}, {finding.moment}: the migration stops on the table's rows"
     return f"{where}, {finding.moment}: the {finding.release} release breaks"
 
 

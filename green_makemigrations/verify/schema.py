@@ -34,6 +34,10 @@ PER_ROW_FUNCTIONS = frozenset(
     {"now", "current_timestamp", "gen_random_uuid", "uuid", "random", "randomblob"}
 )
 PER_ROW_EXPRESSIONS = frozenset({"Now", "Random", "RandomUUID"})
+# What gives each row its own value even within one statement (now() does not:
+# the rows an ALTER TABLE fills all get the statement's time).
+DISTINCT_FUNCTIONS = frozenset({"gen_random_uuid", "uuid", "random", "randomblob"})
+DISTINCT_EXPRESSIONS = frozenset({"Random", "RandomUUID"})
 
 
 @dataclass(frozen=True)
@@ -125,16 +129,30 @@ def default_kind(model_field: Any) -> str:
     return PER_ROW if _per_row(db_default) else CONSTANT
 
 
-def _per_row(expression: Any) -> bool:
-    if type(expression).__name__ in PER_ROW_EXPRESSIONS:
+def fills_distinct(model_field: Any) -> bool:
+    """Return whether a field's ``db_default`` gives the rows of one statement distinct values."""
+    db_default = getattr(model_field, "db_default", NOT_PROVIDED)
+    return db_default is not NOT_PROVIDED and _per_row(
+        db_default, DISTINCT_EXPRESSIONS, DISTINCT_FUNCTIONS
+    )
+
+
+def _per_row(
+    expression: Any,
+    expressions: frozenset[str] = PER_ROW_EXPRESSIONS,
+    functions: frozenset[str] = PER_ROW_FUNCTIONS,
+) -> bool:
+    if type(expression).__name__ in expressions:
         return True
     function = getattr(expression, "function", None)
-    if isinstance(function, str) and function.lower() in PER_ROW_FUNCTIONS:
+    if isinstance(function, str) and function.lower() in functions:
         return True
     sources = getattr(expression, "get_source_expressions", None)
     if sources is None:
         return False
-    return any(_per_row(source) for source in sources() if source is not None)
+    return any(
+        _per_row(source, expressions, functions) for source in sources() if source is not None
+    )
 
 
 def model_relation(model: type[models.Model], connection: Any) -> Relation:
