@@ -380,6 +380,58 @@ class ReleasePair:
             self.n1.manage("migrate", APP_LABEL, self.n.migration_names()[-1])
 
 
+@dataclass(frozen=True)
+class Scenario:
+    """A rehearsal's releases: release N's models, release N+1's (one per makemigrations run).
+
+    answers are what makemigrations is told at its questions ("Did you
+    rename...?"), the same lines for each run; None runs it with --noinput.
+    """
+
+    name: str
+    n_source: str
+    n1_sources: tuple[str, ...]
+    answers: tuple[str, ...] | None = None
+
+
+# Every pair of releases/ that a rehearsal deploys; test_rehearsal_verdicts.py
+# deploys each with Django's own migrations too, and checks none is left out.
+SCENARIOS = {
+    scenario.name: scenario
+    for scenario in [
+        Scenario("cases", "cases_n", ("cases_n1",)),
+        Scenario("multipr", "multipr_n", ("multipr_n1_pr1", "multipr_n1_pr2")),
+        Scenario("stock", "stock_n", ("stock_n1",), ("y",)),
+        Scenario("deadlock", "deadlock_n", ("deadlock_n1",)),
+        Scenario("changes", "changes_n", ("changes_n1",), ("y",) * 5),
+        Scenario("views", "views_n", ("views_n1",), ("y",)),
+        Scenario("fields", "fields_n", ("fields_n1",)),
+        Scenario("mirrors", "mirrors_n", ("mirrors_n1",), ("y", "y")),
+        Scenario("online", "online_n", ("online_n1",), ("y",)),
+        Scenario("separate", "separate_n", ("separate_n1_pr1", "separate_n1_pr2"), ("y", "y")),
+    ]
+}
+
+
+def build_scenario(
+    scenario: Scenario,
+    root: Path,
+    database: dict[str, Any],
+    stock: bool = False,
+    capture_schema: bool = False,
+) -> ReleasePair:
+    """Build scenario's release pair (build_pair with the scenario's sources and answers)."""
+    return build_pair(
+        root,
+        database,
+        scenario.n_source,
+        *scenario.n1_sources,
+        stock=stock,
+        capture_schema=capture_schema,
+        answers=list(scenario.answers) if scenario.answers is not None else None,
+    )
+
+
 def build_pair(
     root: Path,
     database: dict[str, Any],
@@ -647,9 +699,12 @@ class RollingDeploy:
     verdict: dict[str, Any] = field(default_factory=dict)  # verifystages --format json, before
 
 
-def verdict_of(n1: Project) -> dict[str, Any]:
-    """Return what ``verifystages --format json`` says of n1's pending plan (exit 0 or 1)."""
-    completed = n1.manage("verifystages", "--format", "json", check=False)
+def verdict_of(n1: Project, *target: str) -> dict[str, Any]:
+    """Return what ``verifystages --format json`` says of n1's pending plan (exit 0 or 1).
+
+    target is an app label and a migration name, for a rollback's plan.
+    """
+    completed = n1.manage("verifystages", *target, "--format", "json", check=False)
     if completed.returncode not in (0, 1):
         raise RehearsalError(f"verifystages failed:\n{completed.stdout}\n{completed.stderr}")
     verdict: dict[str, Any] = json.loads(completed.stdout)
@@ -676,6 +731,7 @@ def rolling_deploy(
     n1: Project,
     between: Callable[[], Any] | None = None,
     check: bool = True,
+    skip_verify: bool = False,
 ) -> RollingDeploy:
     """Deploy release N+1 over release N as production does, workers of both querying.
 
@@ -683,11 +739,14 @@ def rolling_deploy(
     beside it (both), then release N stopped and the post-deploy stage under
     release N+1. between runs after pre-deploy, before release N+1 starts;
     check=False lets the post-deploy command fail (its result says how).
+    skip_verify runs the pre-deploy stage even when its proof fails (to see
+    what an unproven plan does to the releases).
     """
     verdict = verdict_of(n1)
+    pre_deploy = ["migrate", "--stage", "pre-deploy"] + (["--skip-verify"] if skip_verify else [])
     with n.worker("N", "baseline") as old:
         run_phase("baseline", [old])
-        pre = run_phase("pre-deploy", [old], lambda: n1.manage("migrate", "--stage", "pre-deploy"))
+        pre = run_phase("pre-deploy", [old], lambda: n1.manage(*pre_deploy))
         prepared = n1.schema()
         extra = between() if between is not None else None
         with n1.worker("N+1", "both") as current:
@@ -712,6 +771,7 @@ class RollingRollback:
     restored: Schema  # the schema after the rollback's pre-deploy stage
     new: WorkerResult  # release N+1's queries
     old: WorkerResult  # release N's queries
+    verdict: dict[str, Any] = field(default_factory=dict)  # verifystages of the rollback, before
 
 
 def rolling_rollback(n: Project, n1: Project) -> RollingRollback:
@@ -722,6 +782,7 @@ def rolling_rollback(n: Project, n1: Project) -> RollingRollback:
     release N+1 stopped and the rollback's post-deploy stage under release N.
     """
     target = n.migration_names()[-1]
+    verdict = verdict_of(n1, APP_LABEL, target)
     with n1.worker("N+1", "baseline") as current:
         run_phase("baseline", [current])
         pre = run_phase(
@@ -739,7 +800,8 @@ def rolling_rollback(n: Project, n1: Project) -> RollingRollback:
                 lambda: n1.manage("migrate", APP_LABEL, target, "--stage", "post-deploy"),
             )
             old_result = old.stop()
-    return RollingRollback(pre, restored, new_result, old_result)
+    assert_verdict_held(verdict, new_result, old_result)
+    return RollingRollback(pre, restored, new_result, old_result, verdict)
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -19,11 +19,12 @@ from django.conf import settings
 from .harness import (
     APP_LABEL,
     MIN_OPS,
+    SCENARIOS,
     ReleasePair,
     app_tables,
     assert_no_failures,
     assert_phases,
-    build_pair,
+    build_scenario,
     release_source,
     rolling_deploy,
     rolling_rollback,
@@ -47,8 +48,8 @@ def cases(
     rehearsal_database: Callable[[str], dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
 ) -> ReleasePair:
     """Every removal case of the issue, one model each, in one release pair."""
-    return build_pair(
-        tmp_path_factory.mktemp("cases"), rehearsal_database("cases"), "cases_n", "cases_n1"
+    return build_scenario(
+        SCENARIOS["cases"], tmp_path_factory.mktemp("cases"), rehearsal_database("cases")
     )
 
 
@@ -57,12 +58,10 @@ def multi_pr(
     rehearsal_database: Callable[[str], dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
 ) -> ReleasePair:
     """Release N+1 made of two pull requests: removals, then a nullable field added."""
-    return build_pair(
+    return build_scenario(
+        SCENARIOS["multipr"],
         tmp_path_factory.mktemp("multi_pr"),
         rehearsal_database("multi"),
-        "multipr_n",
-        "multipr_n1_pr1",
-        "multipr_n1_pr2",
         capture_schema=True,
     )
 
@@ -287,13 +286,11 @@ def test_control_stock_removal_fails_queries_of_release_n(
     renames a column release N uses (makemigrations is told yes, it was a
     rename).
     """
-    pair = build_pair(
+    pair = build_scenario(
+        SCENARIOS["stock"],
         tmp_path_factory.mktemp("stock"),
         rehearsal_database("stock"),
-        "stock_n",
-        "stock_n1",
         stock=True,
-        answers=["y"],
     )
     assert "Was badge.label renamed to badge.caption" in pair.makemigrations_output
     new = pair.n1.migration_names()[-1]
@@ -352,8 +349,8 @@ def test_post_deploy_gives_up_its_locks_before_release_n1_loses_a_query(
     """
     if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
         pytest.skip("PostgreSQL lock order")
-    pair = build_pair(
-        tmp_path_factory.mktemp("deadlock"), rehearsal_database("lock"), "deadlock_n", "deadlock_n1"
+    pair = build_scenario(
+        SCENARIOS["deadlock"], tmp_path_factory.mktemp("deadlock"), rehearsal_database("lock")
     )
     post = pair.n1.migration_names()[-1]
     path = pair.n1.path / APP_LABEL / "migrations" / f"{post}.py"

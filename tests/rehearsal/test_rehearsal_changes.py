@@ -36,13 +36,14 @@ from django.conf import settings
 
 from .harness import (
     APP_LABEL,
+    SCENARIOS,
     ReleasePair,
     Schema,
     WorkerResult,
     app_tables,
     assert_no_failures,
     assert_phases,
-    build_pair,
+    build_scenario,
     rolling_deploy,
     rolling_rollback,
     run_phase,
@@ -275,12 +276,10 @@ def changes(
     rehearsal_database: Callable[[str], dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
 ) -> ReleasePair:
     """Every change kind, one model each, in one release pair; renames answered yes."""
-    return build_pair(
+    return build_scenario(
+        SCENARIOS["changes"],
         tmp_path_factory.mktemp("changes"),
         rehearsal_database("changes"),
-        "changes_n",
-        "changes_n1",
-        answers=["y"] * len(RENAME_QUESTIONS),
         capture_schema=True,
     )
 
@@ -331,6 +330,7 @@ def rollback(deploy: Deploy) -> Rollback:
 def test_generated_migrations_are_phased(changes: ReleasePair) -> None:
     """One pre-deploy and one post-deploy migration, holding each change's phased steps."""
     n, n1 = changes.n, changes.n1
+    assert len(SCENARIOS["changes"].answers or ()) == len(RENAME_QUESTIONS)
     for question in RENAME_QUESTIONS:
         assert question in changes.makemigrations_output
     new = n1.migration_names()[len(n.migration_names()) :]
@@ -533,12 +533,8 @@ def views(
     rehearsal_database: Callable[[str], dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
 ) -> ViewsDeploy:
     """Deploy the renamed table and the retyped column, their windows widened."""
-    pair = build_pair(
-        tmp_path_factory.mktemp("views"),
-        rehearsal_database("views"),
-        "views_n",
-        "views_n1",
-        answers=["y"],
+    pair = build_scenario(
+        SCENARIOS["views"], tmp_path_factory.mktemp("views"), rehearsal_database("views")
     )
     n, n1 = pair.n, pair.n1
     # The migration renaming the table, and the one swapping the retyped column.
@@ -652,12 +648,10 @@ def test_rollback_keeps_release_n1_writes_to_the_retyped_column(
     while release N+1 inserts and updates, the window between the reversed
     swap and the restarted sync widened by a sleep.
     """
-    pair = build_pair(
+    pair = build_scenario(
+        SCENARIOS["views"],
         tmp_path_factory.mktemp("retype_rollback"),
         rehearsal_database("unretype"),
-        "views_n",
-        "views_n1",
-        answers=["y"],
     )
     n1 = pair.n1
     insert_sleep(

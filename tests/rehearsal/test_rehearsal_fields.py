@@ -22,12 +22,13 @@ from typing import Any
 import pytest
 
 from .harness import (
+    SCENARIOS,
     ReleasePair,
     RollingDeploy,
     app_tables,
     assert_no_failures,
     assert_phases,
-    build_pair,
+    build_scenario,
     rolling_deploy,
 )
 
@@ -40,8 +41,8 @@ MODELS = {"ColumnMoved", "ColumnMovedRequired", "UniqueDropped", "JsonAdded", "I
 def fields(
     rehearsal_database: Callable[[str], dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
 ) -> ReleasePair:
-    return build_pair(
-        tmp_path_factory.mktemp("fields"), rehearsal_database("fields"), "fields_n", "fields_n1"
+    return build_scenario(
+        SCENARIOS["fields"], tmp_path_factory.mktemp("fields"), rehearsal_database("fields")
     )
 
 

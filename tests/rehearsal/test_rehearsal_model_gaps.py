@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from .harness import assert_no_failures, build_pair, rolling_deploy, rolling_rollback
+from .harness import SCENARIOS, assert_no_failures, build_scenario, rolling_deploy, rolling_rollback
 
 pytestmark = pytest.mark.rehearsal
 
@@ -25,12 +25,10 @@ pytestmark = pytest.mark.rehearsal
 def test_renamed_model_altered_in_the_same_release_deploys_and_rolls_back(
     rehearsal_database: Callable[[str], dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    pair = build_pair(
+    pair = build_scenario(
+        SCENARIOS["mirrors"],  # Yes: Shelf renamed to Rack; label renamed to tag.
         tmp_path_factory.mktemp("mirrors"),
         rehearsal_database("mirrors"),
-        "mirrors_n",
-        "mirrors_n1",
-        answers=["y", "y"],  # Shelf renamed to Rack; label renamed to tag.
     )
     n, n1 = pair.n, pair.n1
     assert "Was the model shop.Shelf renamed to Rack?" in pair.makemigrations_output

@@ -27,12 +27,13 @@ from django.conf import settings
 
 from .harness import (
     APP_LABEL,
+    SCENARIOS,
     ReleasePair,
     Schema,
     WorkerResult,
     assert_no_failures,
     assert_phases,
-    build_pair,
+    build_scenario,
     rolling_deploy,
     rolling_rollback,
 )
@@ -131,12 +132,8 @@ def online(
     rehearsal_database: Callable[[str], dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
 ) -> Rehearsal:
     """Deploy release N+1 in two stages, then roll it back in two, both releases writing."""
-    pair = build_pair(
-        tmp_path_factory.mktemp("online"),
-        rehearsal_database("online"),
-        "online_n",
-        "online_n1",
-        answers=["y"] * len(RENAME_QUESTIONS),
+    pair = build_scenario(
+        SCENARIOS["online"], tmp_path_factory.mktemp("online"), rehearsal_database("online")
     )
     n, n1 = pair.n, pair.n1
     texts = "".join(n1.migration_text(name) for name in n1.migration_names())
@@ -160,6 +157,7 @@ def online(
 
 
 def test_every_custom_operation_is_in_the_migrations(online: Rehearsal) -> None:
+    assert len(SCENARIOS["online"].answers or ()) == len(RENAME_QUESTIONS)
     for question in RENAME_QUESTIONS:
         assert question in online.pair.makemigrations_output
     missing = [operation for operation in OPERATIONS if operation not in online.texts]

@@ -18,11 +18,12 @@ from typing import Any
 import pytest
 
 from .harness import (
+    SCENARIOS,
     ReleasePair,
     app_tables,
     assert_no_failures,
     assert_phases,
-    build_pair,
+    build_scenario,
     rolling_deploy,
     rolling_rollback,
 )
@@ -38,14 +39,11 @@ def separate(
     rehearsal_database: Callable[[str], dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
 ) -> ReleasePair:
     """Release N+1 from two makemigrations runs: table renames, then field changes."""
-    return build_pair(
+    return build_scenario(
+        # Run 1: yes to the model rename; run 2: yes to both field renames.
+        SCENARIOS["separate"],
         tmp_path_factory.mktemp("separate"),
         rehearsal_database("separate"),
-        "separate_n",
-        "separate_n1_pr1",
-        "separate_n1_pr2",
-        # Run 1: yes to the model rename; run 2: yes to both field renames.
-        answers=["y", "y"],
         capture_schema=True,
     )
 
