@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -21,6 +22,7 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import connection, models, transaction
 from django.test.utils import isolate_apps
 
@@ -360,3 +362,39 @@ def test_a_column_narrower_than_the_model_fails_the_insert(db: None) -> None:
     else:
         [(operation, error)] = failed
         assert operation == "insert" and type(error).__name__ == "DataError"
+
+
+def test_the_applied_file_gives_the_deployed_state(empty_testapp: None, tmp_path: Any) -> None:
+    case = next(c for c in CASES if c.fixture == "remove_not_null")
+    with migration_module("initial", case.fixture):
+        run("migrate", APP_LABEL, verbosity=0)
+        run("makemigrations", APP_LABEL, interactive=False, stock=True, verbosity=0)
+        path = tmp_path / "applied.txt"
+        path.write_text(run("showmigrations", "--list").stdout)
+        from_database = json.loads(verify("--format", "json", "--exercise")[1])
+        from_file = json.loads(verify("--format", "json", "--exercise", "--applied", str(path))[1])
+        # Only 0001 deployed: 0002 adds subtitle NOT NULL in the pre-deploy
+        # stage, which the old release, without it, cannot insert into.
+        path.write_text("testapp.0001_initial\n")
+        earlier = json.loads(verify("--format", "json", "--exercise", "--applied", str(path))[1])
+    book = ("after pre-deploy", "new", "testapp.Book", "insert")
+    assert kinds(from_database["exercise"]["failures"]) == {book}
+    assert from_file["exercise"]["failures"] == from_database["exercise"]["failures"]
+    old_book = ("after pre-deploy", "old", "testapp.Book", "insert")
+    assert kinds(earlier["exercise"]["failures"]) == {book, old_book}
+    assert {(v["release"], v["model"]) for v in earlier["violations"]} == {
+        ("old", "testapp.Book"),
+        ("new", "testapp.Book"),
+    }
+
+
+def test_without_django_test_migrations_the_command_says_what_to_install(
+    empty_testapp: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "django_test_migrations.migrator", None)
+    with migration_module("initial"):
+        run("migrate", APP_LABEL, verbosity=0)
+        with pytest.raises(
+            CommandError, match=r"pip install 'django-green-makemigrations\[verify\]'"
+        ):
+            call_command("verifystages", "--exercise", stdout=StringIO())
