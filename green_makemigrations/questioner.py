@@ -92,7 +92,23 @@ class GreenQuestionerMixin:
     """
 
     defaults: dict[str, Any]
-    applied_migrations: frozenset[tuple[str, str]] | None = None
+    _applied: frozenset[tuple[str, str]] | None = None
+    _applied_source: Callable[[], frozenset[tuple[str, str]] | None] | None = None
+
+    @property
+    def applied_migrations(self) -> frozenset[tuple[str, str]] | None:
+        """Return what the database has applied (read when first asked), or None."""
+        if self._applied_source is not None:
+            self._applied, self._applied_source = self._applied_source(), None
+        return self._applied
+
+    @applied_migrations.setter
+    def applied_migrations(self, applied: frozenset[tuple[str, str]] | None) -> None:
+        self._applied, self._applied_source = applied, None
+
+    def read_applied_from(self, source: Callable[[], frozenset[tuple[str, str]] | None]) -> None:
+        """Read applied_migrations from source when it is first needed (most runs never)."""
+        self._applied_source = source
 
     def __init__(self, *args: Any, updating: bool = False, **kwargs: Any) -> None:
         """Take Django's arguments, and ``updating`` for ``makemigrations --update``.

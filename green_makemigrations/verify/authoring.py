@@ -41,15 +41,26 @@ def prove_new_migrations(
     replaced: Collection[MigrationKey] = (),
     accept: Collection[str] = (),
     old_state: ProjectState | None = None,
+    graph: MigrationGraph | None = None,
 ) -> Proof:
     """Prove the deploy of changes' migrations over every migration on disk.
 
     old_state is the autodetector's state of the migrations on disk, which
     spares the proof building it again (not with replaced migrations). Its
     new state is not used: the autodetector changes it while it works.
+    graph, with old_state, is the graph of the migrations on disk the
+    autodetector was given, which spares loading them again; it is not
+    changed.
     """
-    # As makemigrations loads them: an app whose migrations module does not exist yet counts.
-    loader = MigrationLoader(None, ignore_no_migrations=True)
+    if graph is not None and old_state is not None and not replaced:
+        loader = MigrationLoader(None, load=False)
+        loader.graph = graph
+        # What build_graph() would have found: the state's apps without migrations.
+        loader.unmigrated_apps = set(old_state.real_apps)
+        loader.migrated_apps = {app_label for app_label, _name in graph.nodes}
+    else:
+        # As makemigrations loads them: an app whose migrations module does not exist yet counts.
+        loader = MigrationLoader(None, ignore_no_migrations=True)
     executor = FileExecutor(loader)
     graph = _graph_with(loader, changes, set(replaced))
     loader.graph = graph

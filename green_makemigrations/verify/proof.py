@@ -36,7 +36,7 @@ from ..plan import explain_blocked, graph_stages, split_plan
 from .derive import EFFECT_HINT, SchemaTracker, Unproven, declared_effect, touched
 from .release import CAVEATS, Break, check_release
 from .rows import one_value_unique
-from .schema import ModelKey, Relation, Schema, StateProjection
+from .schema import ModelKey, PartialState, Relation, Schema, StateProjection
 
 OLD = "old"
 NEW = "new"
@@ -336,9 +336,8 @@ def applied_tracker(
     them makes the database differ from its state (see _diverges()), the
     schema is the state's tables and the history is not followed operation
     by operation. keep, with state, are the models the pending plan touches:
-    the tracker's state holds only them and the models their relations
-    reach (Django's state operations look through every model of a state,
-    which for a large project costs more than the rest of the proof).
+    the tracker's state holds only them, and reads the others from state
+    (see PartialState).
     without: migrations left out (a rollback's). precise: always follow the
     history operation by operation (the tests compare that with the database).
     """
@@ -402,41 +401,22 @@ def _diverges(operation: Operation) -> bool:
 def _copy(state: ProjectState, keep: set[ModelKey] | None = None) -> ProjectState:
     """Return a copy of state that can be changed (its relations recomputed when needed).
 
-    keep: only these models, and those their relations reach (transitively:
-    a foreign key's type is that of the key it points at).
+    keep: only these models; the others are read from state, which must not
+    change afterwards (see PartialState).
     """
-    keys = set(state.models) if keep is None else _reached(state, keep)
-    return ProjectState(
-        {key: state.models[key].clone() for key in keys if key in state.models},
-        real_apps=state.real_apps,
-    )
-
-
-def _reached(state: ProjectState, keys: set[ModelKey]) -> set[ModelKey]:
-    """Return keys and the models their fields' relations and bases reach, transitively."""
-    found = set()
-    todo = [key for key in keys if key in state.models]
-    while todo:
-        key = todo.pop()
-        if key in found:
-            continue
-        found.add(key)
-        model_state = state.models[key]
-        targets = [
-            resolve_relation(f.remote_field.model, *key)
-            for f in model_state.fields.values()
-            if f.is_relation and f.remote_field is not None
-        ]
-        targets += [
-            resolve_relation(f.remote_field.through, *key)
-            for f in model_state.fields.values()
-            if f.many_to_many and getattr(f.remote_field, "through", None)
-        ]
-        targets += [
-            resolve_relation(base, *key) for base in model_state.bases if isinstance(base, str)
-        ]
-        todo += [t for t in targets if t in state.models and t not in found]
-    return found
+    if keep is None:
+        return ProjectState(
+            {key: model.clone() for key, model in state.models.items()},
+            real_apps=state.real_apps,
+        )
+    if isinstance(state, PartialState):
+        rest, own = state.rest, state.own | keep
+        found = {key: state.lookup(key) for key in keep}
+    else:
+        rest, own = state, frozenset(keep)
+        found = {key: state.models.get(key) for key in keep}
+    models = {key: model.clone() for key, model in found.items() if model is not None}
+    return PartialState(models, real_apps=state.real_apps, rest=rest, own=own)
 
 
 def _touched_by(migrations: list[Migration], states: tuple[ProjectState, ...]) -> set[ModelKey]:

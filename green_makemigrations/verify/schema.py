@@ -200,6 +200,44 @@ def _unique_sets(
 ModelKey = tuple[str, str]
 
 
+class PartialState(ProjectState):
+    """A state holding the models a plan touches; the others are read, unchanged, from rest.
+
+    Django's state operations look through every model of a state (an
+    AlterField asks whether any model references the field), which for a
+    large project costs more than the rest of the proof. A model the plan
+    never touches does not change: StateProjection reads it from ``rest``
+    (a state nobody changes). ``own`` are the models this state answers for:
+    one of them missing here is gone, not unchanged.
+    """
+
+    def __init__(
+        self,
+        models: dict[ModelKey, ModelState] | None = None,
+        real_apps: set[str] | None = None,
+        rest: ProjectState | None = None,
+        own: frozenset[ModelKey] = frozenset(),
+    ) -> None:
+        """Take ProjectState's arguments, the fuller state and the models owned."""
+        super().__init__(models, real_apps)
+        self.rest = rest
+        self.own = own
+
+    def clone(self) -> PartialState:
+        """Return an exact copy, reading the same rest."""
+        clone = super().clone()
+        state = PartialState(clone.models, clone.real_apps, self.rest, self.own)
+        state.is_delayed = clone.is_delayed
+        return state
+
+    def lookup(self, key: ModelKey) -> ModelState | None:
+        """Return the ModelState of key, from rest if the plan never touches it."""
+        found = self.models.get(key)
+        if found is None and key not in self.own and self.rest is not None:
+            return self.rest.models.get(key)
+        return found
+
+
 class StateProjection:
     """The tables of a migration state's models, read from its ModelStates.
 
@@ -219,6 +257,8 @@ class StateProjection:
 
     def model_state(self, key: ModelKey) -> ModelState | None:
         """Return the ModelState of key (lower-case model name), or None."""
+        if isinstance(self.state, PartialState):
+            return self.state.lookup(key)
         return self.state.models.get(key)
 
     def table_name(self, key: ModelKey) -> str | None:

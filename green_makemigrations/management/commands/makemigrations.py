@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from functools import partial
 from typing import Any, TypeVar
@@ -10,6 +11,7 @@ from django.core.management.base import CommandError, CommandParser
 from django.core.management.commands import makemigrations as django_makemigrations
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.migrations.autodetector import MigrationAutodetector
+from django.db.migrations.graph import MigrationGraph
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 
@@ -76,7 +78,8 @@ class Command(django_makemigrations.Command):
         self._detectors = []
         self.autodetector = _recording(type(self).autodetector, self._detectors)  # type: ignore[misc]
         module = django_makemigrations
-        applied = applied_in_database(DEFAULT_DB_ALIAS)
+        # Read from the database only if a question needs it (most runs never).
+        applied = functools.cache(partial(applied_in_database, DEFAULT_DB_ALIAS))
         # With --update the changes go into the last migration (or are
         # refused): where new ones would be placed is not worth a question.
         updating = bool(options.get("update"))
@@ -152,6 +155,7 @@ class Command(django_makemigrations.Command):
                 replaced=replaced,
                 accept=conf.verify_accept(),
                 old_state=detector.from_state if detector else None,
+                graph=getattr(detector, "graph_given", None),
             )
         except GreenMigrationsError as error:
             raise CommandError(str(error)) from error
@@ -179,9 +183,16 @@ def _recording(
     """
 
     class Recording(base):  # type: ignore[misc,valid-type]
+        graph_given: MigrationGraph | None = None
+
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             created.append(self)
+
+        def changes(self, graph: MigrationGraph, *args: Any, **kwargs: Any) -> Changes:
+            self.graph_given = graph  # the migrations on disk, as Django loaded them
+            changes: Changes = super().changes(graph, *args, **kwargs)
+            return changes
 
     return Recording
 
@@ -206,13 +217,14 @@ def applied_in_database(alias: str) -> frozenset[tuple[str, str]] | None:
 
 
 def _knowing(
-    questioner_class: Callable[..., Questioner], applied: frozenset[tuple[str, str]] | None
+    questioner_class: Callable[..., Questioner],
+    applied: Callable[[], frozenset[tuple[str, str]] | None],
 ) -> Callable[..., Questioner]:
-    """Return a factory of questioner_class that knows what the database has applied."""
+    """Return a factory of questioner_class that asks applied what the database has applied."""
 
     def create(*args: Any, **kwargs: Any) -> Questioner:
         questioner = questioner_class(*args, **kwargs)
-        questioner.applied_migrations = applied
+        questioner.read_applied_from(applied)
         return questioner
 
     return create
