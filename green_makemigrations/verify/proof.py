@@ -35,7 +35,7 @@ from ..constants import Stage
 from ..plan import explain_blocked, graph_stages, split_plan
 from .derive import EFFECT_HINT, SchemaTracker, Unproven, declared_effect, touched
 from .release import CAVEATS, Break, check_release
-from .rows import one_value_unique
+from .rows import stops_on_rows, undo_stops_on_nulls
 from .schema import ModelKey, PartialState, Relation, Schema, StateProjection
 
 OLD = "old"
@@ -180,7 +180,7 @@ def _stops_on_rows(
     for moment, run in stages:
         for migration in run:
             for operation in migration.operations:
-                brk = one_value_unique(migration.app_label, operation, deployed_state, connection)
+                brk = stops_on_rows(migration.app_label, operation, deployed_state, connection)
                 if brk is not None:
                     proof.findings.append(
                         Finding(
@@ -225,8 +225,65 @@ def _prove_rollback(
     _judge(
         proof, connection, current.schema, steps(pre_run), steps(post_run), old_tables, new_tables
     )
+    _undo_stops_on_rows(
+        proof, executor, connection, current.state, (DURING_PRE, pre_run), (DURING_POST, post_run)
+    )
     _sort_unknown(proof, accept, deployed)
     return proof
+
+
+def _undo_stops_on_rows(
+    proof: Proof,
+    executor: MigrationExecutor,
+    connection: Any,
+    running: ProjectState,
+    *stages: tuple[str, list[Migration]],
+) -> None:
+    """Record the operations whose undoing stops on the table's rows (see rows.py).
+
+    running is the state of the release running before the rollback.
+    """
+    loader = executor.loader
+    for moment, run in stages:
+        for migration in run:
+            kinds = (operations.RemoveField, operations.AlterField)
+            if not any(type(op) in kinds for op in migration.operations):
+                continue
+            key = _key(migration)
+            state = loader.project_state(key, at_end=False)
+            after = loader.project_state(key, at_end=True)  # the tables holding rows
+            for operation in migration.operations:
+                brk = _undo_stop(migration.app_label, operation, state, after, running, connection)
+                if brk is not None:
+                    (proof.caveats if brk.rule in CAVEATS else proof.findings).append(
+                        Finding(
+                            moment, MIGRATION, _label(migration), operation.describe(), brk, brk.fix
+                        )
+                    )
+                operation.state_forwards(migration.app_label, state)
+
+
+def _undo_stop(
+    app_label: str,
+    operation: Operation,
+    before: ProjectState,
+    after: ProjectState,
+    running: ProjectState,
+    connection: Any,
+) -> Break | None:
+    """Return how undoing operation (before: the state it ran on) stops on rows, if it does."""
+    if type(operation) not in (operations.RemoveField, operations.AlterField):
+        return None
+    name: str = operation.name  # type: ignore[attr-defined]
+    model_key = (app_label, operation.model_name_lower)  # type: ignore[attr-defined]
+    model = before.models.get(model_key)
+    restored = model.fields.get(name) if model is not None else None
+    if restored is None:
+        return None
+    if type(operation) is operations.RemoveField:
+        undo = operations.AddField(operation.model_name, name, restored)
+        return stops_on_rows(app_label, undo, after, connection)
+    return undo_stops_on_nulls(app_label, operation, restored, running, connection)
 
 
 def _unknown_backwards(migration: Migration) -> list[Unproven]:

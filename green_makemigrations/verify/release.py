@@ -25,10 +25,14 @@ NO_VALUE = "no-value"
 CONSTANT_UNIQUE = "constant-unique"
 # Not a query of a release: the migration itself stops on the table's rows (rows.py).
 ONE_VALUE_UNIQUE = "one-value-unique"
+NULL_FILL = "null-fill"
+# A caveat: undoing a nullable prep stops on the NULLs the rolled-back release
+# left, until someone backfills them (the stop is clean: a re-run finishes).
+NULL_REFILL = "null-refill"
 # Not a break: a phased type change's column, synced into its replacement,
 # takes the old type's values only until the post-deploy swap.
 TYPE_UNTIL_SWAP = "type-until-swap"
-CAVEATS = frozenset({TYPE_UNTIL_SWAP})
+CAVEATS = frozenset({TYPE_UNTIL_SWAP, NULL_REFILL})
 
 FIXES = {
     MISSING_TABLE: (
@@ -58,6 +62,14 @@ FIXES = {
         "Add the field nullable (or with a per-row db_default such as RandomUUID or Now), "
         "give each existing row its own value in a data migration, then make it NOT NULL; "
         "Django's AddField gives every row the same default."
+    ),
+    NULL_FILL: (
+        "Give the field a default (db_default, or a default makemigrations writes into the "
+        "migration), or add it nullable, fill each row, then make it NOT NULL."
+    ),
+    NULL_REFILL: (
+        "Before this step of the rollback, give the column's NULL rows a value (an UPDATE, "
+        "or a data migration); the migration stops cleanly on them and a re-run finishes it."
     ),
     TYPE_UNTIL_SWAP: (
         "Until the post-deploy stage puts the column of the new type in its place, the new "

@@ -78,9 +78,13 @@ def as_text(proof: Proof) -> list[str]:
             f"  Fix: {finding.fix}",
         ]
     for finding in proof.caveats:
+        who = (
+            "the migration stops on the table's rows"
+            if finding.release == MIGRATION
+            else f"the {finding.release} release"
+        )
         lines += [
-            f"CAVEAT {finding.migration or 'the final schema'}, {finding.moment}, "
-            f"the {finding.release} release:",
+            f"CAVEAT {finding.migration or 'the final schema'}, {finding.moment}, {who}:",
             f"  {finding.brk.problem} ({finding.brk.model}).",
             f"  {finding.brk.fix}",
         ]

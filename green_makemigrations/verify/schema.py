@@ -129,12 +129,17 @@ def default_kind(model_field: Any) -> str:
     return PER_ROW if _per_row(db_default) else CONSTANT
 
 
-def fills_distinct(model_field: Any) -> bool:
-    """Return whether a field's ``db_default`` gives the rows of one statement distinct values."""
+def fills_distinct(
+    model_field: Any,
+    expressions: frozenset[str] = DISTINCT_EXPRESSIONS,
+    functions: frozenset[str] = DISTINCT_FUNCTIONS,
+) -> bool:
+    """Return whether a field's ``db_default`` gives the rows of one statement distinct values.
+
+    expressions and functions: the ones that do (by default, random ones).
+    """
     db_default = getattr(model_field, "db_default", NOT_PROVIDED)
-    return db_default is not NOT_PROVIDED and _per_row(
-        db_default, DISTINCT_EXPRESSIONS, DISTINCT_FUNCTIONS
-    )
+    return db_default is not NOT_PROVIDED and _per_row(db_default, expressions, functions)
 
 
 def _per_row(

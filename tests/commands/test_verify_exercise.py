@@ -33,20 +33,19 @@ from green_makemigrations.verify.exercise import (
     exercise_model,
 )
 
-from .test_removals import CASES, Removal
-from .utils import APP_LABEL, columns, historical_apps, migration_module, run, select, table_of
+from .test_removals import CASES, SOME_CASES, Removal
+from .utils import (
+    APP_LABEL,
+    columns,
+    historical_apps,
+    migration_module,
+    run,
+    select,
+    table_of,
+    verify,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def verify(*args: str) -> tuple[int, str]:
-    """Run verifystages; return its exit status and output."""
-    stdout = StringIO()
-    try:
-        call_command("verifystages", *args, stdout=stdout, no_color=True)
-    except SystemExit as error:
-        return int(error.code or 0), stdout.getvalue()
-    return 0, stdout.getvalue()
 
 
 def databases() -> set[str]:
@@ -86,7 +85,7 @@ def kinds(failures: list[dict[str, str]]) -> set[tuple[str, str, str, str]]:
 
 
 @pytest.mark.parametrize("flavour", ["green", "stock"])
-@pytest.mark.parametrize("case", CASES, ids=lambda case: case.fixture)
+@pytest.mark.parametrize("case", SOME_CASES, ids=lambda case: case.fixture)
 def test_exercise_verdict_is_the_proofs(case: Removal, flavour: str, empty_testapp: None) -> None:
     with migration_module("initial", case.fixture):
         run("migrate", APP_LABEL, verbosity=0)
@@ -382,9 +381,13 @@ def test_the_applied_file_gives_the_deployed_state(empty_testapp: None, tmp_path
     assert from_file["exercise"]["failures"] == from_database["exercise"]["failures"]
     old_book = ("after pre-deploy", "old", "testapp.Book", "insert")
     assert kinds(earlier["exercise"]["failures"]) == {book, old_book}
+    # And 0002's NOT NULL column without a default stops on the table's rows
+    # (MariaDB fills them with '').
+    stops = set() if connection.vendor == "mysql" else {("migration", "testapp.Book")}
     assert {(v["release"], v["model"]) for v in earlier["violations"]} == {
         ("old", "testapp.Book"),
         ("new", "testapp.Book"),
+        *stops,
     }
 
 

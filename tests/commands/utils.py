@@ -108,6 +108,16 @@ def run(command: str, *args: str, expect_exit: int | None = None, **options: Any
     return Output(stdout.getvalue(), stderr.getvalue())
 
 
+def verify(*args: str) -> tuple[int, str]:
+    """Run verifystages; return its exit status and output."""
+    stdout = StringIO()
+    try:
+        call_command("verifystages", *args, stdout=stdout, no_color=True)
+    except SystemExit as error:
+        return int(error.code or 0), stdout.getvalue()
+    return 0, stdout.getvalue()
+
+
 def applied() -> set[str]:
     """Return the names of the test app's applied migrations."""
     recorder = MigrationRecorder(connection)
