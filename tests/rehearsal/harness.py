@@ -707,7 +707,13 @@ def verdict_of(n1: Project, *target: str) -> dict[str, Any]:
     completed = n1.manage("verifystages", *target, "--format", "json", check=False)
     if completed.returncode not in (0, 1):
         raise RehearsalError(f"verifystages failed:\n{completed.stdout}\n{completed.stderr}")
-    verdict: dict[str, Any] = json.loads(completed.stdout)
+    try:
+        verdict: dict[str, Any] = json.loads(completed.stdout)
+    except json.JSONDecodeError:
+        raise RehearsalError(
+            f"verifystages printed no report (exit {completed.returncode}):\n"
+            f"{completed.stdout}\n{completed.stderr}"
+        ) from None
     return verdict
 
 
@@ -732,6 +738,7 @@ def rolling_deploy(
     between: Callable[[], Any] | None = None,
     check: bool = True,
     skip_verify: bool = False,
+    verdict: dict[str, Any] | None = None,
 ) -> RollingDeploy:
     """Deploy release N+1 over release N as production does, workers of both querying.
 
@@ -740,9 +747,11 @@ def rolling_deploy(
     release N+1. between runs after pre-deploy, before release N+1 starts;
     check=False lets the post-deploy command fail (its result says how).
     skip_verify runs the pre-deploy stage even when its proof fails (to see
-    what an unproven plan does to the releases).
+    what an unproven plan does to the releases). verdict: verdict_of(n1),
+    when the caller has it already.
     """
-    verdict = verdict_of(n1)
+    if verdict is None:
+        verdict = verdict_of(n1)
     pre_deploy = ["migrate", "--stage", "pre-deploy"] + (["--skip-verify"] if skip_verify else [])
     with n.worker("N", "baseline") as old:
         run_phase("baseline", [old])
