@@ -1,9 +1,11 @@
-"""Representative subsets of the slowest test matrices, for the Django versions tested second.
+"""Shared matrices: the slowest test matrices split between the Django versions of a run.
 
-``./runtests`` sets ``GREEN_REPRESENTATIVE=1`` for every Django version but
-the lint's (Django 5.2), as it has the fuzzer replay 20 of its cases there:
-the lint's version runs each matrix whole on every backend, the others the
-cases each module names as representative. Unset, everything runs.
+``./runtests``, when it runs all three Django versions, sets
+``GREEN_SHARE=k/3`` for the k-th of them (0 for Django 5.2): a shared matrix
+runs its every third case from the k-th on, plus the cases its module names
+representative, so that each case runs on every backend under one Django
+version and the representative ones under all three. Unset (one Django
+version, or a plain pytest run), everything runs.
 """
 
 from __future__ import annotations
@@ -15,11 +17,21 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def representative() -> bool:
-    """Return whether only the representative cases run."""
-    return os.environ.get("GREEN_REPRESENTATIVE") == "1"
+def share() -> tuple[int, int] | None:
+    """Return (k, n) from GREEN_SHARE="k/n", or None when every case runs."""
+    value = os.environ.get("GREEN_SHARE", "")
+    if not value:
+        return None
+    k, _slash, n = value.partition("/")
+    if not (k.isdigit() and n.isdigit() and int(k) < int(n)):
+        raise ValueError(f"GREEN_SHARE must be k/n with 0 <= k < n, not {value!r}")
+    return int(k), int(n)
 
 
 def chosen(items: Iterable[T], keep: Callable[[T], bool]) -> list[T]:
-    """Return items, or only those keep() names representative when only those run."""
-    return [item for item in items if not representative() or keep(item)]
+    """Return this run's share of items: every n-th from the k-th, and those keep() names."""
+    shared = share()
+    if shared is None:
+        return list(items)
+    k, n = shared
+    return [item for index, item in enumerate(items) if index % n == k or keep(item)]

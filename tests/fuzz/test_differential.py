@@ -8,7 +8,9 @@ stock Django's schema, go back to the deployed release and forwards again.
 
 ``GREEN_FUZZ_EXAMPLES`` sets the number of examples (default 60, 45 on
 MariaDB: 35-70 s per backend on this machine); the examples are
-derandomized (the same on every run and backend) so CI is reproducible.
+derandomized (the same on every run and backend) so CI is reproducible;
+``./runtests`` shares them between the Django versions (each its third, from
+a fixed seed of its own: see tests/subset.py).
 ``GREEN_FUZZ_KEEP=<folder>`` keeps each example's generated migrations
 there. ``benchmarks/fuzz.py`` runs the same harness for minutes with fresh seeds.
 Scenarios that touch a known, open failure (``KNOWN_ISSUES``) are left out
@@ -27,8 +29,9 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
-from hypothesis import HealthCheck, given, reject, settings
+from hypothesis import HealthCheck, given, reject, seed, settings
 
+from ..subset import share
 from . import harness
 from .strategies import AppSpec, FieldSpec, ModelSpec, Renames, Run, Scenario, scenarios
 
@@ -37,6 +40,12 @@ SQLITE = connection.vendor == "sqlite"
 MYSQL = connection.vendor == "mysql"
 # About a minute per backend: MariaDB's DDL is the slowest.
 EXAMPLES = int(os.environ.get("GREEN_FUZZ_EXAMPLES") or (45 if MYSQL else 60))
+# Shared between the Django versions of a run (tests/subset.py): each plays
+# its third of the examples, from a seed of its own (so 60 distinct ones in
+# all), instead of the same derandomized ones.
+SHARE = share()
+if SHARE is not None and not os.environ.get("GREEN_FUZZ_EXAMPLES"):
+    EXAMPLES = -(-EXAMPLES // SHARE[1])
 
 
 # Scenarios that hit a known failure not fixed yet: predicate, reason. Each
@@ -70,7 +79,7 @@ def check(scenario: Scenario) -> harness.Outcome:
 @settings(
     max_examples=EXAMPLES,
     deadline=None,
-    derandomize=True,
+    derandomize=SHARE is None,
     database=None,
     suppress_health_check=[
         HealthCheck.too_slow,
@@ -78,6 +87,7 @@ def check(scenario: Scenario) -> harness.Outcome:
         HealthCheck.data_too_large,
     ],
 )
+@seed(SHARE[0] if SHARE is not None else 0)  # used only when not derandomized
 @given(scenario=scenarios())
 def test_differential(scenario: Scenario) -> None:
     if known_issue(scenario, connection.vendor):
