@@ -552,11 +552,20 @@ def _is_mysql(schema_editor: BaseDatabaseSchemaEditor) -> bool:
 
 
 def _has_plain_index(schema_editor: BaseDatabaseSchemaEditor, model: Any, field: Any) -> bool:
-    """Return whether field's column has a plain (not unique) index of its own."""
+    """Return whether field's column has a plain (not unique) index of its own.
+
+    A ``Meta.indexes`` index on the column alone is not the field's: Django's
+    alter_field leaves those out too when it looks for the ``db_index`` one.
+    """
     editor: Any = schema_editor  # Django's private helpers, not in the stubs
     return bool(
         editor._constraint_names(
-            model, [field.column], index=True, unique=False, type_=models.Index.suffix
+            model,
+            [field.column],
+            index=True,
+            unique=False,
+            type_=models.Index.suffix,
+            exclude={index.name for index in model._meta.indexes},
         )
     )
 
