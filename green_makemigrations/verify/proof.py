@@ -181,12 +181,17 @@ def _stops_on_rows(
         for migration in run:
             for operation in migration.operations:
                 brk = stops_on_rows(migration.app_label, operation, deployed_state, connection)
-                if brk is not None:
-                    proof.findings.append(
-                        Finding(
-                            moment, MIGRATION, _label(migration), operation.describe(), brk, brk.fix
-                        )
-                    )
+                _record_stop(proof, moment, migration, operation, brk)
+
+
+def _record_stop(
+    proof: Proof, moment: str, migration: Migration, operation: Operation, brk: Break | None
+) -> None:
+    """Record that migration's operation (or its undoing) stops on the table's rows, if brk."""
+    if brk is not None:
+        (proof.caveats if brk.rule in CAVEATS else proof.findings).append(
+            Finding(moment, MIGRATION, _label(migration), operation.describe(), brk, brk.fix)
+        )
 
 
 def _prove_rollback(
@@ -249,17 +254,11 @@ def _undo_stops_on_rows(
             kinds = (operations.RemoveField, operations.AlterField)
             if not any(type(op) in kinds for op in migration.operations):
                 continue
-            key = _key(migration)
-            state = loader.project_state(key, at_end=False)
-            after = loader.project_state(key, at_end=True)  # the tables holding rows
+            state = loader.project_state(_key(migration), at_end=False)
+            after = migration.mutate_state(state, preserve=True)  # the tables holding rows
             for operation in migration.operations:
                 brk = _undo_stop(migration.app_label, operation, state, after, running, connection)
-                if brk is not None:
-                    (proof.caveats if brk.rule in CAVEATS else proof.findings).append(
-                        Finding(
-                            moment, MIGRATION, _label(migration), operation.describe(), brk, brk.fix
-                        )
-                    )
+                _record_stop(proof, moment, migration, operation, brk)
                 operation.state_forwards(migration.app_label, state)
 
 

@@ -24,8 +24,10 @@ from django.db.migrations.state import ProjectState
 from .release import NULL_FILL, NULL_REFILL, ONE_VALUE_UNIQUE, Break
 from .schema import NO_DEFAULT, StateProjection, default_kind, fills_distinct
 
-# The expressions MariaDB evaluates per row when ADD COLUMN fills a table.
-MYSQL_DISTINCT = frozenset({"RandomUUID"})
+# The expressions and functions MariaDB evaluates per row when ADD COLUMN
+# fills a table (RAND() it evaluates once).
+MYSQL_DISTINCT_EXPRESSIONS = frozenset({"RandomUUID"})
+MYSQL_DISTINCT_FUNCTIONS = frozenset({"uuid"})
 
 
 def stops_on_rows(
@@ -40,18 +42,15 @@ def stops_on_rows(
     """
     if type(operation) is not operations.AddField:  # subclasses say what they run
         return None
-    key = (app_label, operation.model_name_lower)
-    if key not in before.models:
-        return None
     model_field: Any = operation.field
-    projection = StateProjection(before, connection)
-    table = projection.table_name(key)
-    column = projection.column_name(operation.name, model_field)
-    if table is None or column is None:
+    where = _where(
+        app_label, operation.model_name_lower, operation.name, model_field, before, connection
+    )
+    if where is None:
         return None
+    label, table, column = where
     quote = connection.ops.quote_name
     add = f"ALTER TABLE {quote(table)} ADD COLUMN {quote(column)}"
-    label = f"{app_label}.{before.models[key].name}"
     if _fills_one_value(model_field, connection):
         return Break(
             ONE_VALUE_UNIQUE,
@@ -83,7 +82,9 @@ def _fills_one_value(model_field: Any, connection: Any) -> bool:
         # A random database default gives each row its own value, but MariaDB
         # evaluates RAND() once for the rows ADD COLUMN fills (UUID() per row).
         if connection.vendor == "mysql":
-            return not fills_distinct(model_field, MYSQL_DISTINCT, frozenset({"uuid"}))
+            return not fills_distinct(
+                model_field, MYSQL_DISTINCT_EXPRESSIONS, MYSQL_DISTINCT_FUNCTIONS
+            )
         return not fills_distinct(model_field)
     if _effective_default(model_field) is not None:
         return True
@@ -126,19 +127,19 @@ def undo_stops_on_nulls(
         return None
     if restored.null or not operation.field.null:
         return None
-    key = (app_label, operation.model_name_lower)
-    running_model = running.models.get(key)
+    running_model = running.models.get((app_label, operation.model_name_lower))
     if running_model is None or operation.name in running_model.fields:
         return None
-    projection = StateProjection(running, connection)
-    table = projection.table_name(key)
-    column = projection.column_name(operation.name, restored)
-    if table is None or column is None:
+    where = _where(
+        app_label, operation.model_name_lower, operation.name, restored, running, connection
+    )
+    if where is None:
         return None
+    label, table, column = where
     quote = connection.ops.quote_name
     return Break(
         NULL_REFILL,
-        f"{app_label}.{running_model.name}",
+        label,
         table,
         column,
         f"column {column} of {table} is made NOT NULL again while its rows hold NULL (the "
@@ -146,6 +147,27 @@ def undo_stops_on_nulls(
         "it stops until they get a value",
         f"ALTER TABLE {quote(table)} ALTER COLUMN {quote(column)} SET NOT NULL",
     )
+
+
+def _where(
+    app_label: str,
+    model_name: str,
+    name: str,
+    model_field: Any,
+    state: ProjectState,
+    connection: Any,
+) -> tuple[str, str, str] | None:
+    """Return the model label, table and column of state's model field, or None without them."""
+    key = (app_label, model_name)
+    model_state = state.models.get(key)
+    if model_state is None:
+        return None
+    projection = StateProjection(state, connection)
+    table = projection.table_name(key)
+    column = projection.column_name(name, model_field)
+    if table is None or column is None:
+        return None
+    return f"{app_label}.{model_state.name}", table, column
 
 
 def _effective_default(model_field: Any) -> Any:
