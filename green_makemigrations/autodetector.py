@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.core.exceptions import FieldDoesNotExist
 from django.db.migrations import Migration, operations
@@ -33,8 +33,17 @@ Changes = dict[str, list[Migration]]
 only_noticing: ContextVar[bool] = ContextVar("only_noticing", default=False)
 
 
-class GreenMigrationAutodetector(MigrationAutodetector):
+if TYPE_CHECKING:
+    _AutodetectorBase = MigrationAutodetector
+else:
+    _AutodetectorBase = object
+
+
+class AutodetectorMixin(_AutodetectorBase):
     """Split backwards-incompatible changes into pre-deploy and post-deploy steps.
+
+    A mixin for MigrationAutodetector or another app's subclass of it (see
+    green_autodetector()); GreenMigrationAutodetector is it on Django's own.
 
     Django generates the operations; the overridden hooks adjust them: a
     removed field gets a pre-deploy prep step before its post-deploy drop, an
@@ -50,6 +59,9 @@ class GreenMigrationAutodetector(MigrationAutodetector):
 
     generated_operations: dict[str, list[Operation]]
     migrations: Changes
+    # The autodetector this one adds the stages to: makemigrations --stock
+    # runs it alone, and migrate's notice of unmigrated changes falls back on it.
+    base_autodetector: ClassVar[type[MigrationAutodetector]] = MigrationAutodetector
 
     def __init__(
         self,
@@ -81,7 +93,7 @@ class GreenMigrationAutodetector(MigrationAutodetector):
         except PhasingError:
             if not only_noticing.get():
                 raise
-            stock = MigrationAutodetector(self.from_state, self.to_state, self.questioner)
+            stock = self.base_autodetector(self.from_state, self.to_state, self.questioner)
             return stock.changes(graph, trim_to_apps, convert_apps, migration_name)
 
     def _ask(self, question: str, *args: Any, default: bool) -> bool:
@@ -1417,6 +1429,63 @@ class GreenMigrationAutodetector(MigrationAutodetector):
             f"{app_label}.{merge.name} joins {last.name} (pre-deploy) with "
             f"{pending_leaf[1]} (post-deploy), so one release can hold both."
         )
+
+
+class GreenMigrationAutodetector(AutodetectorMixin, MigrationAutodetector):
+    """Django's MigrationAutodetector with the deploy stages (see AutodetectorMixin)."""
+
+
+# green_autodetector()'s classes, by base: one per base.
+_COMPOSED: dict[type[MigrationAutodetector], type[AutodetectorMixin]] = {}
+
+
+def green_autodetector(base: type[MigrationAutodetector]) -> type[AutodetectorMixin]:
+    """Return base with AutodetectorMixin mixed in.
+
+    One class per base, so that makemigrations and migrate built on the same
+    base share their autodetector, as Django's check commands.E001 requires.
+    A base that has the mixin already is returned as it is, and Django's own
+    gives GreenMigrationAutodetector.
+    """
+    if not (isinstance(base, type) and issubclass(base, MigrationAutodetector)):
+        raise TypeError(
+            f"green_makemigrations adds its stages to a MigrationAutodetector subclass, "
+            f"not to {base!r}: give the command an autodetector class."
+        )
+    if issubclass(base, AutodetectorMixin):
+        return base
+    if base is MigrationAutodetector:
+        return GreenMigrationAutodetector
+    if base in _COMPOSED:
+        return _COMPOSED[base]
+    composed: type[AutodetectorMixin] = type(
+        f"Green{base.__name__}",
+        (AutodetectorMixin, base),
+        {
+            "__module__": __name__,
+            "__doc__": f"{base.__qualname__} with the deploy stages (see AutodetectorMixin).",
+            "base_autodetector": base,
+        },
+    )
+    return _COMPOSED.setdefault(base, composed)
+
+
+class ComposedAutodetector:
+    """A command mixin's ``autodetector``: its next base's, through green_autodetector().
+
+    Looked up when it is read, so an autodetector that another app sets on
+    Django's commands in its ready() (as django-pgtrigger does) is kept: the
+    command's autodetector is that one with the stages mixed in. An instance
+    may still set its own (makemigrations --stock does).
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.owner = owner
+        self.name = name
+
+    def __get__(self, instance: object, owner: type) -> type[AutodetectorMixin]:
+        base = getattr(super(self.owner, owner), self.name, MigrationAutodetector)
+        return green_autodetector(base)
 
 
 def _pending_tail(

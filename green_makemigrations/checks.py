@@ -9,7 +9,7 @@ from typing import Any
 from django.apps import apps
 from django.core.checks import CheckMessage, Error, Tags, register
 from django.core.checks import Warning as CheckWarning
-from django.core.management import get_commands
+from django.core.management import get_commands, load_command_class
 
 from . import conf
 from .exceptions import GreenMigrationsError, StageConfigurationError
@@ -20,20 +20,37 @@ OUR_COMMANDS = ("makemigrations", "migrate")
 
 @register(Tags.compatibility)
 def check_commands_not_shadowed(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """E001: another app's makemigrations or migrate would run instead of ours."""
+    """E001: another app's makemigrations or migrate would run instead of ours.
+
+    A command of another app that has our mixin (MakemigrationsMixin,
+    MigrateMixin: a project's command composing ours with a third app's) is
+    ours too.
+    """
+    from .commands import MakemigrationsMixin, MigrateMixin
+
+    mixins: dict[str, type] = {"makemigrations": MakemigrationsMixin, "migrate": MigrateMixin}
     commands = get_commands()
     errors: list[CheckMessage] = []
     for name in OUR_COMMANDS:
         owner = commands.get(name)
-        if owner != APP_NAME:
-            errors.append(
-                Error(
-                    f"The '{name}' command comes from '{owner}', not from "
-                    f"{APP_NAME}, so deploy stages are not applied.",
-                    hint=f"Put '{APP_NAME}' before '{owner}' in INSTALLED_APPS.",
-                    id=f"{APP_NAME}.E001",
-                )
+        if owner == APP_NAME:
+            continue
+        if owner is not None and isinstance(load_command_class(owner, name), mixins[name]):
+            continue
+        mixin = mixins[name].__name__
+        errors.append(
+            Error(
+                f"The '{name}' command comes from '{owner}', not from "
+                f"{APP_NAME}, so deploy stages are not applied.",
+                hint=(
+                    f"Put '{APP_NAME}' before '{owner}' in INSTALLED_APPS, or, to keep "
+                    f"'{owner}''s command too, give it {mixin} from "
+                    f"green_makemigrations.commands in a project app listed first "
+                    "(see the composition how-to in the documentation)."
+                ),
+                id=f"{APP_NAME}.E001",
             )
+        )
     return errors
 
 

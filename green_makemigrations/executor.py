@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
 from django.core.management.commands import migrate as migrate_command
@@ -50,8 +50,18 @@ from .verify.proof import Proof, prove
 Run = Callable[[ProjectState], ProjectState]
 
 
-class StagedMigrationExecutor(MigrationExecutor):
+if TYPE_CHECKING:
+    _ExecutorBase = MigrationExecutor
+else:
+    _ExecutorBase = object
+
+
+class StagedExecutorMixin(_ExecutorBase):
     """A MigrationExecutor whose plans hold only one deploy stage's migrations.
+
+    A mixin for MigrationExecutor or another app's subclass of it;
+    StagedMigrationExecutor is it on Django's own, and staged_executor()
+    makes ``migrate`` use either.
 
     With ``stage=None`` it plans like Django (but refuses a migration that
     writes an invalid stage). On databases without transactional DDL
@@ -146,7 +156,7 @@ class StagedMigrationExecutor(MigrationExecutor):
 
         def apply(attempt_state: ProjectState) -> ProjectState:
             with self._resumable(migration, fake, progress):
-                return super(StagedMigrationExecutor, self).apply_migration(
+                return super(StagedExecutorMixin, self).apply_migration(
                     attempt_state, migration, fake=fake, fake_initial=fake_initial
                 )
 
@@ -163,7 +173,7 @@ class StagedMigrationExecutor(MigrationExecutor):
                 self._resumable(migration, fake, progress),
                 self._recorded_with_unapply(migration, fake),
             ):
-                return super(StagedMigrationExecutor, self).unapply_migration(
+                return super(StagedExecutorMixin, self).unapply_migration(
                     attempt_state, migration, fake=fake
                 )
 
@@ -341,6 +351,10 @@ class StagedMigrationExecutor(MigrationExecutor):
         return not explicit and any(runs_outside_transaction(op) for op in operations)
 
 
+class StagedMigrationExecutor(StagedExecutorMixin, MigrationExecutor):
+    """Django's MigrationExecutor with the deploy stages (see StagedExecutorMixin)."""
+
+
 def deployed_apps(
     executor: MigrationExecutor, plan: list[tuple[Migration, bool]]
 ) -> tuple[set[str], list[str]]:
@@ -401,18 +415,20 @@ def staged_executor(
     lock_policy: LockPolicy | None = None,
     report: Callable[[str], None] | None = None,
     verify: bool = False,
-) -> Iterator[list[StagedMigrationExecutor]]:
-    """Make ``migrate`` build StagedMigrationExecutors for stage within the block.
+    executor_class: type[StagedExecutorMixin] = StagedMigrationExecutor,
+) -> Iterator[list[StagedExecutorMixin]]:
+    """Make ``migrate`` build executor_class's executors for stage within the block.
 
     Yields the list of executors created, so the command can report what the
     stage left for the other one. verify: prove a pre-deploy stage's plan first.
+    executor_class: StagedExecutorMixin on another app's executor, if it has one.
     """
-    created: list[StagedMigrationExecutor] = []
+    created: list[StagedExecutorMixin] = []
 
     def factory(
         connection: BaseDatabaseWrapper, progress_callback: Callable[..., Any] | None = None
-    ) -> StagedMigrationExecutor:
-        executor = StagedMigrationExecutor(
+    ) -> StagedExecutorMixin:
+        executor = executor_class(
             connection,
             progress_callback,
             stage=stage,

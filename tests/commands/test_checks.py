@@ -53,7 +53,12 @@ def test_e001_another_migrate_listed_first(fresh_commands: None) -> None:
         f"The 'migrate' command comes from '{SHADOWING_APP}', not from "
         "green_makemigrations, so deploy stages are not applied."
     )
-    assert error.hint == f"Put 'green_makemigrations' before '{SHADOWING_APP}' in INSTALLED_APPS."
+    assert error.hint == (
+        f"Put 'green_makemigrations' before '{SHADOWING_APP}' in INSTALLED_APPS, or, to keep "
+        f"'{SHADOWING_APP}''s command too, give it MigrateMixin from "
+        "green_makemigrations.commands in a project app listed first (see the composition "
+        "how-to in the documentation)."
+    )
 
 
 def test_e001_not_raised_when_listed_after(fresh_commands: None) -> None:

@@ -5,18 +5,22 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from functools import partial
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.core.management.base import CommandError, CommandParser
 from django.core.management.commands import makemigrations as django_makemigrations
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
-from django.db.migrations.autodetector import MigrationAutodetector
 from django.db.migrations.graph import MigrationGraph
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 
 from green_makemigrations import conf
-from green_makemigrations.autodetector import Changes, GreenMigrationAutodetector
+from green_makemigrations.autodetector import (
+    AutodetectorMixin,
+    Changes,
+    ComposedAutodetector,
+    green_autodetector,
+)
 from green_makemigrations.exceptions import GreenMigrationsError
 from green_makemigrations.patching import swap_attribute
 from green_makemigrations.plan import graph_stages
@@ -32,20 +36,30 @@ from green_makemigrations.writer import StagedMigrationWriter
 Questioner = TypeVar("Questioner", bound=GreenQuestionerMixin)
 
 
-class Command(django_makemigrations.Command):
-    """Django's makemigrations with the phased autodetector and staged files."""
+if TYPE_CHECKING:
+    _CommandBase = django_makemigrations.Command
+else:
+    _CommandBase = object
 
-    help = (
-        "Creates new migration(s) for apps, split into a pre-deploy and a "
-        "post-deploy migration where a change would break the running release."
-    )
-    autodetector = GreenMigrationAutodetector
+
+class MakemigrationsMixin(_CommandBase):
+    """The phased autodetector and staged files, for a makemigrations command.
+
+    Command below is it on Django's makemigrations. Another app's
+    makemigrations (a subclass of Django's) gets the stages the same way:
+    ``class Command(MakemigrationsMixin, other_app.Command)``, in a project
+    app listed first in INSTALLED_APPS (see the composition how-to). Each
+    method calls super(), so the other command's own behaviour still runs;
+    the autodetector is the other command's with AutodetectorMixin.
+    """
+
+    autodetector = ComposedAutodetector()
     # Why --update must not write the files it built (see write_to_last_migration_files()).
     _stage_refusal: str | None = None
     # Whether to prove the migrations before writing them (off with --stock, --skip-verify).
     _verify: bool = True
     # The autodetectors of this run: the proof reuses the last one's states.
-    _detectors: list[GreenMigrationAutodetector]
+    _detectors: list[AutodetectorMixin]
 
     def add_arguments(self, parser: CommandParser) -> None:
         """Add ``--stock`` to Django's options."""
@@ -70,13 +84,14 @@ class Command(django_makemigrations.Command):
     def handle(self, *app_labels: str, **options: Any) -> None:
         """Run Django's makemigrations with this package's writer and questioners."""
         self._verify = conf.verify_enabled() and not options.pop("skip_verify", False)
+        detector_class = green_autodetector(type(self).autodetector)
         if options.pop("stock", False):
-            self._verify = False  # Django's own migrations, as asked
-            self.autodetector = MigrationAutodetector  # type: ignore[misc,assignment]
+            self._verify = False  # Django's own migrations (or the other app's), as asked
+            self.autodetector = detector_class.base_autodetector  # type: ignore[misc,assignment]
             super().handle(*app_labels, **options)
             return
         self._detectors = []
-        self.autodetector = _recording(type(self).autodetector, self._detectors)  # type: ignore[misc]
+        self.autodetector = _recording(detector_class, self._detectors)  # type: ignore[misc]
         module = django_makemigrations
         # Read from the database only if a question needs it (most runs never).
         applied = functools.cache(partial(applied_in_database, DEFAULT_DB_ALIAS))
@@ -173,9 +188,18 @@ class Command(django_makemigrations.Command):
         raise CommandError(unproven_message(proof, report.as_text(proof)))
 
 
+class Command(MakemigrationsMixin, django_makemigrations.Command):
+    """Django's makemigrations with the phased autodetector and staged files."""
+
+    help = (
+        "Creates new migration(s) for apps, split into a pre-deploy and a "
+        "post-deploy migration where a change would break the running release."
+    )
+
+
 def _recording(
-    base: type[GreenMigrationAutodetector], created: list[GreenMigrationAutodetector]
-) -> type[GreenMigrationAutodetector]:
+    base: type[AutodetectorMixin], created: list[AutodetectorMixin]
+) -> type[AutodetectorMixin]:
     """Return a subclass of base that appends each instance to created.
 
     The proof reuses the states of the run's autodetector, which Django

@@ -3,29 +3,45 @@
 from __future__ import annotations
 
 from contextlib import AbstractContextManager, nullcontext
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.management.base import CommandError, CommandParser
 from django.core.management.commands import migrate as django_migrate
 from django.db import connections
 
 from green_makemigrations import conf
-from green_makemigrations.autodetector import GreenMigrationAutodetector, only_noticing
+from green_makemigrations.autodetector import ComposedAutodetector, only_noticing
 from green_makemigrations.checks import stage_rules_enforced
 from green_makemigrations.constants import STAGE_CHOICES, Stage
 from green_makemigrations.exceptions import GreenMigrationsError
-from green_makemigrations.executor import staged_executor
+from green_makemigrations.executor import (
+    StagedExecutorMixin,
+    StagedMigrationExecutor,
+    staged_executor,
+)
 from green_makemigrations.runlock import migrate_run_lock
 
+if TYPE_CHECKING:
+    _CommandBase = django_migrate.Command
+else:
+    _CommandBase = object
 
-class Command(django_migrate.Command):
-    """Django's migrate, able to run one deploy stage at a time."""
 
-    help = (
-        "Updates database schema. With --stage pre-deploy, applies only what is "
-        "safe while the previous release runs; --stage post-deploy applies the rest."
-    )
-    autodetector = GreenMigrationAutodetector
+class MigrateMixin(_CommandBase):
+    """``--stage`` and the staged executor, for a migrate command.
+
+    Command below is it on Django's migrate. Another app's migrate (a
+    subclass of Django's) gets the stages the same way:
+    ``class Command(MigrateMixin, other_app.Command)``, in a project app
+    listed first in INSTALLED_APPS (see the composition how-to). Each method
+    calls super(), so the other command's own behaviour still runs; the
+    autodetector is the other command's with AutodetectorMixin, as
+    MakemigrationsMixin's, and executor_class may be StagedExecutorMixin on
+    another app's executor.
+    """
+
+    autodetector = ComposedAutodetector()
+    executor_class: type[StagedExecutorMixin] = StagedMigrationExecutor
 
     def add_arguments(self, parser: CommandParser) -> None:
         """Add ``--stage`` to Django's options."""
@@ -109,6 +125,7 @@ class Command(django_migrate.Command):
                     policy,
                     self.stdout.write,
                     verify=not skip_verify and not options["plan"] and conf.verify_enabled(),
+                    executor_class=self.executor_class,
                 ) as executors,
             ):
                 super().handle(*args, **options)
@@ -142,3 +159,12 @@ class Command(django_migrate.Command):
                 self.stdout.write(message)
 
         return migrate_run_lock(connections[options["database"]], wait, report)
+
+
+class Command(MigrateMixin, django_migrate.Command):
+    """Django's migrate, able to run one deploy stage at a time."""
+
+    help = (
+        "Updates database schema. With --stage pre-deploy, applies only what is "
+        "safe while the previous release runs; --stage post-deploy applies the rest."
+    )
