@@ -273,6 +273,8 @@ class _AddConstraintOnline(operations.AddConstraint):
     ) -> None:
         """Drop the constraint unless an earlier run already did."""
         model = to_state.apps.get_model(app_label, self.model_name)
+        if not self.allow_migrate_model(schema_editor.connection.alias, model):
+            return  # the routers keep the table off this database
         if _collecting(schema_editor) or self.constraint.name in _constraint_names(
             schema_editor, model._meta.db_table
         ):
@@ -620,9 +622,10 @@ class AlterFieldIndexConcurrently(operations.AlterField):
         old_field: Any = from_model._meta.get_field(self.name)
         new_field: Any = to_model._meta.get_field(self.name)
         adds, drops = _plain_index(new_field), _plain_index(old_field)
+        if not self.allow_migrate_model(schema_editor.connection.alias, to_model):
+            return  # the routers keep the table off this database
         if (
             not _is_postgresql(schema_editor)
-            or not self.allow_migrate_model(schema_editor.connection.alias, to_model)
             or adds == drops
             or old_field.unique != new_field.unique
             or old_field.column != new_field.column
@@ -711,9 +714,9 @@ class AddFieldIndexConcurrently(operations.AddField):
     ) -> None:
         """Add the column bare, then build its indexes concurrently (PostgreSQL)."""
         to_model = to_state.apps.get_model(app_label, self.model_name)
-        if not _is_postgresql(schema_editor) or not self.allow_migrate_model(
-            schema_editor.connection.alias, to_model
-        ):
+        if not self.allow_migrate_model(schema_editor.connection.alias, to_model):
+            return  # the routers keep the table off this database
+        if not _is_postgresql(schema_editor):
             if not self._finish_mysql(schema_editor, to_model):
                 super().database_forwards(app_label, schema_editor, from_state, to_state)
             return

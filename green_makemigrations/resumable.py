@@ -153,6 +153,8 @@ def _already_done(
     if isinstance(operation, (operations.AddField, operations.RemoveField)):
         state = to_state if adds_column else from_state
         model = state.apps.get_model(app_label, operation.model_name)
+        if not operation.allow_migrate_model(schema_editor.connection.alias, model):
+            return False  # the operation does nothing here: nothing to look at
         field = model._meta.get_field(operation.name)
         if field.many_to_many:
             through = field.remote_field.through
@@ -167,8 +169,8 @@ def _already_done(
     if isinstance(operation, (operations.CreateModel, operations.DeleteModel)):
         state = to_state if creates_table else from_state
         model = state.apps.get_model(app_label, operation.name)
-        if not model._meta.managed or model._meta.proxy:
-            return False
+        if not operation.allow_migrate_model(schema_editor.connection.alias, model):
+            return False  # unmanaged, a proxy, or kept off this database by the routers
         return _table_exists(schema_editor, model._meta.db_table) == creates_table
     return False
 

@@ -343,6 +343,17 @@ class _RenamesTables(Operation):
         for view in self._view_operations():
             view.schema_effect(app_label, projection, schema)
 
+    def _allowed(
+        self, app_label: str, schema_editor: BaseDatabaseSchemaEditor, state: ProjectState
+    ) -> bool:
+        """Return whether the routers let this database hold the renamed model's tables.
+
+        state is the state where the model has its new name, as Django's
+        rename asks about it.
+        """
+        model = state.apps.get_model(app_label, self._model_name())
+        return bool(self.allow_migrate_model(schema_editor.connection.alias, model))
+
     def _renamed_already(
         self, app_label: str, schema_editor: BaseDatabaseSchemaEditor, to_state: ProjectState
     ) -> bool:
@@ -379,6 +390,8 @@ class _RenamesTables(Operation):
         if self._undoing:
             # Django's database_backwards runs database_forwards with the states swapped.
             rename(app_label, schema_editor, from_state, to_state)
+            return
+        if not self._allowed(app_label, schema_editor, to_state):
             return
         views = self._view_operations()
         if schema_editor.connection.vendor == "mysql" and not schema_editor.collect_sql:
@@ -485,6 +498,8 @@ class _RenamesTables(Operation):
         a many-to-many table got beside its old ones are dropped (see
         m2m_columns.py).
         """
+        if not self._allowed(app_label, schema_editor, from_state):
+            return
         mysql = schema_editor.connection.vendor == "mysql" and not schema_editor.collect_sql
         with contextlib.ExitStack() as stack:
             kept = []
