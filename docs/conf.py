@@ -1,0 +1,55 @@
+"""Sphinx configuration of the django-green-makemigrations documentation.
+
+Build it with ``make -C docs html`` or
+``sphinx-build -W --keep-going -b html docs docs/_build/html``
+(``pip install -e '.[docs]'`` first).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import django  # noqa: E402
+from django.conf import settings  # noqa: E402
+
+import green_makemigrations  # noqa: E402
+
+# autodoc imports the operations, which need Django's app registry.
+if not settings.configured:
+    settings.configure(INSTALLED_APPS=["green_makemigrations"])
+    django.setup()
+
+project = "django-green-makemigrations"
+author = "django-green-makemigrations contributors"
+copyright = f"%Y, {author}"  # noqa: A001 (Sphinx's name; %Y is the build year)
+version = release = green_makemigrations.__version__
+
+extensions = ["sphinx.ext.autodoc"]
+exclude_patterns = ["_build"]
+# Pages other helpers write may appear at any time: the globbed toctrees pick them up.
+nitpicky = True
+
+autodoc_member_order = "bysource"
+# Signatures without annotations: Django's classes are not documented here, and
+# intersphinx would need the network.
+autodoc_typehints = "none"
+autodoc_default_options = {"members": False}
+
+html_theme = "furo"
+html_title = f"django-green-makemigrations {release}"
+html_static_path: list[str] = []
+pygments_style = "sphinx"
+
+
+def setup(app: object) -> None:
+    """Add the ``setting`` and ``check`` targets (``.. setting:: STAGES``, ``:setting:`STAGES```)."""
+    app.add_crossref_type(  # type: ignore[attr-defined]
+        "setting", "setting", indextemplate="pair: %s; setting"
+    )
+    app.add_crossref_type(  # type: ignore[attr-defined]
+        "check", "check", indextemplate="pair: %s; system check"
+    )
