@@ -22,11 +22,11 @@ from typing import Any
 
 from django.db.backends.utils import names_digest
 
+from .backends import get_backend
+
 # The strictest limit a name written into a migration file may meet: 63 bytes
 # (PostgreSQL) is also within 64 characters (MariaDB/MySQL).
 PORTABLE_MAX_BYTES = 63
-POSTGRESQL_MAX_BYTES = 63
-QUOTES = {"postgresql": '"', "sqlite": '"', "mysql": "`"}
 DIGEST_LENGTH = 8
 
 
@@ -80,9 +80,7 @@ def fit_unique(name: str, suffix: str, taken: set[str], *, limit: int = PORTABLE
 
 def limit_of(connection: Any) -> tuple[int | None, str]:
     """Return the identifier limit of connection's backend and its unit."""
-    if connection.vendor == "postgresql":
-        return POSTGRESQL_MAX_BYTES, "bytes"
-    return connection.ops.max_name_length(), "chars"
+    return get_backend(connection).identifier_limit(connection)
 
 
 def fit_for(connection: Any, name: str, suffix: str = "") -> str:
@@ -99,17 +97,12 @@ def stored(connection: Any, name: str) -> str:
     PostgreSQL truncates a name to 63 bytes; the other backends keep it (or
     refuse it).
     """
-    if connection.vendor == "postgresql":
-        return clip(name, POSTGRESQL_MAX_BYTES)
-    return name
+    return get_backend(connection).stored_name(name)
 
 
 def quote(connection: Any, name: str) -> str:
     """Return name quoted as an identifier, any quote character inside doubled."""
-    character = QUOTES.get(connection.vendor)
-    if character is None:  # another backend: its own quoting
-        return str(connection.ops.quote_name(name))
-    return character + name.replace(character, character * 2) + character
+    return get_backend(connection).quote_name(name)
 
 
 def quoter(schema_editor: Any) -> Any:
