@@ -46,7 +46,7 @@ def check_commands_not_shadowed(app_configs: Any = None, **kwargs: Any) -> list[
                     f"Put '{APP_NAME}' before '{owner}' in INSTALLED_APPS, or, to keep "
                     f"'{owner}''s command too, give it {mixin} from "
                     f"green_makemigrations.commands in a project app listed first "
-                    "(see the composition how-to in the documentation)."
+                    "(see docs/howto/composition.rst)."
                 ),
                 id=f"{APP_NAME}.E001",
             )
@@ -57,7 +57,7 @@ def check_commands_not_shadowed(app_configs: Any = None, **kwargs: Any) -> list[
 STAGES_HINT = (
     "Keys of STAGES are installed app labels or 'app_label.migration_name'; a key that "
     "matches nothing is a typo or a leftover, and the migration it meant gets its stage "
-    "inferred instead. Fix or remove it (see the Settings section of the README)."
+    "inferred instead. Fix or remove it (see docs/reference/settings.rst)."
 )
 
 
@@ -69,7 +69,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     the database check below, which loads them anyway.
     """
     errors: list[CheckMessage] = [
-        Error(message, hint="See the Settings section of the README.", id=f"{APP_NAME}.E002")
+        Error(message, hint="See docs/reference/settings.rst.", id=f"{APP_NAME}.E002")
         for message in conf.setting_errors()
     ]
     labels = {config.label for config in apps.get_app_configs()}
