@@ -56,8 +56,8 @@ def test_e001_another_migrate_listed_first(fresh_commands: None) -> None:
     assert error.hint == (
         f"Put 'green_makemigrations' before '{SHADOWING_APP}' in INSTALLED_APPS, or, to keep "
         f"'{SHADOWING_APP}''s command too, give it MigrateMixin from "
-        "green_makemigrations.commands in a project app listed first (see the composition "
-        "how-to in the documentation)."
+        "green_makemigrations.commands in a project app listed first "
+        "(see docs/howto/composition.rst)."
     )
 
 

@@ -154,7 +154,12 @@ class MakemigrationsMixin(_CommandBase):
             raise CommandError(self._stage_refusal)
         if self._verify and changes:
             self._prove(changes, update_previous_migration_paths)
-        super().write_migration_files(changes, update_previous_migration_paths)
+        if update_previous_migration_paths is None:
+            # Called as Django calls it without --update: a base that overrides
+            # it with one parameter (as django-migration-linter does) works too.
+            super().write_migration_files(changes)
+        else:
+            super().write_migration_files(changes, update_previous_migration_paths)
 
     def _prove(self, changes: Changes, updated: dict[str, str] | None) -> None:
         """Refuse to write migrations whose deploy the proof rejects."""
