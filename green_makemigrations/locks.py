@@ -15,8 +15,6 @@ migration's transactions take the write lock when they begin.
 
 from __future__ import annotations
 
-import contextlib
-import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,8 +22,7 @@ from dataclasses import dataclass
 from django.db import DatabaseError
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from .patching import swap_attribute
-from .session import read_setting, write_setting
+from .backends import get_backend
 
 # SQLSTATEs (PostgreSQL) and error numbers (MariaDB/MySQL) of lock waits
 # given up on and of deadlocks: the statement failed and nothing of the
@@ -35,8 +32,6 @@ MYSQL_LOCK_ERRORS = frozenset({1205, 1213})
 # SQLite's primary result code of a busy database ("database is locked"),
 # the low byte of its extended codes (SQLITE_BUSY_SNAPSHOT, ...).
 SQLITE_BUSY = 5
-# Transaction modes of Django's SQLite backend that take the write lock at BEGIN.
-SQLITE_WRITE_MODES = frozenset({"IMMEDIATE", "EXCLUSIVE"})
 
 
 @dataclass(frozen=True)
@@ -80,9 +75,7 @@ def applied_timeout(connection: BaseDatabaseWrapper, seconds: float) -> float:
     MariaDB and MySQL count whole seconds (0.5 becomes 1); PostgreSQL's
     lock timeout and SQLite's busy timeout count milliseconds.
     """
-    if connection.vendor == "mysql":
-        return float(max(1, math.ceil(seconds)))
-    return max(1, round(seconds * 1000)) / 1000
+    return get_backend(connection).applied_lock_timeout(seconds)
 
 
 @contextmanager
@@ -92,48 +85,9 @@ def lock_timeout(connection: BaseDatabaseWrapper, seconds: float) -> Iterator[No
     On SQLite that is the busy timeout: how long a statement waits for
     another connection's write lock.
     """
-    vendor = connection.vendor
-    applied = applied_timeout(connection, seconds)
-    if vendor == "postgresql":
-        settings = {"lock_timeout": f"{round(applied * 1000)}ms"}
-    elif vendor == "mysql":
-        whole = str(int(applied))
-        settings = {"lock_wait_timeout": whole, "innodb_lock_wait_timeout": whole}
-    elif vendor == "sqlite":
-        with _sqlite_busy_timeout(connection, round(applied * 1000)):
-            yield
-        return
-    else:
+    backend = get_backend(connection)
+    with backend.lock_timeout(connection, backend.applied_lock_timeout(seconds)):
         yield
-        return
-    previous = {name: read_setting(connection, name) for name in settings}
-    for name, value in settings.items():
-        write_setting(connection, name, value)
-    try:
-        yield
-    except BaseException:
-        # The block's error is the one to report. It may have aborted the
-        # transaction, where PostgreSQL refuses every statement ("current
-        # transaction is aborted"), the SET too; its rollback undoes our SET.
-        with contextlib.suppress(DatabaseError):
-            for name, value in previous.items():
-                write_setting(connection, name, value)
-        raise
-    for name, value in previous.items():
-        write_setting(connection, name, value)
-
-
-@contextmanager
-def _sqlite_busy_timeout(connection: BaseDatabaseWrapper, milliseconds: int) -> Iterator[None]:
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA busy_timeout")
-        previous = int(cursor.fetchone()[0])
-        cursor.execute(f"PRAGMA busy_timeout = {int(milliseconds)}")
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute(f"PRAGMA busy_timeout = {previous}")
 
 
 @contextmanager
@@ -149,13 +103,5 @@ def write_lock_first(connection: BaseDatabaseWrapper) -> Iterator[None]:
     EXCLUSIVE) is kept; the user's mode comes back after the block. Other
     databases run the block unchanged.
     """
-    if connection.vendor != "sqlite":
-        yield
-        return
-    # The backend reads transaction_mode from OPTIONS when it connects.
-    connection.ensure_connection()
-    if getattr(connection, "transaction_mode", None) in SQLITE_WRITE_MODES:
-        yield
-        return
-    with swap_attribute(connection, "transaction_mode", "IMMEDIATE"):
+    with get_backend(connection).write_lock_first(connection):
         yield

@@ -6,30 +6,49 @@ numbers); SQLite has no such settings.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import contextlib
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 
 from django.db import DatabaseError, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+from .backends import get_backend
+
 
 def read_setting(connection: BaseDatabaseWrapper, name: str) -> str:
     """Return the session's value of setting name, as text."""
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(f"SHOW {name}")
-        else:
-            cursor.execute(f"SELECT @@SESSION.{name}")
+        cursor.execute(get_backend(connection).read_setting_sql(name))
         return str(cursor.fetchone()[0])
 
 
 def write_setting(connection: BaseDatabaseWrapper, name: str, value: str) -> None:
     """Set the session's setting name to value (a whole number on MariaDB/MySQL)."""
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(f"SET {name} = %s", [value])
-        else:
-            cursor.execute(f"SET SESSION {name} = %s", [int(value)])
+        cursor.execute(*get_backend(connection).write_setting_sql(name, value))
+
+
+@contextmanager
+def changed_settings(
+    connection: BaseDatabaseWrapper, settings: Mapping[str, str]
+) -> Iterator[None]:
+    """Set the session's settings (name: value) for the block, then restore them."""
+    previous = {name: read_setting(connection, name) for name in settings}
+    for name, value in settings.items():
+        write_setting(connection, name, value)
+    try:
+        yield
+    except BaseException:
+        # The block's error is the one to report. It may have aborted the
+        # transaction, where PostgreSQL refuses every statement ("current
+        # transaction is aborted"), the SET too; its rollback undoes our SET.
+        with contextlib.suppress(DatabaseError):
+            for name, value in previous.items():
+                write_setting(connection, name, value)
+        raise
+    for name, value in previous.items():
+        write_setting(connection, name, value)
 
 
 @contextmanager

@@ -15,7 +15,13 @@ that is false for it) keeps the base implementation, which says so.
 
 from __future__ import annotations
 
+import contextlib
+from contextlib import AbstractContextManager
 from typing import Any, ClassVar
+
+from django.db import NotSupportedError
+
+from .. import session
 
 
 class BaseBackend:
@@ -43,3 +49,37 @@ class BaseBackend:
         """Return name quoted as an identifier, any quote character inside doubled."""
         character = self.quote_character
         return character + name.replace(character, character * 2) + character
+
+    # -- session settings (session.py) -----------------------------------------------
+
+    def read_setting_sql(self, name: str) -> str:
+        """Return the query of the session's value of setting name (one row, one column)."""
+        raise NotSupportedError(f"{self.vendor} databases have no session settings.")
+
+    def write_setting_sql(self, name: str, value: str) -> tuple[str, list[Any]]:
+        """Return the statement setting the session's setting name to value, and its params."""
+        raise NotSupportedError(f"{self.vendor} databases have no session settings.")
+
+    # -- lock timeouts (locks.py) ----------------------------------------------------
+
+    def applied_lock_timeout(self, seconds: float) -> float:
+        """Return the lock timeout, in seconds, that the database applies for seconds.
+
+        Counted in milliseconds, at least one.
+        """
+        return max(1, round(seconds * 1000)) / 1000
+
+    def lock_timeout_settings(self, seconds: float) -> dict[str, str]:
+        """Return the session settings giving up a lock wait after seconds (as applied)."""
+        return {}
+
+    def lock_timeout(self, connection: Any, seconds: float) -> AbstractContextManager[None]:
+        """Return a context setting connection's lock timeout to seconds (as applied), then back."""
+        return session.changed_settings(connection, self.lock_timeout_settings(seconds))
+
+    def write_lock_first(self, connection: Any) -> AbstractContextManager[None]:
+        """Return a context in which connection's transactions take the write lock at BEGIN.
+
+        Only a database with one write lock needs it; elsewhere nothing changes.
+        """
+        return contextlib.nullcontext()

@@ -32,3 +32,19 @@ class DatabaseBackend(BaseBackend):
     def stored_name(self, name: str) -> str:
         """Return the first 63 bytes of name (a character is never cut in two)."""
         return clip(name, MAX_NAME_BYTES)
+
+    # -- session settings ------------------------------------------------------------
+
+    def read_setting_sql(self, name: str) -> str:
+        """Return ``SHOW name``."""
+        return f"SHOW {name}"
+
+    def write_setting_sql(self, name: str, value: str) -> tuple[str, list[Any]]:
+        """Return ``SET name = value``."""
+        return f"SET {name} = %s", [value]
+
+    # -- lock timeouts ---------------------------------------------------------------
+
+    def lock_timeout_settings(self, seconds: float) -> dict[str, str]:
+        """Return ``lock_timeout`` in milliseconds."""
+        return {"lock_timeout": f"{round(seconds * 1000)}ms"}
