@@ -7,6 +7,7 @@ Build it with ``make -C docs html`` or
 
 from __future__ import annotations
 
+import inspect
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -48,7 +49,46 @@ html_title = f"django-green-makemigrations {release}"
 html_static_path: list[str] = []
 
 
+class Shown:
+    """A default as a migration file spells it: a class (``NOT_PROVIDED``) by its name."""
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return self.value.__name__ if isinstance(self.value, type) else repr(self.value)
+
+
+def init_signature(
+    app: Sphinx,
+    what: str,
+    name: str,
+    obj: object,
+    options: object,
+    signature: str | None,
+    return_annotation: str | None,
+) -> tuple[str, str | None] | None:
+    """Show an operation's ``__init__`` arguments, not ``Operation.__new__``'s ``*args``.
+
+    Django's Operation records its arguments in ``__new__(cls, *args,
+    **kwargs)``, which autodoc takes for the class's signature.
+    """
+    if what != "class" or not isinstance(obj, type) or signature != "(*args, **kwargs)":
+        return None
+    init = inspect.signature(obj.__init__)  # type: ignore[misc]
+    empty = inspect.Parameter.empty
+    parameters = [
+        parameter.replace(
+            annotation=empty,
+            default=empty if parameter.default is empty else Shown(parameter.default),
+        )
+        for parameter in list(init.parameters.values())[1:]
+    ]
+    return str(init.replace(parameters=parameters, return_annotation=init.empty)), None
+
+
 def setup(app: Sphinx) -> None:
     """Add the ``setting`` and ``check`` targets (``.. setting:: STAGES``, ``:check:``)."""
+    app.connect("autodoc-process-signature", init_signature)
     app.add_crossref_type("setting", "setting", indextemplate="pair: %s; setting")
     app.add_crossref_type("check", "check", indextemplate="pair: %s; system check")
