@@ -15,169 +15,28 @@ clean up by hand.
 
 from __future__ import annotations
 
-import hashlib
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from typing import IO
 
 from django.db import DatabaseError
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+from .backends import get_backend
+from .backends.base import RunLock
+from .backends.sqlite import RUN_LOCK_SUFFIX as SQLITE_LOCK_SUFFIX
 from .exceptions import GreenMigrationsError
 
+__all__ = ["LOCK_NAME", "SQLITE_LOCK_SUFFIX", "RunLockTimeout", "migrate_run_lock"]
+
+# The lock's name: each backend makes its own lock of it (see backends/).
 LOCK_NAME = "green_makemigrations.migrate"
-# PostgreSQL: the two-key form of the advisory lock functions; advisory locks
-# are per database already. Both halves are positive 32-bit numbers.
-_DIGEST = hashlib.sha256(LOCK_NAME.encode()).digest()
-ADVISORY_KEYS = (
-    int.from_bytes(_DIGEST[:4], "big") & 0x7FFFFFFF,
-    int.from_bytes(_DIGEST[4:8], "big") & 0x7FFFFFFF,
-)
 # How often a waiting run asks again.
 POLL_SECONDS = 0.25
-SQLITE_LOCK_SUFFIX = ".green-migrate-lock"
 
 
 class RunLockTimeout(GreenMigrationsError):
     """Another migrate run held the database's run lock for longer than the wait allowed."""
-
-
-class _Lock:
-    """The run lock of one backend: try to take it, say who holds it, release it."""
-
-    def __init__(self, connection: BaseDatabaseWrapper) -> None:
-        self.connection = connection
-
-    def try_acquire(self) -> bool:
-        """Take the lock if it is free; return whether it was taken."""
-        raise NotImplementedError  # pragma: no cover
-
-    def holder(self) -> str:
-        """Describe the run that holds the lock, as far as the database tells."""
-        raise NotImplementedError  # pragma: no cover
-
-    def release(self) -> None:
-        """Release the lock."""
-        raise NotImplementedError  # pragma: no cover
-
-    def _value(self, sql: str, params: list[int | str]) -> object:
-        with self.connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            row = cursor.fetchone()
-        return None if row is None else row[0]
-
-
-class _PostgreSQLLock(_Lock):
-    def try_acquire(self) -> bool:
-        return bool(self._value("SELECT pg_try_advisory_lock(%s, %s)", list(ADVISORY_KEYS)))
-
-    def holder(self) -> str:
-        with self.connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT a.pid, a.application_name, a.client_addr, "
-                "EXTRACT(EPOCH FROM now() - a.backend_start) "
-                "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-                "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 "
-                "AND l.classid = %s::oid AND l.objid = %s::oid "
-                "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-                list(ADVISORY_KEYS),
-            )
-            row = cursor.fetchone()
-        if row is None:
-            return "its holder has just released it"
-        pid, application, address, seconds = row
-        client = f" from {address}" if address else ""
-        name = f" ({application})" if application else ""
-        return (
-            f"advisory lock held by server process {pid}{name}{client}, "
-            f"connected {seconds:.0f} s ago"
-        )
-
-    def release(self) -> None:
-        self._value("SELECT pg_advisory_unlock(%s, %s)", list(ADVISORY_KEYS))
-
-
-class _MySQLLock(_Lock):
-    def __init__(self, connection: BaseDatabaseWrapper) -> None:
-        super().__init__(connection)
-        # GET_LOCK() names are server-wide (64 characters at most): one per database.
-        database = str(connection.settings_dict["NAME"])
-        self.name = f"{LOCK_NAME}.{hashlib.sha256(database.encode()).hexdigest()[:32]}"
-
-    def try_acquire(self) -> bool:
-        return self._value("SELECT GET_LOCK(%s, 0)", [self.name]) == 1
-
-    def holder(self) -> str:
-        holder = self._value("SELECT IS_USED_LOCK(%s)", [self.name])
-        if holder is None:
-            return "its holder has just released it"
-        return f"GET_LOCK('{self.name}') held by connection {holder}"
-
-    def release(self) -> None:
-        self._value("SELECT RELEASE_LOCK(%s)", [self.name])
-
-
-class _SQLiteLock(_Lock):
-    """An exclusive ``flock()`` of a file beside the database.
-
-    Not SQLite's own write lock: holding it for the whole run would stop the
-    running release's writes for as long. The holder removes the file when
-    it is done; a run that locked a file someone removed meanwhile tries again.
-    """
-
-    def __init__(self, connection: BaseDatabaseWrapper) -> None:
-        super().__init__(connection)
-        name = os.path.abspath(str(connection.settings_dict["NAME"]))
-        self.path = f"{name}{SQLITE_LOCK_SUFFIX}"
-        self.file: IO[str] | None = None
-
-    def try_acquire(self) -> bool:
-        import fcntl
-
-        file = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held until release()
-        try:
-            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            if os.fstat(file.fileno()).st_ino != os.stat(self.path).st_ino:
-                raise BlockingIOError  # removed by the run that held it: not the lock now
-        except (BlockingIOError, FileNotFoundError):
-            file.close()
-            return False
-        file.truncate(0)
-        file.write(f"{os.getpid()}\n")
-        file.flush()
-        self.file = file
-        return True
-
-    def holder(self) -> str:
-        with suppress(OSError), open(self.path, encoding="utf-8") as file:
-            pid = file.read().strip()
-            if pid:
-                return f"{self.path} locked by process {pid}"
-        return f"{self.path} locked"
-
-    def release(self) -> None:
-        if self.file is not None:
-            with suppress(FileNotFoundError):
-                os.unlink(self.path)  # while still locked, so no run takes the old file
-            self.file.close()  # closing the file releases the flock()
-            self.file = None
-
-
-def _lock_for(connection: BaseDatabaseWrapper) -> _Lock | None:
-    """Return the run lock of connection's database, or None where none is needed."""
-    vendor = connection.vendor
-    if vendor == "postgresql":
-        return _PostgreSQLLock(connection)
-    if vendor == "mysql":
-        return _MySQLLock(connection)
-    if vendor == "sqlite":
-        in_memory = connection.is_in_memory_db()  # type: ignore[attr-defined]
-        if in_memory or os.name != "posix":
-            return None  # one process only; or no flock() to use
-        return _SQLiteLock(connection)
-    return None
 
 
 # Runs nested in one process (a migrate calling migrate) share the lock
@@ -205,7 +64,7 @@ def migrate_run_lock(
         finally:
             _held[key] -= 1
         return
-    lock = _lock_for(connection)
+    lock = get_backend(connection).run_lock(connection, LOCK_NAME)
     if lock is None:
         yield
         return
@@ -220,7 +79,7 @@ def migrate_run_lock(
             lock.release()
 
 
-def _acquire(lock: _Lock, alias: str, wait: float, report: Callable[[str], None]) -> None:
+def _acquire(lock: RunLock, alias: str, wait: float, report: Callable[[str], None]) -> None:
     if lock.try_acquire():
         return
     began = time.monotonic()

@@ -15,6 +15,7 @@ that is false for it) keeps the base implementation, which says so.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 from contextlib import AbstractContextManager
 from typing import Any, ClassVar
@@ -24,7 +25,32 @@ from django.db import NotSupportedError
 from .. import session
 
 
-class BaseBackend:
+class RunLock:
+    """The run lock of one database (runlock.py): try to take it, say who holds it, release it."""
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+
+    def try_acquire(self) -> bool:
+        """Take the lock if it is free; return whether it was taken."""
+        raise NotImplementedError  # pragma: no cover
+
+    def holder(self) -> str:
+        """Describe the run that holds the lock, as far as the database tells."""
+        raise NotImplementedError  # pragma: no cover
+
+    def release(self) -> None:
+        """Release the lock."""
+        raise NotImplementedError  # pragma: no cover
+
+    def _value(self, sql: str, params: list[int | str]) -> object:
+        with self.connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+        return None if row is None else row[0]
+
+
+class BaseBackend(abc.ABC):
     """The statements and facts of one database vendor."""
 
     #: Django's ``connection.vendor`` of the databases this backend serves.
@@ -83,3 +109,13 @@ class BaseBackend:
         Only a database with one write lock needs it; elsewhere nothing changes.
         """
         return contextlib.nullcontext()
+
+    # -- the migrate run lock (runlock.py) -------------------------------------------
+
+    @abc.abstractmethod
+    def run_lock(self, connection: Any, name: str) -> RunLock | None:
+        """Return the lock called name each migrate run holds, or None where none is needed.
+
+        The lock must go with the session or the process, so that a run
+        that is killed releases it.
+        """

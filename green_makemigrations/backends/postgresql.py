@@ -7,13 +7,66 @@ Identifiers are cut at 63 bytes; migrations holding ``CONCURRENTLY`` or
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, ClassVar
 
 from ..identifiers import clip
-from .base import BaseBackend
+from .base import BaseBackend, RunLock
 
 # PostgreSQL keeps the first 63 bytes of a longer identifier (NAMEDATALEN - 1).
 MAX_NAME_BYTES = 63
+
+
+def advisory_keys(name: str) -> tuple[int, int]:
+    """Return the two keys of the advisory lock called name: positive 32-bit numbers.
+
+    The two-key form of the advisory lock functions; advisory locks are per
+    database already.
+    """
+    digest = hashlib.sha256(name.encode()).digest()
+    return (
+        int.from_bytes(digest[:4], "big") & 0x7FFFFFFF,
+        int.from_bytes(digest[4:8], "big") & 0x7FFFFFFF,
+    )
+
+
+class AdvisoryLock(RunLock):
+    """A session-level advisory lock."""
+
+    def __init__(self, connection: Any, name: str) -> None:
+        super().__init__(connection)
+        self.keys: list[int | str] = [*advisory_keys(name)]
+
+    def try_acquire(self) -> bool:
+        """Take the lock with ``pg_try_advisory_lock()``."""
+        return bool(self._value("SELECT pg_try_advisory_lock(%s, %s)", self.keys))
+
+    def holder(self) -> str:
+        """Say which server process holds the lock, from where, since when."""
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT a.pid, a.application_name, a.client_addr, "
+                "EXTRACT(EPOCH FROM now() - a.backend_start) "
+                "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 "
+                "AND l.classid = %s::oid AND l.objid = %s::oid "
+                "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                self.keys,
+            )
+            row = cursor.fetchone()
+        if row is None:
+            return "its holder has just released it"
+        pid, application, address, seconds = row
+        client = f" from {address}" if address else ""
+        name = f" ({application})" if application else ""
+        return (
+            f"advisory lock held by server process {pid}{name}{client}, "
+            f"connected {seconds:.0f} s ago"
+        )
+
+    def release(self) -> None:
+        """Release the lock with ``pg_advisory_unlock()``."""
+        self._value("SELECT pg_advisory_unlock(%s, %s)", self.keys)
 
 
 class DatabaseBackend(BaseBackend):
@@ -48,3 +101,9 @@ class DatabaseBackend(BaseBackend):
     def lock_timeout_settings(self, seconds: float) -> dict[str, str]:
         """Return ``lock_timeout`` in milliseconds."""
         return {"lock_timeout": f"{round(seconds * 1000)}ms"}
+
+    # -- the migrate run lock --------------------------------------------------------
+
+    def run_lock(self, connection: Any, name: str) -> RunLock | None:
+        """Return an advisory lock of the session."""
+        return AdvisoryLock(connection, name)

@@ -6,15 +6,67 @@ transactions take the write lock when they begin.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
-from typing import Any
+from contextlib import AbstractContextManager, contextmanager, suppress
+from typing import IO, Any
 
 from ..patching import swap_attribute
-from .base import BaseBackend
+from .base import BaseBackend, RunLock
 
 # Transaction modes of Django's SQLite backend that take the write lock at BEGIN.
 WRITE_MODES = frozenset({"IMMEDIATE", "EXCLUSIVE"})
+# The run lock's file: the database file's name and this.
+RUN_LOCK_SUFFIX = ".green-migrate-lock"
+
+
+class FileLock(RunLock):
+    """An exclusive ``flock()`` of a file beside the database.
+
+    Not SQLite's own write lock: holding it for the whole run would stop the
+    running release's writes for as long. The holder removes the file when
+    it is done; a run that locked a file someone removed meanwhile tries again.
+    """
+
+    def __init__(self, connection: Any) -> None:
+        super().__init__(connection)
+        name = os.path.abspath(str(connection.settings_dict["NAME"]))
+        self.path = f"{name}{RUN_LOCK_SUFFIX}"
+        self.file: IO[str] | None = None
+
+    def try_acquire(self) -> bool:
+        """Take the ``flock()`` of the lock file, not waiting."""
+        import fcntl
+
+        file = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held until release()
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.fstat(file.fileno()).st_ino != os.stat(self.path).st_ino:
+                raise BlockingIOError  # removed by the run that held it: not the lock now
+        except (BlockingIOError, FileNotFoundError):
+            file.close()
+            return False
+        file.truncate(0)
+        file.write(f"{os.getpid()}\n")
+        file.flush()
+        self.file = file
+        return True
+
+    def holder(self) -> str:
+        """Say which process holds the lock, as its file tells."""
+        with suppress(OSError), open(self.path, encoding="utf-8") as file:
+            pid = file.read().strip()
+            if pid:
+                return f"{self.path} locked by process {pid}"
+        return f"{self.path} locked"
+
+    def release(self) -> None:
+        """Remove the lock file, then close it (which releases the ``flock()``)."""
+        if self.file is not None:
+            with suppress(FileNotFoundError):
+                os.unlink(self.path)  # while still locked, so no run takes the old file
+            self.file.close()  # closing the file releases the flock()
+            self.file = None
 
 
 class DatabaseBackend(BaseBackend):
@@ -41,6 +93,18 @@ class DatabaseBackend(BaseBackend):
             return
         with swap_attribute(connection, "transaction_mode", "IMMEDIATE"):
             yield
+
+    # -- the migrate run lock --------------------------------------------------------
+
+    def run_lock(self, connection: Any, name: str) -> RunLock | None:
+        """Return a ``flock()`` of a file beside the database, of the process.
+
+        None for an in-memory database (one process only), or where there is
+        no ``flock()``.
+        """
+        if connection.is_in_memory_db() or os.name != "posix":
+            return None
+        return FileLock(connection)
 
 
 @contextmanager
