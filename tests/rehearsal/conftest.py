@@ -1,4 +1,11 @@
-"""Fixtures of the deploy rehearsals: rehearsal databases on the active backend."""
+"""Fixtures of the deploy rehearsals: rehearsal databases on the active backend.
+
+The rehearsal modules are the suite's slowest (each starts the two releases'
+processes many times), so ``./runtests``, when it runs all three Django
+versions, shares them (tests/subset.py): each module in SHARED_MODULES runs on
+every backend under the one Django version it is given, the others under all
+three. Unset GREEN_SHARE (one Django version, a plain pytest run) runs them all.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +16,37 @@ from typing import Any
 import pytest
 from django.conf import settings
 
+from ..subset import share
 from . import harness
+
+# Module -> index of the Django version (0: 5.2, 1: 6.0, 2: 6.1) that runs it
+# under a shared run; balanced by their run times (PostgreSQL, in seconds:
+# changes 100, separate_runs 75, model_gaps 55, fields 30; online runs on SQLite
+# only). test_rehearsal.py (the main pair, the stock control and the locks) and
+# test_rehearsal_verdicts.py (which shares its own scenarios) run under all.
+SHARED_MODULES = {
+    "test_rehearsal_changes": 0,
+    "test_rehearsal_separate_runs": 1,
+    "test_rehearsal_online": 1,
+    "test_rehearsal_model_gaps": 2,
+    "test_rehearsal_fields": 2,
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect the shared rehearsal modules another Django version of the run plays."""
+    shared = share()
+    if shared is None:
+        return
+    k, _n = shared
+    keep, drop = [], []
+    for item in items:
+        module = item.path.stem if item.path.parent == Path(__file__).parent else None
+        owner = SHARED_MODULES.get(module) if module else None
+        (drop if owner is not None and owner != k else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 @pytest.fixture(scope="module")
