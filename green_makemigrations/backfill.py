@@ -24,6 +24,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 
 from . import conf
+from .backends import get_backend
 from .wal import compressed_wal
 from .writeback import flushed_writes
 
@@ -76,7 +77,9 @@ def update_in_batches(
         )
     pk_column = quote(pk.column)
     if schema_editor.collect_sql:
-        schema_editor.execute(f"UPDATE {table} SET {assignments} WHERE {condition}", params)
+        schema_editor.execute(
+            get_backend(connection).update_sql(table, assignments, condition), params
+        )
         return 0
     nice_ratio = conf.backfill_nice_ratio()
     with (
@@ -120,10 +123,12 @@ def _update(
     Each SELECT finds a key strictly after the previous batch's last one, or
     none, which ends the walk: it ends even if rows come and go meanwhile.
     """
+    backend = get_backend(connection)
+    first_sql, last_sql = backend.key_bounds_sql(table, pk_column)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {pk_column} FROM {table} ORDER BY {pk_column} LIMIT 1")
+        cursor.execute(first_sql)
         first = cursor.fetchone()
-        cursor.execute(f"SELECT {pk_column} FROM {table} ORDER BY {pk_column} DESC LIMIT 1")
+        cursor.execute(last_sql)
         last = cursor.fetchone()
     if first is None or last is None:
         return 0
@@ -131,18 +136,13 @@ def _update(
     changed, low, after = 0, first[0], ">="  # the first batch includes the first key
     while True:
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT {pk_column} FROM {table} WHERE {pk_column} {after} %s AND "
-                f"{pk_column} <= %s ORDER BY {pk_column} LIMIT 1 OFFSET {batch_size - 1}",
-                [low, end],
-            )
+            cursor.execute(backend.batch_end_sql(table, pk_column, after, batch_size), [low, end])
             found = cursor.fetchone()
         # Without batch_size more keys before the end, this batch is the last.
         high = end if found is None else found[0]
         with _paced(nice_ratio), connection.cursor() as cursor:
             cursor.execute(
-                f"UPDATE {table} SET {assignments} WHERE ({condition}) AND "
-                f"{pk_column} {after} %s AND {pk_column} <= %s",
+                backend.batch_update_sql(table, assignments, condition, pk_column, after),
                 [*params, low, high],
             )
             changed += max(int(cursor.rowcount), 0)

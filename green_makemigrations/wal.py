@@ -24,10 +24,7 @@ from contextlib import contextmanager
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from .session import unless_chosen
-
-SETTING = "wal_compression"
-FALLBACK = "on"  # pglz: every PostgreSQL build has it
+from .backends import get_backend
 
 
 @contextmanager
@@ -37,8 +34,8 @@ def compressed_wal(connection: BaseDatabaseWrapper, method: str | None) -> Itera
     Does nothing on other databases, when method is None, when the session
     compresses already, or when the user may not change the setting.
     """
-    if connection.vendor != "postgresql" or method is None:
+    if method is None:
         yield
         return
-    with unless_chosen(connection, SETTING, (method, FALLBACK), default="off"):
+    with get_backend(connection).compressed_wal(connection, method):
         yield

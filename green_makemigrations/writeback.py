@@ -25,9 +25,7 @@ from contextlib import contextmanager
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from .session import unless_chosen
-
-SETTING = "backend_flush_after"
+from .backends import get_backend
 
 
 @contextmanager
@@ -37,8 +35,8 @@ def flushed_writes(connection: BaseDatabaseWrapper, amount: str | None) -> Itera
     Does nothing on other databases, when amount is None, or when the
     session has a value of its own already.
     """
-    if connection.vendor != "postgresql" or amount is None:
+    if amount is None:
         yield
         return
-    with unless_chosen(connection, SETTING, (amount,), default="0"):
+    with get_backend(connection).flushed_writes(connection, amount):
         yield

@@ -119,3 +119,46 @@ class BaseBackend(abc.ABC):
         The lock must go with the session or the process, so that a run
         that is killed releases it.
         """
+
+    # -- WAL and page writes of a backfill or index build (wal.py, writeback.py) -----
+
+    def compressed_wal(self, connection: Any, method: str) -> AbstractContextManager[None]:
+        """Return a context compressing the session's write-ahead log with method, if it can."""
+        return contextlib.nullcontext()
+
+    def flushed_writes(self, connection: Any, amount: str) -> AbstractContextManager[None]:
+        """Return a context handing the session's page writes to the disk every amount."""
+        return contextlib.nullcontext()
+
+    # -- batched backfills (backfill.py) ---------------------------------------------
+    # Table and column names come quoted; assignments and conditions are SQL.
+
+    def update_sql(self, table: str, assignments: str, condition: str) -> str:
+        """Return the ``UPDATE`` of every row a backfill changes, in one statement."""
+        return f"UPDATE {table} SET {assignments} WHERE {condition}"
+
+    def key_bounds_sql(self, table: str, pk: str) -> tuple[str, str]:
+        """Return the queries of the table's first and last primary key."""
+        return (
+            f"SELECT {pk} FROM {table} ORDER BY {pk} LIMIT 1",
+            f"SELECT {pk} FROM {table} ORDER BY {pk} DESC LIMIT 1",
+        )
+
+    def batch_end_sql(self, table: str, pk: str, after: str, batch_size: int) -> str:
+        """Return the query of the key batch_size keys on from the last batch's (params: it, end).
+
+        after is ``>=`` for the first batch (its first key included), ``>`` then.
+        """
+        return (
+            f"SELECT {pk} FROM {table} WHERE {pk} {after} %s AND "
+            f"{pk} <= %s ORDER BY {pk} LIMIT 1 OFFSET {batch_size - 1}"
+        )
+
+    def batch_update_sql(
+        self, table: str, assignments: str, condition: str, pk: str, after: str
+    ) -> str:
+        """Return the ``UPDATE`` of one batch (params: its own, then low and high)."""
+        return (
+            f"UPDATE {table} SET {assignments} WHERE ({condition}) AND "
+            f"{pk} {after} %s AND {pk} <= %s"
+        )

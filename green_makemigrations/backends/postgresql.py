@@ -8,13 +8,20 @@ Identifiers are cut at 63 bytes; migrations holding ``CONCURRENTLY`` or
 from __future__ import annotations
 
 import hashlib
+from contextlib import AbstractContextManager
 from typing import Any, ClassVar
 
 from ..identifiers import clip
+from ..session import unless_chosen
 from .base import BaseBackend, RunLock
 
 # PostgreSQL keeps the first 63 bytes of a longer identifier (NAMEDATALEN - 1).
 MAX_NAME_BYTES = 63
+# wal.py: the setting, and the method every build has (pglz).
+WAL_COMPRESSION = "wal_compression"
+WAL_COMPRESSION_FALLBACK = "on"
+# writeback.py: the setting.
+BACKEND_FLUSH_AFTER = "backend_flush_after"
 
 
 def advisory_keys(name: str) -> tuple[int, int]:
@@ -107,3 +114,19 @@ class DatabaseBackend(BaseBackend):
     def run_lock(self, connection: Any, name: str) -> RunLock | None:
         """Return an advisory lock of the session."""
         return AdvisoryLock(connection, name)
+
+    # -- WAL and page writes ---------------------------------------------------------
+
+    def compressed_wal(self, connection: Any, method: str) -> AbstractContextManager[None]:
+        """Set ``wal_compression`` to method (or ``on``) while the server's default is off.
+
+        The setting needs a superuser or ``GRANT SET ON PARAMETER``: refused,
+        the server's value stays.
+        """
+        return unless_chosen(
+            connection, WAL_COMPRESSION, (method, WAL_COMPRESSION_FALLBACK), default="off"
+        )
+
+    def flushed_writes(self, connection: Any, amount: str) -> AbstractContextManager[None]:
+        """Set ``backend_flush_after`` to amount while the session has the default (0)."""
+        return unless_chosen(connection, BACKEND_FLUSH_AFTER, (amount,), default="0")
