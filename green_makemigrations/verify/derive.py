@@ -29,6 +29,7 @@ from django.db.migrations import Migration, operations
 from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ProjectState
 
+from .. import routing
 from .schema import Column, ModelKey, Relation, Schema, StateProjection, model_relation
 
 EFFECT_HINT = "schema_effect"
@@ -108,6 +109,10 @@ class SchemaTracker:
                 inner.state_forwards(app_label, state)
             return separate
         if isinstance(operation, (operations.RunSQL, operations.RunPython)):
+            if not routing.allows_operation(self.connection.alias, app_label, operation):
+                # Not run on this database (the routers say so): its state changes only.
+                operation.state_forwards(app_label, state)
+                return []
             effect = declared_effect(operation)
             if effect is not None:
                 reasons = self._database_side(app_label, effect, state)

@@ -31,6 +31,7 @@ from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ProjectState
 from django.db.migrations.utils import resolve_relation
 
+from .. import routing
 from ..constants import Stage
 from ..plan import explain_blocked, graph_stages, split_plan
 from .derive import EFFECT_HINT, SchemaTracker, Unproven, declared_effect, touched
@@ -154,6 +155,7 @@ def prove(
     reduced = _copy(old_state, _seed_keys(pending, old_state))
     new_state, plan_keys = _state_after(reduced, pending)
     tracker = applied_tracker(executor, connection, old_state, plan_keys | set(reduced.models))
+    plan_keys = _on_database(connection, plan_keys)
     old_tables = _tables(old_state if applied_keys else None, plan_keys, connection)
     new_tables = _tables(new_state, plan_keys, connection)
 
@@ -180,6 +182,8 @@ def _stops_on_rows(
     for moment, run in stages:
         for migration in run:
             for operation in migration.operations:
+                if not routing.allows_operation(connection.alias, migration.app_label, operation):
+                    continue  # the routers keep its table off this database
                 brk = stops_on_rows(migration.app_label, operation, deployed_state, connection)
                 _record_stop(proof, moment, migration, operation, brk)
 
@@ -217,6 +221,7 @@ def _prove_rollback(
     unapplied = {_key(m) for m, _ in plan}
     target = applied_tracker(executor, connection, without=unapplied)
     plan_keys = _touched_by([m for m, _ in plan], (current.state, target.state))
+    plan_keys = _on_database(connection, plan_keys)
     old_tables = _tables(current.state if applied else None, plan_keys, connection)
     new_tables = _tables(target.state, plan_keys, connection)
     done: set[tuple[str, str]] = set()
@@ -225,7 +230,7 @@ def _prove_rollback(
         for migration in run:
             done.add(_key(migration))
             schema = applied_tracker(executor, connection, without=done).schema
-            yield migration, schema, _unknown_backwards(migration)
+            yield migration, schema, _unknown_backwards(migration, connection.alias)
 
     _judge(
         proof, connection, current.schema, steps(pre_run), steps(post_run), old_tables, new_tables
@@ -257,8 +262,11 @@ def _undo_stops_on_rows(
             state = loader.project_state(_key(migration), at_end=False)
             after = migration.mutate_state(state, preserve=True)  # the tables holding rows
             for operation in migration.operations:
-                brk = _undo_stop(migration.app_label, operation, state, after, running, connection)
-                _record_stop(proof, moment, migration, operation, brk)
+                if routing.allows_operation(connection.alias, migration.app_label, operation):
+                    brk = _undo_stop(
+                        migration.app_label, operation, state, after, running, connection
+                    )
+                    _record_stop(proof, moment, migration, operation, brk)
                 operation.state_forwards(migration.app_label, state)
 
 
@@ -285,13 +293,15 @@ def _undo_stop(
     return undo_stops_on_nulls(app_label, operation, restored, running, connection)
 
 
-def _unknown_backwards(migration: Migration) -> list[Unproven]:
-    """Return the operations whose reverse changes the schema in unknown ways."""
+def _unknown_backwards(migration: Migration, alias: str) -> list[Unproven]:
+    """Return the operations whose reverse changes database alias's schema in unknown ways."""
     label = _label(migration)
     found = []
     for index, operation in enumerate(migration.operations, start=1):
         if declared_effect(operation) is not None:
             continue
+        if not routing.allows_operation(alias, migration.app_label, operation):
+            continue  # the routers keep it off this database
         if isinstance(operation, operations.RunSQL):
             reverse: Any = operation.reverse_sql
             if reverse in (None, "", [], ()) or reverse == operations.RunSQL.noop:
@@ -473,6 +483,17 @@ def _copy(state: ProjectState, keep: set[ModelKey] | None = None) -> ProjectStat
         found = {key: state.models.get(key) for key in keep}
     models = {key: model.clone() for key, model in found.items() if model is not None}
     return PartialState(models, real_apps=state.real_apps, rest=rest, own=own)
+
+
+def _on_database(connection: Any, keys: set[ModelKey]) -> set[ModelKey]:
+    """Return the models of keys whose tables the routers let connection's database hold.
+
+    The others' tables are not there: no release queries them on this
+    database, and no migration changes them.
+    """
+    if not routing.routed():
+        return keys
+    return {key for key in keys if routing.allows_model(connection.alias, *key)}
 
 
 def _touched_by(migrations: list[Migration], states: tuple[ProjectState, ...]) -> set[ModelKey]:

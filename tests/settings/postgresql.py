@@ -3,7 +3,7 @@
 import os
 
 from .base import *  # noqa: F403
-from .base import database_from_url
+from .base import database_from_url, other_database
 
 DATABASES = {
     "default": database_from_url(
@@ -12,3 +12,4 @@ DATABASES = {
         )
     )
 }
+DATABASES["other"] = other_database(DATABASES["default"])

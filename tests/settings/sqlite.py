@@ -3,6 +3,7 @@
 import os
 
 from .base import *  # noqa: F403
+from .base import other_database
 
 _name = os.environ.get("GREEN_SQLITE_NAME", "green_makemigrations_tests.sqlite3")
 DATABASES = {
@@ -18,3 +19,4 @@ DATABASES = {
         },
     }
 }
+DATABASES["other"] = other_database(DATABASES["default"])

@@ -14,7 +14,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ModelState, ProjectState
 
-from green_makemigrations import rules
+from green_makemigrations import routing, rules
 from green_makemigrations.constants import Stage
 from green_makemigrations.exceptions import GreenMigrationsError, StagePlanError
 from green_makemigrations.executor import deployed_apps
@@ -133,6 +133,7 @@ class Command(BaseCommand):
                         blocked_by.get(key),
                         max_name_length,
                         fresh_app=stage is Stage.PRE_DEPLOY and key in early,
+                        database=database,
                     )
                 )
         return {
@@ -179,6 +180,10 @@ class Command(BaseCommand):
                 )
                 for operation in entry["operations"]:
                     self.stdout.write(f"    {operation['description']}")
+                for operation in entry["elsewhere"]:
+                    self.stdout.write(
+                        f"    Not on this database (routers): {operation['description']}"
+                    )
         if report["blocked"]:
             self.stdout.write(
                 self.style.WARNING(
@@ -204,7 +209,14 @@ def _migration_entry(
     blocked_by: str | None,
     max_name_length: int | None,
     fresh_app: bool = False,
+    database: str = DEFAULT_DB_ALIAS,
 ) -> dict[str, Any]:
+    # Django records the migration on every database it migrates; its
+    # operations change only the databases the routers let hold their tables.
+    here = [
+        routing.allows_operation(database, migration.app_label, operation)
+        for operation in migration.operations
+    ]
     return {
         "migration": f"{migration.app_label}.{migration.name}",
         "app_label": migration.app_label,
@@ -217,7 +229,13 @@ def _migration_entry(
         "fresh_app": fresh_app,
         "operations": [
             _operation_entry(operation, migration.app_label, state, max_name_length)
-            for operation in migration.operations
+            for operation, runs in zip(migration.operations, here, strict=True)
+            if runs
+        ],
+        "elsewhere": [
+            {"type": type(operation).__name__, "description": operation.describe()}
+            for operation, runs in zip(migration.operations, here, strict=True)
+            if not runs
         ],
     }
 

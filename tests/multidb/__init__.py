@@ -1,0 +1,1 @@
+"""Two apps and a router for the multi-database tests (test_multiple_databases.py)."""

@@ -1,0 +1,1 @@
+"""A test app of the multi-database tests; the router sends it where MULTIDB_ROUTES says."""
