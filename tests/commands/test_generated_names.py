@@ -44,6 +44,7 @@ from django.db.migrations.writer import MigrationWriter
 from django.test.utils import extend_sys_path, modify_settings
 
 from green_makemigrations import identifiers
+from green_makemigrations.backends import get_backend
 from green_makemigrations.sync import ReplaceColumn, SyncRetypedColumn, _ColumnSync
 
 from .utils import columns, execute, select
@@ -90,7 +91,7 @@ def django_names_overflow(table: str, column: str) -> bool:
 
 def breaks_django(name: str) -> bool:
     """Return whether Django's quote_name() makes broken SQL of name on this backend."""
-    return identifiers.QUOTES[connection.vendor] in name
+    return get_backend(connection).quote_character in name
 
 
 @dataclass
@@ -324,7 +325,7 @@ def test_type_change_of_a_long_field_name(
 
 def test_a_quote_character_breaks_django_itself(tmp_path: Path, transactional_db: None) -> None:
     """Django's quote_name() does not double the backend's quote character: documented limit."""
-    name = f"a{identifiers.QUOTES[connection.vendor]}b"
+    name = f"a{get_backend(connection).quote_character}b"
     initial = [create("Thing", [("amount", models.IntegerField(db_column=name))], "gn_thing")]
     with odd_app(tmp_path, initial, "", ["gn_thing"]) as app:
         with pytest.raises(DatabaseError):
