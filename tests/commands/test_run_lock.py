@@ -3,6 +3,9 @@
 Real processes: each run is ``manage.py migrate`` in a subprocess against the
 test database, on every backend. The app's second migration takes a while and
 counts its own executions in a table, so a migration applied twice shows.
+Runs on two different databases do not wait for each other: a second
+database on the same server, or the test settings' "other" alias (another
+backend, or another SQLite file).
 """
 
 from __future__ import annotations
@@ -15,13 +18,17 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.utils import ConnectionHandler
 
 from green_makemigrations.runlock import SQLITE_LOCK_SUFFIX, RunLockTimeout, migrate_run_lock
+from tests.rehearsal import harness
 
-from .utils import execute, select, tables
+from .utils import select, tables
 
 APP = "lockapp"
 INITIAL = """\
@@ -75,9 +82,63 @@ class Run(models.Model):
 """
 
 
+def settings_entry(database: BaseDatabaseWrapper) -> dict[str, Any]:
+    """Return the DATABASES entry of a project whose runs connect where database does."""
+    entry = {
+        key: database.settings_dict[key]
+        for key in ("ENGINE", "NAME", "USER", "PASSWORD", "HOST", "PORT", "OPTIONS")
+    }
+    if database.vendor == "sqlite":
+        entry["NAME"] = os.path.abspath(entry["NAME"])
+    return entry
+
+
+def forget_lockapp(database: BaseDatabaseWrapper) -> None:
+    """Drop lockapp's table from database and forget its migrations there."""
+    with database.cursor() as cursor:
+        if "django_migrations" in database.introspection.table_names(cursor):
+            cursor.execute(f"DELETE FROM django_migrations WHERE app = '{APP}'")
+        if f"{APP}_run" in database.introspection.table_names(cursor):
+            cursor.execute(f"DROP TABLE {database.ops.quote_name(f'{APP}_run')}")
+
+
 @pytest.fixture
-def project(tmp_path: Path, transactional_db: None) -> Iterator[Path]:
-    """Write a project whose settings point at the test database, with lockapp."""
+def second(
+    request: pytest.FixtureRequest, tmp_path: Path, transactional_db: None
+) -> Iterator[BaseDatabaseWrapper]:
+    """Return a connection to the database of the project's alias "second".
+
+    The test's parameter says which: "same" (the test database, under a
+    second alias), "sibling" (a new database on the test database's server,
+    dropped after), "other" (the test settings' "other" alias).
+    """
+    kind = getattr(request, "param", "same")
+    if kind == "same":
+        yield connection
+        return
+    if kind == "other":
+        other = connections["other"]
+        try:
+            yield other
+        finally:
+            forget_lockapp(other)
+        return
+    entry = harness.rehearsal_database(connection.settings_dict, "lock", tmp_path)
+    harness.reset_database(entry)
+    sibling = ConnectionHandler({"default": entry})["default"]
+    try:
+        yield sibling
+    finally:
+        sibling.close()
+        harness.reset_database(entry, create=False)
+
+
+@pytest.fixture
+def project(tmp_path: Path, second: BaseDatabaseWrapper) -> Iterator[Path]:
+    """Write a project whose settings point at the test database, with lockapp.
+
+    Its alias "second" names the second fixture's database.
+    """
     app = tmp_path / APP
     (app / "migrations").mkdir(parents=True)
     (app / "__init__.py").touch()
@@ -86,27 +147,20 @@ def project(tmp_path: Path, transactional_db: None) -> Iterator[Path]:
     (app / "migrations" / "0001_initial.py").write_text(INITIAL)
     (app / "migrations" / "0002_held.py").write_text(HELD)
     (tmp_path / "signals").mkdir()
-    database = {
-        key: connection.settings_dict[key]
-        for key in ("ENGINE", "NAME", "USER", "PASSWORD", "HOST", "PORT", "OPTIONS")
-    }
-    if connection.vendor == "sqlite":
-        database["NAME"] = os.path.abspath(database["NAME"])
+    databases = {"default": settings_entry(connection), "second": settings_entry(second)}
     (tmp_path / "lock_settings.py").write_text(
         textwrap.dedent(
             f"""\
             SECRET_KEY = "run-lock"
             INSTALLED_APPS = ["green_makemigrations", {APP!r}]
-            DATABASES = {{"default": {database!r}}}
+            DATABASES = {databases!r}
             USE_TZ = True
             DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
             """
         )
     )
     yield tmp_path
-    execute(f"DELETE FROM django_migrations WHERE app = '{APP}'")
-    if f"{APP}_run" in tables():
-        execute(f"DROP TABLE {connection.ops.quote_name(f'{APP}_run')}")
+    forget_lockapp(connection)
 
 
 class Run:
@@ -156,35 +210,67 @@ def wait_until(condition: Callable[[], bool], what: str, runs: list[Run]) -> Non
         time.sleep(0.02)
 
 
-@pytest.mark.parametrize("stage_args", [(), ("--stage", "pre-deploy")], ids=["plain", "staged"])
-def test_two_runs_started_together_apply_each_migration_once(
-    project: Path, stage_args: tuple[str, ...]
-) -> None:
-    runs = [Run(project, *stage_args) for _ in range(2)]
-    try:
-        # One run is inside the migration and the other waits for it: never both inside.
-        def one_inside_one_waiting() -> bool:
-            assert started(project) < 2, "both runs entered the migration"
-            waiting = any("Another migrate run is in progress" in run.output for run in runs)
-            return started(project) == 1 and waiting
+def rows(database: BaseDatabaseWrapper, sql: str) -> list[tuple[Any, ...]]:
+    with database.cursor() as cursor:
+        cursor.execute(sql)
+        return sorted(tuple(row) for row in cursor.fetchall())
 
-        wait_until(one_inside_one_waiting, "one run holding the lock while the other waits", runs)
+
+STAGED = ("--stage", "pre-deploy")
+
+
+@pytest.mark.parametrize(
+    ("stage_args", "second"),
+    [
+        pytest.param((), "same", id="plain-same"),
+        pytest.param(STAGED, "same", id="staged-same"),
+        pytest.param(STAGED, "sibling", id="staged-sibling"),
+        pytest.param(
+            STAGED,
+            "other",
+            id="staged-other",
+            marks=pytest.mark.django_db(transaction=True, databases=["default", "other"]),
+        ),
+    ],
+    indirect=["second"],
+)
+def test_two_runs_started_together_apply_each_migration_once(
+    project: Path, second: BaseDatabaseWrapper, stage_args: tuple[str, ...]
+) -> None:
+    """The first run migrates "default", the second "second": one database waits, two do not."""
+    runs = [Run(project, *stage_args), Run(project, *stage_args, "--database", "second")]
+    same = second is connection
+    try:
+        if same:
+            # One run is inside the migration and the other waits for it: never both inside.
+            def one_inside_one_waiting() -> bool:
+                assert started(project) < 2, "both runs entered the migration"
+                waiting = any("Another migrate run is in progress" in run.output for run in runs)
+                return started(project) == 1 and waiting
+
+            wait_until(
+                one_inside_one_waiting, "one run holding the lock while the other waits", runs
+            )
+        else:
+            wait_until(lambda: started(project) == 2, "both runs inside the migration", runs)
     finally:
         (project / "signals" / "release").touch()
     for run in runs:
         assert run.wait() == 0, run.output
-    assert started(project) == 1
-    assert select(f"SELECT COUNT(*) FROM {APP}_run") == [(1,)]
-    recorded = select(
-        f"SELECT name, COUNT(*) FROM django_migrations WHERE app = '{APP}' GROUP BY name"
-    )
-    assert sorted(recorded) == [("0001_initial", 1), ("0002_held", 1)]
-    [waited] = [run.output for run in runs if "Another migrate run is in progress" in run.output]
-    assert "reading the applied migrations again" in waited
-    assert "No migrations to apply" in waited
-    if connection.vendor == "sqlite":  # the lock file goes with the run that held it
-        name = os.path.abspath(connection.settings_dict["NAME"])
-        assert not Path(f"{name}{SQLITE_LOCK_SUFFIX}").exists()
+    once = [("0001_initial", 1), ("0002_held", 1)]
+    for database in [connection] if same else [connection, second]:
+        assert rows(database, f"SELECT COUNT(*) FROM {APP}_run") == [(1,)]
+        recorded = f"SELECT name, COUNT(*) FROM django_migrations WHERE app = '{APP}' GROUP BY name"
+        assert rows(database, recorded) == once
+    waited = [run.output for run in runs if "Another migrate run is in progress" in run.output]
+    assert len(waited) == (1 if same else 0), [run.output for run in runs]
+    if same:
+        assert "reading the applied migrations again" in waited[0]
+        assert "No migrations to apply" in waited[0]
+    for database in (connection, second):
+        if database.vendor == "sqlite":  # the lock file goes with the run that held it
+            name = os.path.abspath(database.settings_dict["NAME"])
+            assert not Path(f"{name}{SQLITE_LOCK_SUFFIX}").exists()
 
 
 def test_a_run_gives_up_after_its_wait_and_changes_nothing(project: Path) -> None:
