@@ -70,7 +70,13 @@ def prove_new_migrations(
         for key, migration in graph.nodes.items()
         if key not in new and migration is not None
     }
-    return prove(executor, connection, accept=accept, old_state=None if replaced else old_state)
+    return prove(
+        executor,
+        connection,
+        database=connection.alias,
+        accept=accept,
+        old_state=None if replaced else old_state,
+    )
 
 
 def _graph_with(
@@ -123,8 +129,8 @@ def _resolve(graph: MigrationGraph, key: tuple[str, ...], app_label: str) -> Mig
     return nodes[0] if nodes else None  # an app without migrations: nothing to wait for
 
 
-def unproven_message(proof: Proof, lines: Sequence[str]) -> str:
-    """Return makemigrations' refusal for a plan its proof rejects."""
+def unproven_message(lines: Sequence[str]) -> str:
+    """Return makemigrations' refusal for a plan its proofs reject (lines: their reports)."""
     return (
         "makemigrations refuses to write migrations it cannot prove safe for a rolling "
         "deploy:\n"

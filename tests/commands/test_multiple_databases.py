@@ -40,6 +40,7 @@ from django.test.utils import (
 
 import green_makemigrations
 from green_makemigrations.foreign_keys import AddForeignKeyNotValid, AlterFieldForeignKeyNotValid
+from green_makemigrations.management.commands import makemigrations
 from green_makemigrations.merged_unique import RemoveConstraintKeepingFieldUnique
 from green_makemigrations.operations import (
     AddCheckConstraintNotValid,
@@ -67,6 +68,7 @@ from green_makemigrations.views import (
 )
 from tests.multidb.routers import database_of
 
+from .test_verifystages import SkippingPrep
 from .utils import run, verify, written
 
 APPS = ("alpha", "beta")
@@ -362,6 +364,32 @@ def test_the_proof_of_a_database_judges_the_models_it_holds(
     else:
         run("migrate", stage="pre-deploy", database=alias, verbosity=0)
         assert ("beta", deployed.names["beta"]["pre-deploy"][0]) in snapshot(alias).applied
+
+
+@pytest.mark.parametrize("routing", ["alpha-on-other", "beta-on-other"])
+def test_makemigrations_proves_the_new_migrations_on_each_database_they_change(
+    history: History, routing: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An autodetector that skips the prep of a removal: the proof names alpha's database only.
+
+    Each database is proven with its own backend, for the models it holds.
+    """
+    monkeypatch.setattr(makemigrations.Command, "autodetector", SkippingPrep)
+    package = tmp_path / "gap_alpha"
+    (package / "migrations").mkdir(parents=True)
+    (package / "__init__.py").touch()
+    (package / "migrations" / "__init__.py").touch()
+    (package / "migrations" / "0001_initial.py").write_text(INITIAL)
+    modules = {**history.modules["green"], "alpha": "gap_alpha.migrations"}
+    with (
+        extend_sys_path(str(tmp_path)),
+        override_settings(MIGRATION_MODULES=modules, MULTIDB_ROUTES=ROUTINGS[routing]),
+    ):
+        output = run("makemigrations", "alpha", dry_run=True, interactive=False).stdout
+        where = database_of("alpha")
+    assert f"Pending on database {where!r}" in output, output
+    assert f"on database {other_than(where)!r}" not in output, output
+    assert "column code of alpha_item is NOT NULL" in output, output
 
 
 @pytest.mark.parametrize("alias", ALIASES)

@@ -14,7 +14,7 @@ from django.db.migrations.graph import MigrationGraph
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 
-from green_makemigrations import conf
+from green_makemigrations import conf, routing
 from green_makemigrations.autodetector import (
     AutodetectorMixin,
     Changes,
@@ -167,19 +167,23 @@ class MakemigrationsMixin(_CommandBase):
         if updated:
             graph = MigrationLoader(None, ignore_no_migrations=True).graph
             replaced = {leaf for app in updated for leaf in graph.leaf_nodes(app)}
+        detector = self._detectors[-1] if self._detectors else None
+        lines: list[str] = []
         try:
-            detector = self._detectors[-1] if self._detectors else None
-            proof = prove_new_migrations(
-                changes,
-                connections[DEFAULT_DB_ALIAS],
-                replaced=replaced,
-                accept=conf.verify_accept(),
-                old_state=detector.from_state if detector else None,
-                graph=getattr(detector, "graph_given", None),
-            )
+            for alias in _databases_running(changes):
+                proof = prove_new_migrations(
+                    changes,
+                    connections[alias],
+                    replaced=replaced,
+                    accept=conf.verify_accept(),
+                    old_state=detector.from_state if detector else None,
+                    graph=getattr(detector, "graph_given", None),
+                )
+                if not proof.proven:
+                    lines += report.as_text(proof)
         except GreenMigrationsError as error:
             raise CommandError(str(error)) from error
-        if proof.proven:
+        if not lines:
             return
         if self.dry_run:
             # --dry-run and --check answer no question (a one-off default is
@@ -187,10 +191,10 @@ class MakemigrationsMixin(_CommandBase):
             # refuse nothing the real run would write.
             self.stdout.write(
                 "The proof of these migrations, which the real run checks again with "
-                "its answers:\n" + "\n".join(report.as_text(proof))
+                "its answers:\n" + "\n".join(lines)
             )
             return
-        raise CommandError(unproven_message(proof, report.as_text(proof)))
+        raise CommandError(unproven_message(lines))
 
 
 class Command(MakemigrationsMixin, django_makemigrations.Command):
@@ -200,6 +204,30 @@ class Command(MakemigrationsMixin, django_makemigrations.Command):
         "Creates new migration(s) for apps, split into a pre-deploy and a "
         "post-deploy migration where a change would break the running release."
     )
+
+
+def _databases_running(changes: Changes) -> list[str]:
+    """Return the databases where an operation of changes runs: where to prove them.
+
+    Each is proven with its own backend. Without routers that is the
+    default database (as Django's makemigrations checks the history there
+    only); with them, every database the routers let run one of the
+    operations (the others' schema does not change).
+    """
+    if not routing.routed():
+        return [DEFAULT_DB_ALIAS]
+    aliases = sorted(connections, key=lambda alias: (alias != DEFAULT_DB_ALIAS, alias))
+    return [
+        alias
+        for alias in aliases
+        if connections[alias].settings_dict["ENGINE"] != "django.db.backends.dummy"
+        and any(
+            routing.allows_operation(alias, app_label, operation)
+            for app_label, migrations in changes.items()
+            for migration in migrations
+            for operation in migration.operations
+        )
+    ]
 
 
 def _recording(
