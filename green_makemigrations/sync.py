@@ -19,13 +19,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from django.db import models, transaction
+from django.db import models
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.migrations.operations.base import Operation, OperationCategory
 from django.db.migrations.state import ProjectState
 from django.db.models.fields import NOT_PROVIDED
 
 from . import identifiers
+from .backends import get_backend
 from .backfill import update_in_batches
 from .exceptions import GreenMigrationsError
 from .foreign_keys import column_names
@@ -43,7 +44,7 @@ class _ColumnSync:
         target: str,
     ) -> None:
         self.editor = schema_editor
-        self.vendor = schema_editor.connection.vendor
+        self.backend = get_backend(schema_editor.connection)
         self.table = model._meta.db_table
         meta_pk = model._meta.pk
         assert meta_pk is not None  # concrete models have one
@@ -69,16 +70,13 @@ class _ColumnSync:
         return identifiers.fit_for(self.editor.connection, self._legacy_name(suffix))
 
     def _names(self) -> list[str]:
-        if self.vendor == "postgresql":
-            return [self.name]
-        tails = ["_i", "_u"] if self.vendor == "mysql" else ["_i", "_t", "_s"]
         limit = self.editor.connection.ops.max_name_length()
         return [
             # Past the server's limit, the tail goes inside the name's own truncation.
             f"{self.name}{tail}"
             if limit is None or len(self.name + tail) <= limit
             else self._name(f"_sync{tail}")
-            for tail in tails
+            for tail in self.backend.sync_trigger_suffixes
         ]
 
     def _legacy_names(self) -> list[str]:
@@ -87,7 +85,7 @@ class _ColumnSync:
         Before names were fitted in bytes, PostgreSQL kept the first 63 bytes of
         a longer one: sent again, it is cut the same way and finds them.
         """
-        if self.vendor != "postgresql":
+        if not self.backend.cuts_long_names:
             return []
         legacy = self._legacy_name("_sync")
         return [] if legacy == self.name else [legacy]
@@ -95,28 +93,17 @@ class _ColumnSync:
     def create(self) -> None:
         """Create the triggers, replacing any left by an earlier run."""
         self.drop()
-        for statement in getattr(self, f"_create_{self.vendor}", self._create_sqlite)():
+        quote = identifiers.quoter(self.editor)
+        names = [quote(name) for name in self._names()]
+        for statement in self.backend.create_sync_triggers_sql(
+            names, self.q_table, self.pk, self.source, self.target
+        ):
             self.editor.execute(statement, None)
 
     def exists(self) -> bool:
         """Return whether every trigger of the sync is in the database."""
         names = self._names()
-        if self.vendor == "postgresql":
-            sql = (
-                "SELECT tgname FROM pg_trigger WHERE tgrelid = to_regclass(%s) AND tgname = ANY(%s)"
-            )
-            params: list[Any] = [self.q_table, names]
-        elif self.vendor == "mysql":
-            marks = ", ".join(["%s"] * len(names))
-            sql = (
-                "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS "
-                f"WHERE TRIGGER_SCHEMA = DATABASE() AND TRIGGER_NAME IN ({marks})"
-            )
-            params = names
-        else:
-            marks = ", ".join(["%s"] * len(names))
-            sql = f"SELECT name FROM sqlite_master WHERE type = 'trigger' AND name IN ({marks})"
-            params = names
+        sql, params = self.backend.sync_triggers_sql(self.q_table, names)
         with self.editor.connection.cursor() as cursor:
             cursor.execute(sql, params)
             return len(cursor.fetchall()) == len(names)
@@ -125,63 +112,8 @@ class _ColumnSync:
         """Drop the triggers if they exist."""
         quote = identifiers.quoter(self.editor)
         for name in [*self._names(), *self._legacy_names()]:
-            if self.vendor == "postgresql":
-                self.editor.execute(f"DROP TRIGGER IF EXISTS {quote(name)} ON {self.q_table}")
-                self.editor.execute(f"DROP FUNCTION IF EXISTS {quote(name)}()")
-            else:
-                self.editor.execute(f"DROP TRIGGER IF EXISTS {quote(name)}")
-
-    def _create_postgresql(self) -> list[str]:
-        name = identifiers.quote(self.editor.connection, self.name)
-        s, t = self.source, self.target
-        body = (
-            "\nBEGIN\n"
-            "  IF TG_OP = 'INSERT' THEN\n"
-            f"    IF NEW.{t} IS NULL THEN NEW.{t} := NEW.{s}; ELSE NEW.{s} := NEW.{t}; END IF;\n"
-            f"  ELSIF NEW.{t} IS DISTINCT FROM OLD.{t} THEN NEW.{s} := NEW.{t};\n"
-            f"  ELSIF NEW.{s} IS DISTINCT FROM OLD.{s} THEN NEW.{t} := NEW.{s};\n"
-            "  END IF;\n"
-            "  RETURN NEW;\n"
-            "END\n"
-        )
-        function = (
-            f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS "
-            + identifiers.dollar_quote(body)
-        )
-        trigger = (
-            f"CREATE TRIGGER {name} BEFORE INSERT OR UPDATE ON {self.q_table} "
-            f"FOR EACH ROW EXECUTE FUNCTION {name}()"
-        )
-        return [function, trigger]
-
-    def _create_mysql(self) -> list[str]:
-        quote = identifiers.quoter(self.editor)
-        insert, update = (quote(n) for n in self._names())
-        s, t = self.source, self.target
-        return [
-            f"CREATE TRIGGER {insert} BEFORE INSERT ON {self.q_table} FOR EACH ROW "
-            f"BEGIN IF NEW.{t} IS NULL THEN SET NEW.{t} = NEW.{s}; "
-            f"ELSE SET NEW.{s} = NEW.{t}; END IF; END",
-            f"CREATE TRIGGER {update} BEFORE UPDATE ON {self.q_table} FOR EACH ROW "
-            f"BEGIN IF NOT (NEW.{t} <=> OLD.{t}) THEN SET NEW.{s} = NEW.{t}; "
-            f"ELSEIF NOT (NEW.{s} <=> OLD.{s}) THEN SET NEW.{t} = NEW.{s}; END IF; END",
-        ]
-
-    def _create_sqlite(self) -> list[str]:
-        quote = identifiers.quoter(self.editor)
-        insert, target_changed, source_changed = (quote(n) for n in self._names())
-        s, t, pk, table = self.source, self.target, self.pk, self.q_table
-        return [
-            f"CREATE TRIGGER {insert} AFTER INSERT ON {table} FOR EACH ROW BEGIN "
-            f"UPDATE {table} SET {t} = COALESCE(NEW.{t}, NEW.{s}), "
-            f"{s} = COALESCE(NEW.{t}, NEW.{s}) WHERE {pk} = NEW.{pk}; END",
-            f"CREATE TRIGGER {target_changed} AFTER UPDATE OF {t} ON {table} FOR EACH ROW "
-            f"WHEN NEW.{t} IS NOT OLD.{t} BEGIN "
-            f"UPDATE {table} SET {s} = NEW.{t} WHERE {pk} = NEW.{pk}; END",
-            f"CREATE TRIGGER {source_changed} AFTER UPDATE OF {s} ON {table} FOR EACH ROW "
-            f"WHEN NEW.{s} IS NOT OLD.{s} AND NEW.{t} IS OLD.{t} BEGIN "
-            f"UPDATE {table} SET {t} = NEW.{s} WHERE {pk} = NEW.{pk}; END",
-        ]
+            for statement in self.backend.drop_sync_trigger_sql(quote(name), self.q_table):
+                self.editor.execute(statement)
 
     def backfill(self, model: type[models.Model], batch_size: int, *, reverse: bool) -> None:
         """Copy the column that holds the truth into the other one where they differ.
@@ -194,7 +126,7 @@ class _ColumnSync:
             self.editor,
             model,
             f"{to} = {frm}",
-            differ(self.vendor, to, frm),
+            self.backend.is_distinct_sql(to, frm),
             batch_size=batch_size,
         )
 
@@ -206,15 +138,6 @@ def _has_column(schema_editor: BaseDatabaseSchemaEditor, table: str, column: str
     # Compared with the name the database stored (PostgreSQL cuts it at 63 bytes).
     stored = identifiers.stored(connection, column)
     return any(info.name == stored for info in description)
-
-
-def differ(vendor: str, first: str, second: str) -> str:
-    """Return SQL that is true when two quoted columns differ, NULL counting as a value."""
-    if vendor == "postgresql":
-        return f"{first} IS DISTINCT FROM {second}"
-    if vendor == "mysql":
-        return f"NOT ({first} <=> {second})"
-    return f"{first} IS NOT {second}"
 
 
 class SyncOperation(Operation):
@@ -558,6 +481,16 @@ class ReplaceColumn(SyncOperation):
             schema_editor, before, str(old_field.column), str(replacement.column)
         )
         table = quote(after._meta.db_table)
+        swap = (
+            None
+            if in_place
+            else get_backend(schema_editor.connection).drop_and_rename_column_sql(
+                table,
+                quote(str(old_field.column)),
+                quote(str(replacement.column)),
+                quote(str(renamed.column)),
+            )
+        )
         if not in_place and not schema_editor.collect_sql and not column_sync.exists():
             # An earlier run dropped the triggers and stopped before the swap
             # (MariaDB: DDL is not transactional): the running release's
@@ -571,12 +504,8 @@ class ReplaceColumn(SyncOperation):
             column_sync.drop()
             if in_place:
                 schema_editor.remove_field(before, old_field)
-            elif schema_editor.connection.vendor == "mysql":
-                schema_editor.execute(
-                    f"ALTER TABLE {table} DROP COLUMN {quote(str(old_field.column))}, "
-                    f"RENAME COLUMN {quote(str(replacement.column))} "
-                    f"TO {quote(str(renamed.column))}"
-                )
+            elif swap is not None:
+                schema_editor.execute(swap)
             else:
                 schema_editor.remove_field(before, old_field)
                 schema_editor.alter_field(after, replacement, renamed)
@@ -611,7 +540,7 @@ class ReplaceColumn(SyncOperation):
             self._backwards_in_place(schema_editor, before, replacement, old_field, nullable)
             return
         if not schema_editor.collect_sql and (
-            schema_editor.connection.vendor == "mysql"
+            not schema_editor.connection.features.can_rollback_ddl
             # An earlier rollback committed, and stopped before it was recorded.
             or str(replacement.column) in column_names(schema_editor, before._meta.db_table)
         ):
@@ -628,7 +557,7 @@ class ReplaceColumn(SyncOperation):
                 schema_editor,
                 before,
                 f"{column} = {source}",
-                differ(schema_editor.connection.vendor, column, source),
+                get_backend(schema_editor.connection).is_distinct_sql(column, source),
                 batch_size=self.batch_size,
             )
             if not old_field.null:
@@ -732,13 +661,5 @@ def _is_nullable(schema_editor: BaseDatabaseSchemaEditor, table: str, column: st
 @contextmanager
 def _table_held(schema_editor: BaseDatabaseSchemaEditor, table: str) -> Iterator[None]:
     """Run the block as one transaction, or under LOCK TABLES … WRITE on MariaDB/MySQL."""
-    connection = schema_editor.connection
-    if connection.vendor != "mysql":
-        with transaction.atomic(using=connection.alias):
-            yield
-        return
-    schema_editor.execute(f"LOCK TABLES {identifiers.quote(schema_editor.connection, table)} WRITE")
-    try:
+    with get_backend(schema_editor.connection).table_held(schema_editor, table):
         yield
-    finally:
-        schema_editor.execute("UNLOCK TABLES")

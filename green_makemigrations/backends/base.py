@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import abc
 import contextlib
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import Any, ClassVar
 
-from django.db import NotSupportedError
+from django.db import NotSupportedError, transaction
 
 from .. import session
 
@@ -162,3 +163,47 @@ class BaseBackend(abc.ABC):
             f"UPDATE {table} SET {assignments} WHERE ({condition}) AND "
             f"{pk} {after} %s AND {pk} <= %s"
         )
+
+    # -- column syncs: triggers keeping two columns of a table equal (sync.py) -------
+    # Names come quoted. On insert a value in target wins, else target gets
+    # source's; on update the column that changed is copied to the other.
+
+    #: The suffixes of a sync's triggers after the sync's name ("": the name itself).
+    sync_trigger_suffixes: ClassVar[tuple[str, ...]]
+
+    @abc.abstractmethod
+    def create_sync_triggers_sql(
+        self, names: list[str], table: str, pk: str, source: str, target: str
+    ) -> list[str]:
+        """Return the statements creating the triggers called names (one per suffix)."""
+
+    @abc.abstractmethod
+    def sync_triggers_sql(self, table: str, names: list[str]) -> tuple[str, list[Any]]:
+        """Return the query of those of the triggers called names that exist, and its params.
+
+        names are unquoted; table is quoted.
+        """
+
+    def drop_sync_trigger_sql(self, name: str, table: str) -> list[str]:
+        """Return the statements dropping the sync trigger called name, if it exists."""
+        return [f"DROP TRIGGER IF EXISTS {name}"]
+
+    @abc.abstractmethod
+    def is_distinct_sql(self, first: str, second: str) -> str:
+        """Return SQL that is true when two columns differ, NULL counting as a value."""
+
+    def drop_and_rename_column_sql(
+        self, table: str, dropped: str, column: str, new_name: str
+    ) -> str | None:
+        """Return one statement dropping a column and renaming another, or None.
+
+        None: the schema editor's remove_field() and alter_field() do it, in a
+        transaction (see table_held()).
+        """
+        return None
+
+    @contextlib.contextmanager
+    def table_held(self, schema_editor: Any, table: str) -> Iterator[None]:
+        """Run the block so that no other session writes table meanwhile: in one transaction."""
+        with transaction.atomic(using=schema_editor.connection.alias):
+            yield

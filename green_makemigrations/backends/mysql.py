@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 from .base import BaseBackend, RunLock
@@ -73,3 +75,51 @@ class DatabaseBackend(BaseBackend):
     def run_lock(self, connection: Any, name: str) -> RunLock | None:
         """Return a ``GET_LOCK()`` lock of the session, one per database."""
         return NamedLock(connection, name)
+
+    # -- column syncs ----------------------------------------------------------------
+
+    # A BEFORE INSERT and a BEFORE UPDATE trigger.
+    sync_trigger_suffixes: ClassVar[tuple[str, ...]] = ("_i", "_u")
+
+    def create_sync_triggers_sql(
+        self, names: list[str], table: str, pk: str, source: str, target: str
+    ) -> list[str]:
+        """Return the ``BEFORE INSERT`` and ``BEFORE UPDATE`` triggers."""
+        insert, update = names
+        s, t = source, target
+        return [
+            f"CREATE TRIGGER {insert} BEFORE INSERT ON {table} FOR EACH ROW "
+            f"BEGIN IF NEW.{t} IS NULL THEN SET NEW.{t} = NEW.{s}; "
+            f"ELSE SET NEW.{s} = NEW.{t}; END IF; END",
+            f"CREATE TRIGGER {update} BEFORE UPDATE ON {table} FOR EACH ROW "
+            f"BEGIN IF NOT (NEW.{t} <=> OLD.{t}) THEN SET NEW.{s} = NEW.{t}; "
+            f"ELSEIF NOT (NEW.{s} <=> OLD.{s}) THEN SET NEW.{t} = NEW.{s}; END IF; END",
+        ]
+
+    def sync_triggers_sql(self, table: str, names: list[str]) -> tuple[str, list[Any]]:
+        """Return the query of ``information_schema.TRIGGERS`` in the current database."""
+        marks = ", ".join(["%s"] * len(names))
+        return (
+            "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS "
+            f"WHERE TRIGGER_SCHEMA = DATABASE() AND TRIGGER_NAME IN ({marks})",
+            names,
+        )
+
+    def is_distinct_sql(self, first: str, second: str) -> str:
+        """Return the negated null-safe equality ``<=>``."""
+        return f"NOT ({first} <=> {second})"
+
+    def drop_and_rename_column_sql(
+        self, table: str, dropped: str, column: str, new_name: str
+    ) -> str:
+        """Return one ``ALTER TABLE`` (no transactional DDL: no moment without the column)."""
+        return f"ALTER TABLE {table} DROP COLUMN {dropped}, RENAME COLUMN {column} TO {new_name}"
+
+    @contextmanager
+    def table_held(self, schema_editor: Any, table: str) -> Iterator[None]:
+        """Hold ``LOCK TABLES … WRITE`` for the block (DDL commits as it goes)."""
+        schema_editor.execute(f"LOCK TABLES {self.quote_name(table)} WRITE")
+        try:
+            yield
+        finally:
+            schema_editor.execute("UNLOCK TABLES")

@@ -11,7 +11,7 @@ import hashlib
 from contextlib import AbstractContextManager
 from typing import Any, ClassVar
 
-from ..identifiers import clip
+from ..identifiers import clip, dollar_quote
 from ..session import unless_chosen
 from .base import BaseBackend, RunLock
 
@@ -130,3 +130,49 @@ class DatabaseBackend(BaseBackend):
     def flushed_writes(self, connection: Any, amount: str) -> AbstractContextManager[None]:
         """Set ``backend_flush_after`` to amount while the session has the default (0)."""
         return unless_chosen(connection, BACKEND_FLUSH_AFTER, (amount,), default="0")
+
+    # -- column syncs ----------------------------------------------------------------
+
+    # One trigger function and its trigger, both under the sync's name.
+    sync_trigger_suffixes: ClassVar[tuple[str, ...]] = ("",)
+
+    def create_sync_triggers_sql(
+        self, names: list[str], table: str, pk: str, source: str, target: str
+    ) -> list[str]:
+        """Return a ``BEFORE INSERT OR UPDATE`` trigger function and its trigger."""
+        (name,) = names
+        s, t = source, target
+        body = (
+            "\nBEGIN\n"
+            "  IF TG_OP = 'INSERT' THEN\n"
+            f"    IF NEW.{t} IS NULL THEN NEW.{t} := NEW.{s}; ELSE NEW.{s} := NEW.{t}; END IF;\n"
+            f"  ELSIF NEW.{t} IS DISTINCT FROM OLD.{t} THEN NEW.{s} := NEW.{t};\n"
+            f"  ELSIF NEW.{s} IS DISTINCT FROM OLD.{s} THEN NEW.{t} := NEW.{s};\n"
+            "  END IF;\n"
+            "  RETURN NEW;\n"
+            "END\n"
+        )
+        function = (
+            f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS "
+            + dollar_quote(body)
+        )
+        trigger = (
+            f"CREATE TRIGGER {name} BEFORE INSERT OR UPDATE ON {table} "
+            f"FOR EACH ROW EXECUTE FUNCTION {name}()"
+        )
+        return [function, trigger]
+
+    def sync_triggers_sql(self, table: str, names: list[str]) -> tuple[str, list[Any]]:
+        """Return the query of ``pg_trigger``."""
+        return (
+            "SELECT tgname FROM pg_trigger WHERE tgrelid = to_regclass(%s) AND tgname = ANY(%s)",
+            [table, names],
+        )
+
+    def drop_sync_trigger_sql(self, name: str, table: str) -> list[str]:
+        """Return the statements dropping the trigger and its function."""
+        return [f"DROP TRIGGER IF EXISTS {name} ON {table}", f"DROP FUNCTION IF EXISTS {name}()"]
+
+    def is_distinct_sql(self, first: str, second: str) -> str:
+        """Return ``IS DISTINCT FROM``."""
+        return f"{first} IS DISTINCT FROM {second}"

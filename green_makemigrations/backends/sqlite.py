@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
-from typing import IO, Any
+from typing import IO, Any, ClassVar
 
 from ..patching import swap_attribute
 from .base import BaseBackend, RunLock
@@ -105,6 +105,42 @@ class DatabaseBackend(BaseBackend):
         if connection.is_in_memory_db() or os.name != "posix":
             return None
         return FileLock(connection)
+
+    # -- column syncs ----------------------------------------------------------------
+
+    # Triggers cannot change the row being written: AFTER triggers update it
+    # again by primary key, one on insert and one per column updated.
+    sync_trigger_suffixes: ClassVar[tuple[str, ...]] = ("_i", "_t", "_s")
+
+    def create_sync_triggers_sql(
+        self, names: list[str], table: str, pk: str, source: str, target: str
+    ) -> list[str]:
+        """Return the ``AFTER INSERT`` and the two ``AFTER UPDATE OF`` triggers."""
+        insert, target_changed, source_changed = names
+        s, t = source, target
+        return [
+            f"CREATE TRIGGER {insert} AFTER INSERT ON {table} FOR EACH ROW BEGIN "
+            f"UPDATE {table} SET {t} = COALESCE(NEW.{t}, NEW.{s}), "
+            f"{s} = COALESCE(NEW.{t}, NEW.{s}) WHERE {pk} = NEW.{pk}; END",
+            f"CREATE TRIGGER {target_changed} AFTER UPDATE OF {t} ON {table} FOR EACH ROW "
+            f"WHEN NEW.{t} IS NOT OLD.{t} BEGIN "
+            f"UPDATE {table} SET {s} = NEW.{t} WHERE {pk} = NEW.{pk}; END",
+            f"CREATE TRIGGER {source_changed} AFTER UPDATE OF {s} ON {table} FOR EACH ROW "
+            f"WHEN NEW.{s} IS NOT OLD.{s} AND NEW.{t} IS OLD.{t} BEGIN "
+            f"UPDATE {table} SET {t} = NEW.{s} WHERE {pk} = NEW.{pk}; END",
+        ]
+
+    def sync_triggers_sql(self, table: str, names: list[str]) -> tuple[str, list[Any]]:
+        """Return the query of ``sqlite_master``."""
+        marks = ", ".join(["%s"] * len(names))
+        return (
+            f"SELECT name FROM sqlite_master WHERE type = 'trigger' AND name IN ({marks})",
+            names,
+        )
+
+    def is_distinct_sql(self, first: str, second: str) -> str:
+        """Return ``IS NOT``."""
+        return f"{first} IS NOT {second}"
 
 
 @contextmanager
