@@ -17,6 +17,8 @@ Exit status 0 means the green_makemigrations rehearsal had no failed request.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
+import importlib.util
 import json
 import os
 import shutil
@@ -42,6 +44,7 @@ RELEASE2_FILES = HERE / "release2"
 NOT_COPIED = {"release2", "demo.py", "README.rst", ".gitignore", "__pycache__"}
 
 PHASE_SECONDS = 1.5  # traffic in each phase, after its actions
+QUICK_PHASE_SECONDS = 0.3  # with --quick
 REQUEST_TIMEOUT = 5.0
 REQUEST_PAUSE = 0.01  # between two requests of one client
 MAX_REQUESTS_PER_CLIENT = 5000
@@ -398,6 +401,7 @@ class Rehearsal:
     servers: dict[int, Server] = field(default_factory=dict)
     trees: dict[int, Path] = field(default_factory=dict)
     show_migrations: bool = True  # print the migration files release 2 generates
+    phase_seconds: float = PHASE_SECONDS
 
     @property
     def stock(self) -> bool:
@@ -481,7 +485,7 @@ class Rehearsal:
         say(f"[{len(self.labels)}] {label}")
         for action in actions:
             action()
-        time.sleep(PHASE_SECONDS)
+        time.sleep(self.phase_seconds)
 
     def serve(self, release: int) -> None:
         server = Server(release, self.trees[release], self.database, self.workdir).start()
@@ -526,6 +530,18 @@ class Rehearsal:
         return "\n".join(lines)
 
 
+def package_location() -> str:
+    """Return which green_makemigrations the release trees import: version and directory."""
+    spec = importlib.util.find_spec("green_makemigrations")
+    if spec is None or spec.origin is None:
+        raise SystemExit(f"green_makemigrations is not importable by {sys.executable}")
+    try:
+        version = importlib.metadata.version("django-green-makemigrations")
+    except importlib.metadata.PackageNotFoundError:
+        version = "(not installed)"
+    return f"{version} from {Path(spec.origin).parent}"
+
+
 @contextmanager
 def working_directory(keep: bool) -> Iterator[Path]:
     """Yield a temporary directory for the release trees, SQLite files and logs."""
@@ -553,10 +569,20 @@ def main() -> int:
     parser.add_argument(
         "--keep", action="store_true", help="Keep the release trees and server logs."
     )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"Let traffic flow {QUICK_PHASE_SECONDS} s after each phase's actions instead "
+        f"of {PHASE_SECONDS} s: every phase is kept, with fewer requests (the test command "
+        "runs the demo so).",
+    )
     options = parser.parse_args()
     # On SIGTERM, unwind like on Ctrl-C: the finally blocks stop the servers.
     signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(128 + signal.SIGTERM))
 
+    # The release trees import the same one: they are copies of this directory, without it.
+    say(f"green_makemigrations {package_location()}")
+    phase_seconds = QUICK_PHASE_SECONDS if options.quick else PHASE_SECONDS
     started = time.monotonic()
     with working_directory(options.keep) as workdir:
         rehearsals = [
@@ -565,12 +591,14 @@ def main() -> int:
                 GREEN,
                 database_for(options.database, workdir, ""),
                 workdir / "green",
+                phase_seconds=phase_seconds,
             ),
             Rehearsal(
                 "Django's stock migrations, migrate before the rollout",
                 MIGRATE_FIRST,
                 database_for(options.database, workdir, "_stock1"),
                 workdir / "stock1",
+                phase_seconds=phase_seconds,
             ),
             Rehearsal(
                 "Django's stock migrations, migrate after the rollout",
@@ -578,6 +606,7 @@ def main() -> int:
                 database_for(options.database, workdir, "_stock2"),
                 workdir / "stock2",
                 show_migrations=False,  # the same file as the previous rehearsal's
+                phase_seconds=phase_seconds,
             ),
         ]
         try:
