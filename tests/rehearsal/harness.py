@@ -26,7 +26,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -190,17 +190,28 @@ class Project:
 
     @classmethod
     def create(
-        cls, path: Path, database: dict[str, Any], models_source: str, app_label: str = APP_LABEL
+        cls,
+        path: Path,
+        database: dict[str, Any],
+        models_source: str,
+        app_label: str = APP_LABEL,
+        others: dict[str, dict[str, Any]] | None = None,
+        settings: str = "",
     ) -> Project:
-        """Write manage.py, the settings and the app (without migrations yet)."""
+        """Write manage.py, the settings and the app (without migrations yet).
+
+        others are more DATABASES entries by alias; settings is more text
+        of the settings module (DATABASE_ROUTERS, say).
+        """
         migrations = path / app_label / "migrations"
         migrations.mkdir(parents=True)
         (migrations / "__init__.py").write_text("")
         (path / app_label / "__init__.py").write_text("")
         (path / "manage.py").write_text(MANAGE_PY)
-        (path / f"{SETTINGS_MODULE}.py").write_text(
-            SETTINGS_TEMPLATE.format(app_label=app_label, database=pprint.pformat(database))
-        )
+        text = SETTINGS_TEMPLATE.format(app_label=app_label, database=pprint.pformat(database))
+        if others:
+            text += f"DATABASES.update({pprint.pformat(others)})\n"
+        (path / f"{SETTINGS_MODULE}.py").write_text(text + settings)
         project = cls(path, database, app_label)
         project.write_models(models_source)
         return project
@@ -277,11 +288,19 @@ class Project:
         """Return the text of one of the app's migration files."""
         return (self.path / self.app_label / "migrations" / f"{name}.py").read_text()
 
-    def schema(self) -> Schema:
-        """Return the database's tables, columns and constraints, from a subprocess."""
+    def schema(self, database: str = "default") -> Schema:
+        """Return the tables, columns and constraints of database (an alias), from a subprocess."""
         started = time.monotonic()
         completed = subprocess.run(
-            [sys.executable, str(HARNESS), "introspect", "--project", str(self.path)],
+            [
+                sys.executable,
+                str(HARNESS),
+                "introspect",
+                "--project",
+                str(self.path),
+                "--database",
+                database,
+            ],
             cwd=self.path,
             env=subprocess_env(),
             capture_output=True,
@@ -699,12 +718,25 @@ class RollingDeploy:
     verdict: dict[str, Any] = field(default_factory=dict)  # verifystages --format json, before
 
 
-def verdict_of(n1: Project, *target: str) -> dict[str, Any]:
+def verdict_of(
+    n1: Project, *target: str, databases: Sequence[str] = ("default",)
+) -> dict[str, Any]:
     """Return what ``verifystages --format json`` says of n1's pending plan (exit 0 or 1).
 
     target is an app label and a migration name, for a rollback's plan.
+    With several databases, their verdicts joined: proven if each is, every
+    database's violations and refusals (and each verdict under "databases").
     """
-    completed = n1.manage("verifystages", *target, "--format", "json", check=False)
+    if len(databases) > 1:
+        verdicts = {alias: verdict_of(n1, *target, databases=[alias]) for alias in databases}
+        return {
+            "proven": all(verdict["proven"] for verdict in verdicts.values()),
+            "violations": [v for verdict in verdicts.values() for v in verdict["violations"]],
+            "refused": [r for verdict in verdicts.values() for r in verdict["refused"]],
+            "databases": verdicts,
+        }
+    chosen = [] if list(databases) == ["default"] else ["--database", databases[0]]
+    completed = n1.manage("verifystages", *target, *chosen, "--format", "json", check=False)
     if completed.returncode not in (0, 1):
         raise RehearsalError(f"verifystages failed:\n{completed.stdout}\n{completed.stderr}")
     try:
@@ -732,6 +764,25 @@ def assert_verdict_held(verdict: dict[str, Any], *results: WorkerResult) -> None
         assert failed & named, f"not proven, but no query failed on {sorted(named)}:\n{report}"
 
 
+def stage_run(
+    n1: Project, databases: Sequence[str], *args: str, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run ``migrate *args`` (a stage) on each of databases in turn, as a deploy script does.
+
+    With several databases, one result: the outputs joined, the first
+    failure's exit status.
+    """
+    if list(databases) == ["default"]:
+        return n1.manage("migrate", *args, check=check)
+    runs = [n1.manage("migrate", *args, "--database", alias, check=check) for alias in databases]
+    return subprocess.CompletedProcess(
+        [run.args for run in runs],
+        next((run.returncode for run in runs if run.returncode), 0),
+        "".join(run.stdout for run in runs),
+        "".join(run.stderr for run in runs),
+    )
+
+
 def rolling_deploy(
     n: Project,
     n1: Project,
@@ -739,6 +790,7 @@ def rolling_deploy(
     check: bool = True,
     skip_verify: bool = False,
     verdict: dict[str, Any] | None = None,
+    databases: Sequence[str] = ("default",),
 ) -> RollingDeploy:
     """Deploy release N+1 over release N as production does, workers of both querying.
 
@@ -748,15 +800,16 @@ def rolling_deploy(
     check=False lets the post-deploy command fail (its result says how).
     skip_verify runs the pre-deploy stage even when its proof fails (to see
     what an unproven plan does to the releases). verdict: verdict_of(n1),
-    when the caller has it already.
+    when the caller has it already. databases: each stage runs on each of
+    them in turn (``--database``); prepared is the first one's schema.
     """
     if verdict is None:
-        verdict = verdict_of(n1)
-    pre_deploy = ["migrate", "--stage", "pre-deploy"] + (["--skip-verify"] if skip_verify else [])
+        verdict = verdict_of(n1, databases=databases)
+    pre_deploy = ["--stage", "pre-deploy"] + (["--skip-verify"] if skip_verify else [])
     with n.worker("N", "baseline") as old:
         run_phase("baseline", [old])
-        pre = run_phase("pre-deploy", [old], lambda: n1.manage(*pre_deploy))
-        prepared = n1.schema()
+        pre = run_phase("pre-deploy", [old], lambda: stage_run(n1, databases, *pre_deploy))
+        prepared = n1.schema(databases[0])
         extra = between() if between is not None else None
         with n1.worker("N+1", "both") as current:
             run_phase("both", [old, current])
@@ -764,7 +817,7 @@ def rolling_deploy(
             post = run_phase(
                 "post-deploy",
                 [current],
-                lambda: n1.manage("migrate", "--stage", "post-deploy", check=check),
+                lambda: stage_run(n1, databases, "--stage", "post-deploy", check=check),
             )
             new_result = current.stop()
     if check:
@@ -933,7 +986,7 @@ def run_worker(arguments: argparse.Namespace) -> int:
     deadline = time.monotonic() + WORKER_HARD_LIMIT
     _setup_django(arguments.project)
     from django.apps import apps
-    from django.db import connection
+    from django.db import connections
 
     models = [
         model
@@ -957,8 +1010,9 @@ def run_worker(arguments: argparse.Namespace) -> int:
             break
         for model in models:
             _exercise(model, phase, workload, counts, last_pk)
-            if not connection.is_usable():
-                connection.close()
+            for connection in connections.all(initialized_only=True):
+                if not connection.is_usable():
+                    connection.close()
         iterations[phase] += 1
         _write_atomic(
             Path(arguments.progress),
@@ -1047,7 +1101,9 @@ def _exercise(
 def run_introspect(arguments: argparse.Namespace) -> int:
     """Print every table's columns (nullable, default), constraints and applied migrations."""
     _setup_django(arguments.project)
-    from django.db import connection
+    from django.db import connections
+
+    connection = connections[arguments.database]
 
     tables: dict[str, dict[str, Any]] = {}
     with connection.cursor() as cursor:
@@ -1061,7 +1117,9 @@ def run_introspect(arguments: argparse.Namespace) -> int:
             constraints = connection.introspection.get_constraints(cursor, table)
             tables[table] = {
                 "columns": {column.name: bool(column.null_ok) for column in description},
-                "defaults": {column.name: _default_text(column) for column in description},
+                "defaults": {
+                    column.name: _default_text(column, connection.vendor) for column in description
+                },
                 "constraints": {
                     name: {
                         key: info.get(key)
@@ -1084,13 +1142,11 @@ def run_introspect(arguments: argparse.Namespace) -> int:
     return 0
 
 
-def _default_text(column: Any) -> str | None:
+def _default_text(column: Any, vendor: str) -> str | None:
     """Return the text of a column's database default, None if it has none."""
-    from django.db import connection
-
     default = getattr(column, "default", None)
     # MariaDB reports a nullable column without a default as the text NULL.
-    if default is None or (connection.vendor == "mysql" and default == "NULL"):
+    if default is None or (vendor == "mysql" and default == "NULL"):
         return None
     return str(default)
 
@@ -1109,6 +1165,7 @@ def main(argv: list[str] | None = None) -> int:
     worker.add_argument("--only", action="append", help="Query only this model (repeatable).")
     introspect = commands.add_parser("introspect")
     introspect.add_argument("--project", required=True)
+    introspect.add_argument("--database", default="default", help="The alias to introspect.")
     arguments = parser.parse_args(argv)
     if arguments.command == "worker":
         return run_worker(arguments)
