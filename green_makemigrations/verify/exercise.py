@@ -41,7 +41,9 @@ from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import DatabaseError, connections, models, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.migrations import Migration
 from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.graph import MigrationGraph
 from django.db.migrations.state import ProjectState
 
 from ..constants import Stage
@@ -140,14 +142,12 @@ def exercise(
         # gives their state, the old release. It cannot apply one stage of a
         # plan (it migrates to whole targets), so the stages go through the
         # package's StagedMigrationExecutor, as migrate --stage runs them.
-        deployed: list[tuple[str, str | None]] = list(_last_of(applied))
+        deployed: list[tuple[str, str | None]] = list(last_of(applied))
         old_state = Migrator(database).apply_tested_migration(deployed)
         planner = MigrationExecutor(connection)
-        reached = set(planner.loader.applied_migrations or ())
-        for migration, backwards in planner.migration_plan(list(targets)):
-            key = (migration.app_label, migration.name)
-            (reached.discard if backwards else reached.add)(key)
-        new_state = planner.loader.project_state(_last_of(reached), at_end=True)
+        loader = planner.loader
+        new = reached(loader.applied_migrations or (), planner.migration_plan(list(targets)))
+        new_state = loader.project_state(last_of(new, loader.graph), at_end=True)
         migrated = set(planner.loader.migrated_apps)  # the others' tables are not created
         result.ran = True
         current = [""]  # the migration being applied, for a failure's report
@@ -180,13 +180,28 @@ def exercise(
     return result
 
 
-def _last_of(keys: Collection[MigrationKey]) -> list[MigrationKey]:
+def reached(
+    applied: Collection[MigrationKey], plan: list[tuple[Migration, bool]]
+) -> set[MigrationKey]:
+    """Return the migrations applied once plan has run on a database where applied are."""
+    keys = set(applied)
+    for migration, backwards in plan:
+        key = (migration.app_label, migration.name)
+        (keys.discard if backwards else keys.add)(key)
+    return keys
+
+
+def last_of(
+    keys: Collection[MigrationKey], graph: MigrationGraph | None = None
+) -> list[MigrationKey]:
     """Return the keys none of whose children is in keys: migrating to them applies all of keys.
 
     (A target that is a parent of another would make Django plan its
-    children's rollback.)
+    children's rollback.) graph: the project's migration graph, loaded
+    when not given.
     """
-    graph = MigrationExecutor(None).loader.graph
+    if graph is None:
+        graph = MigrationExecutor(None).loader.graph
     known = {key for key in keys if key in graph.nodes}
     children = {key: {child.key for child in graph.node_map[key].children} for key in known}
     return sorted(key for key in known if not children[key] & known)
