@@ -28,6 +28,7 @@ from django.apps.registry import Apps
 from django.db import DatabaseError, IntegrityError, transaction
 
 from green_makemigrations.constants import Stage
+from green_makemigrations.pytest_plugin import StagedDeployFactory
 from tests.subset import chosen
 from tests.testapp import models as new_release
 
@@ -342,20 +343,21 @@ REFERENCING = [
 
 @pytest.mark.parametrize("case", REFERENCING, ids=lambda case: case.fixture)
 def test_removed_relation_keeps_its_constraint_until_the_drop(
-    case: Removal, empty_testapp: None
+    case: Removal, empty_testapp: None, staged_deploy: StagedDeployFactory
 ) -> None:
     """The database keeps a removed relation's foreign key until post-deploy.
 
     That is the documented behaviour (README, Limitations): the old release
     still writes the relation, so its integrity is kept; the new release, which
     does not know the relation, cannot delete the rows it points to until the
-    post-deploy stage drops it.
+    post-deploy stage drops it. The deploy goes through the pytest plugin's
+    fixture, as a project's own test would.
     """
     with migration_module("initial", case.fixture):
-        run("migrate", APP_LABEL, verbosity=0)
-        case.write_old(historical_apps(case.previous), "old")
         run("makemigrations", APP_LABEL, interactive=False, verbosity=0)
-        run("migrate", APP_LABEL, stage="pre-deploy", verbosity=0)
+        deploy = staged_deploy(deployed=[(APP_LABEL, case.previous)])
+        case.write_old(deploy.before(), "old")
+        deploy.pre_deploy()
 
         if case.fixture in ("remove_fk", "remove_one_to_one"):
             referenced = new_release.Author.objects.filter(name="old")
@@ -365,6 +367,6 @@ def test_removed_relation_keeps_its_constraint_until_the_drop(
             referenced.delete()
         assert referenced.exists()
 
-        run("migrate", APP_LABEL, stage="post-deploy", verbosity=0)
+        deploy.post_deploy()
         referenced.delete()
         assert not referenced.exists()
