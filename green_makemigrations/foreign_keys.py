@@ -38,10 +38,10 @@ from . import identifiers
 from .operations import (
     AddUniqueConstraintConcurrently,
     _collecting,
+    _concurrent,
     _constraint_names,
     _constraint_state,
     _ensure_not_in_transaction,
-    _is_postgresql,
     build_index_concurrently,
 )
 
@@ -285,7 +285,7 @@ class AddForeignKeyNotValid(operations.AddField):
                     super().database_forwards(app_label, schema_editor, from_state, to_state)
             _add_fk_checked(schema_editor, to_model, field)
             return
-        if not _is_postgresql(schema_editor):
+        if not _concurrent(schema_editor):
             if not added:
                 with _atomic_if_possible(schema_editor):
                     super().database_forwards(app_label, schema_editor, from_state, to_state)
@@ -411,7 +411,7 @@ class AlterFieldForeignKeyNotValid(operations.AlterField):
         table = model._meta.db_table
         statement = schema_editor._create_fk_sql(model, new_field, FK_SUFFIX)  # type: ignore[attr-defined]
         name = _unquote(schema_editor, str(statement.parts["name"]))
-        if _is_postgresql(schema_editor):
+        if _concurrent(schema_editor):
             if _constraint_state(schema_editor, name, table) is not None:
                 return True
         elif name in _constraint_names(schema_editor, table):

@@ -28,12 +28,14 @@ from django.db.migrations.state import ProjectState
 from django.db.models.fields import NOT_PROVIDED
 
 from . import conf, identifiers
+from .backends import get_backend
 from .backfill import update_in_batches
 from .wal import compressed_wal
 
 
-def _is_postgresql(schema_editor: BaseDatabaseSchemaEditor) -> bool:
-    return bool(schema_editor.connection.vendor == "postgresql")
+def _concurrent(schema_editor: BaseDatabaseSchemaEditor) -> bool:
+    """Return whether the database builds indexes concurrently, and NOT VALID constraints."""
+    return get_backend(schema_editor.connection).concurrent_ddl
 
 
 def _ensure_not_in_transaction(operation: Any, schema_editor: BaseDatabaseSchemaEditor) -> None:
@@ -47,13 +49,10 @@ def _ensure_not_in_transaction(operation: Any, schema_editor: BaseDatabaseSchema
 
 def _index_state(schema_editor: BaseDatabaseSchemaEditor, name: str) -> bool | None:
     """Return None if no index has this name, else whether it is valid (PostgreSQL)."""
-    with schema_editor.connection.cursor() as cursor:
+    connection = schema_editor.connection
+    with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT i.indisvalid FROM pg_index i "
-            "JOIN pg_class c ON c.oid = i.indexrelid "
-            "JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE c.relname = %s AND n.nspname = current_schema()",
-            [identifiers.stored(schema_editor.connection, name)],
+            get_backend(connection).index_state_sql(), [identifiers.stored(connection, name)]
         )
         row = cursor.fetchone()
     return None if row is None else bool(row[0])
@@ -63,13 +62,11 @@ def _constraint_state(
     schema_editor: BaseDatabaseSchemaEditor, name: str, table: str
 ) -> bool | None:
     """Return None if table has no constraint of this name, else whether it is validated."""
-    with schema_editor.connection.cursor() as cursor:
+    connection = schema_editor.connection
+    with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT c.convalidated FROM pg_constraint c "
-            "JOIN pg_class t ON t.oid = c.conrelid "
-            "JOIN pg_namespace n ON n.oid = t.relnamespace "
-            "WHERE c.conname = %s AND t.relname = %s AND n.nspname = current_schema()",
-            [identifiers.stored(schema_editor.connection, n) for n in (name, table)],
+            get_backend(connection).constraint_state_sql(),
+            [identifiers.stored(connection, n) for n in (name, table)],
         )
         row = cursor.fetchone()
     return None if row is None else bool(row[0])
@@ -107,7 +104,9 @@ def build_index_concurrently(
             return  # built by an earlier run
         if state is False:
             quoted = schema_editor.quote_name(name)
-            schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {quoted}")
+            schema_editor.execute(
+                get_backend(schema_editor.connection).drop_index_concurrently_sql(quoted)
+            )
     method = None if _collecting(schema_editor) else conf.wal_compression()
     with compressed_wal(schema_editor.connection, method):
         build()
@@ -117,7 +116,7 @@ def _create_index(
     schema_editor: BaseDatabaseSchemaEditor, model: type[models.Model], index: models.Index
 ) -> None:
     """Create index; on PostgreSQL concurrently, replacing an INVALID leftover."""
-    if _is_postgresql(schema_editor):
+    if _concurrent(schema_editor):
         build_index_concurrently(
             schema_editor,
             str(index.name),
@@ -133,7 +132,7 @@ def _drop_index(
     schema_editor: BaseDatabaseSchemaEditor, model: type[models.Model], index: models.Index
 ) -> None:
     """Drop index if it exists; on PostgreSQL concurrently."""
-    if _is_postgresql(schema_editor):
+    if _concurrent(schema_editor):
         schema_editor.remove_index(model, index, concurrently=True)  # type: ignore[call-arg]
     elif _collecting(schema_editor) or index.name in _constraint_names(
         schema_editor, model._meta.db_table
@@ -164,7 +163,7 @@ class AddIndexConcurrently(operations.AddIndex):
         model = to_state.apps.get_model(app_label, self.model_name)
         if not self.allow_migrate_model(schema_editor.connection.alias, model):
             return
-        if _is_postgresql(schema_editor):
+        if _concurrent(schema_editor):
             _ensure_not_in_transaction(self, schema_editor)
         _create_index(schema_editor, model, self.index)
 
@@ -179,7 +178,7 @@ class AddIndexConcurrently(operations.AddIndex):
         model = from_state.apps.get_model(app_label, self.model_name)
         if not self.allow_migrate_model(schema_editor.connection.alias, model):
             return
-        if _is_postgresql(schema_editor):
+        if _concurrent(schema_editor):
             _ensure_not_in_transaction(self, schema_editor)
         _drop_index(schema_editor, model, self.index)
 
@@ -207,7 +206,7 @@ class RemoveIndexConcurrently(operations.RemoveIndex):
         model = from_state.apps.get_model(app_label, self.model_name)
         if not self.allow_migrate_model(schema_editor.connection.alias, model):
             return
-        if _is_postgresql(schema_editor):
+        if _concurrent(schema_editor):
             _ensure_not_in_transaction(self, schema_editor)
         index = from_state.models[app_label, self.model_name_lower].get_index_by_name(self.name)
         _drop_index(schema_editor, model, index)
@@ -223,7 +222,7 @@ class RemoveIndexConcurrently(operations.RemoveIndex):
         model = to_state.apps.get_model(app_label, self.model_name)
         if not self.allow_migrate_model(schema_editor.connection.alias, model):
             return
-        if _is_postgresql(schema_editor):
+        if _concurrent(schema_editor):
             _ensure_not_in_transaction(self, schema_editor)
         index = to_state.models[app_label, self.model_name_lower].get_index_by_name(self.name)
         _create_index(schema_editor, model, index)
@@ -249,7 +248,7 @@ class _AddConstraintOnline(operations.AddConstraint):
         model = to_state.apps.get_model(app_label, self.model_name)
         if not self.allow_migrate_model(schema_editor.connection.alias, model):
             return
-        if not _is_postgresql(schema_editor):
+        if not _concurrent(schema_editor):
             if _collecting(schema_editor) or self.constraint.name not in _constraint_names(
                 schema_editor, model._meta.db_table
             ):
@@ -304,42 +303,23 @@ class AddCheckConstraintNotValid(_AddConstraintOnline):
         self, schema_editor: BaseDatabaseSchemaEditor, model: type[models.Model]
     ) -> None:
         """Add the constraint NOT VALID, then validate it."""
+        backend = get_backend(schema_editor.connection)
         table = model._meta.db_table
         name = schema_editor.quote_name(self.constraint.name)
-        validate = f"ALTER TABLE {schema_editor.quote_name(table)} VALIDATE CONSTRAINT {name}"
+        validate = backend.validate_constraint_sql(schema_editor.quote_name(table), name)
         if _collecting(schema_editor):
-            schema_editor.execute(f"{self.constraint.create_sql(model, schema_editor)} NOT VALID")
+            schema_editor.execute(
+                backend.not_valid_sql(str(self.constraint.create_sql(model, schema_editor)))
+            )
             schema_editor.execute(validate)
             return
         validated = _constraint_state(schema_editor, self.constraint.name, table)
         if validated is None:
-            schema_editor.execute(f"{self.constraint.create_sql(model, schema_editor)} NOT VALID")
+            schema_editor.execute(
+                backend.not_valid_sql(str(self.constraint.create_sql(model, schema_editor)))
+            )
         if not validated:
             schema_editor.execute(validate)
-
-
-def _unique_index_steps(
-    schema_editor: BaseDatabaseSchemaEditor, statement: Statement
-) -> tuple[str, str | None]:
-    """Split Django's unique statement into steps that take no long lock (PostgreSQL).
-
-    Return the ``CREATE UNIQUE INDEX CONCURRENTLY`` building the same index
-    (Django's own parts: name, columns or expressions, opclasses, INCLUDE,
-    NULLS [NOT] DISTINCT, WHERE), and the ``ADD CONSTRAINT … UNIQUE USING
-    INDEX`` attaching it, or None when Django makes a bare unique index.
-    """
-    template = schema_editor.sql_create_unique_index.replace(
-        "CREATE UNIQUE INDEX", "CREATE UNIQUE INDEX CONCURRENTLY", 1
-    )
-    create = str(Statement(template, **statement.parts))
-    if statement.template == schema_editor.sql_create_unique_index:
-        return create, None
-    table, name = statement.parts["table"], statement.parts["name"]
-    attach = (
-        f"ALTER TABLE {table} ADD CONSTRAINT {name} UNIQUE USING INDEX {name}"
-        f"{statement.parts.get('deferrable', '')}"
-    )
-    return create, attach
 
 
 def _add_unique_online(
@@ -350,7 +330,9 @@ def _add_unique_online(
     Re-runnable: a constraint or valid index already there is kept, an
     INVALID leftover of an interrupted build is dropped and built again.
     """
-    create, attach = _unique_index_steps(schema_editor, statement)
+    create, attach = get_backend(schema_editor.connection).unique_index_steps(
+        schema_editor, statement
+    )
     if (
         attach is not None
         and not _collecting(schema_editor)
@@ -409,14 +391,16 @@ class AddUniqueConstraintConcurrently(_AddConstraintOnline):
     ) -> None:
         """Drop the constraint; on PostgreSQL a bare unique index concurrently."""
         model = to_state.apps.get_model(app_label, self.model_name)
-        if _is_postgresql(schema_editor) and self.allow_migrate_model(
+        if _concurrent(schema_editor) and self.allow_migrate_model(
             schema_editor.connection.alias, model
         ):
             statement: Statement | None = self.constraint.create_sql(model, schema_editor)  # type: ignore[assignment]
             if _is_bare_index(schema_editor, statement):
                 _ensure_not_in_transaction(self, schema_editor)
                 name = schema_editor.quote_name(self.constraint.name)
-                schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+                schema_editor.execute(
+                    get_backend(schema_editor.connection).drop_index_concurrently_sql(name)
+                )
                 return
         super().database_backwards(app_label, schema_editor, from_state, to_state)
 
@@ -489,7 +473,7 @@ class AlterFieldUniqueConcurrently(operations.AlterField):
         name = identifiers.fit_for(
             schema_editor.connection, editor._create_index_name(table, [column], suffix="_uniq")
         )
-        if not _is_postgresql(schema_editor):
+        if not _concurrent(schema_editor):
             if _collecting(schema_editor) or name not in _constraint_names(schema_editor, table):
                 super().database_forwards(app_label, schema_editor, from_state, to_state)
                 return
@@ -543,14 +527,16 @@ class AlterFieldUniqueConcurrently(operations.AlterField):
             names = editor._constraint_names(
                 model, [column], index=True, type_=models.Index.suffix, exclude=keep
             )
+        backend = get_backend(schema_editor.connection)
         for name in names:
             schema_editor.execute(
-                f"DROP INDEX CONCURRENTLY IF EXISTS {schema_editor.quote_name(name)}"
+                backend.drop_index_concurrently_sql(schema_editor.quote_name(name))
             )
 
 
-def _is_mysql(schema_editor: BaseDatabaseSchemaEditor) -> bool:
-    return bool(schema_editor.connection.vendor == "mysql")
+def _ddl_committed_as_it_goes(schema_editor: BaseDatabaseSchemaEditor) -> bool:
+    """Return whether DDL cannot be rolled back: a failed run may have done part of it."""
+    return not schema_editor.connection.features.can_rollback_ddl
 
 
 def _has_plain_index(schema_editor: BaseDatabaseSchemaEditor, model: Any, field: Any) -> bool:
@@ -625,13 +611,13 @@ class AlterFieldIndexConcurrently(operations.AlterField):
         if not self.allow_migrate_model(schema_editor.connection.alias, to_model):
             return  # the routers keep the table off this database
         if (
-            not _is_postgresql(schema_editor)
+            not _concurrent(schema_editor)
             or adds == drops
             or old_field.unique != new_field.unique
             or old_field.column != new_field.column
         ):
             if (
-                _is_mysql(schema_editor)
+                _ddl_committed_as_it_goes(schema_editor)
                 and not _collecting(schema_editor)
                 and adds != drops
                 and old_field.unique == new_field.unique
@@ -662,7 +648,9 @@ class AlterFieldIndexConcurrently(operations.AlterField):
             AlterFieldUniqueConcurrently._drop_replaced_indexes(schema_editor, from_model, column)
             like = editor._create_index_name(table, [column], suffix="_like")
             schema_editor.execute(
-                f"DROP INDEX CONCURRENTLY IF EXISTS {schema_editor.quote_name(like)}"
+                get_backend(schema_editor.connection).drop_index_concurrently_sql(
+                    schema_editor.quote_name(like)
+                )
             )
         as_if = copy.copy(old_field)
         as_if.db_index = adds
@@ -716,8 +704,8 @@ class AddFieldIndexConcurrently(operations.AddField):
         to_model = to_state.apps.get_model(app_label, self.model_name)
         if not self.allow_migrate_model(schema_editor.connection.alias, to_model):
             return  # the routers keep the table off this database
-        if not _is_postgresql(schema_editor):
-            if not self._finish_mysql(schema_editor, to_model):
+        if not _concurrent(schema_editor):
+            if not self._finish_earlier_run(schema_editor, to_model):
                 super().database_forwards(app_label, schema_editor, from_state, to_state)
             return
         field: Any = to_model._meta.get_field(self.name)
@@ -761,14 +749,14 @@ class AddFieldIndexConcurrently(operations.AddField):
             build_index_concurrently(schema_editor, name, lambda: schema_editor.execute(create))
         AlterFieldUniqueConcurrently._add_like_index(schema_editor, to_model, field)
 
-    def _finish_mysql(self, schema_editor: BaseDatabaseSchemaEditor, model: Any) -> bool:
-        """Finish on MariaDB/MySQL what an earlier run started; return whether it had.
+    def _finish_earlier_run(self, schema_editor: BaseDatabaseSchemaEditor, model: Any) -> bool:
+        """Finish what an earlier run started where DDL is not transactional (MariaDB/MySQL).
 
-        DDL is not transactional there: a run may have added the column and
+        Return whether it had started. A run may have added the column and
         stopped before its index (a ``db_index`` one is deferred), and a
-        second ``ADD COLUMN`` would fail. Elsewhere return False.
+        second ``ADD COLUMN`` would fail. Where DDL rolls back, return False.
         """
-        if not _is_mysql(schema_editor) or _collecting(schema_editor):
+        if not _ddl_committed_as_it_goes(schema_editor) or _collecting(schema_editor):
             return False
         field: Any = model._meta.get_field(self.name)
         connection = schema_editor.connection
@@ -849,7 +837,7 @@ class AlterUniqueTogetherConcurrently(operations.AlterUniqueTogether):
         olds = _together(from_state, app_label, self.name_lower)
         news = _together(to_state, app_label, self.name_lower)
         if _collecting(schema_editor):
-            if not _is_postgresql(schema_editor):
+            if not _concurrent(schema_editor):
                 super().database_forwards(app_label, schema_editor, from_state, to_state)
                 return
         else:
@@ -869,7 +857,7 @@ class AlterUniqueTogetherConcurrently(operations.AlterUniqueTogether):
             name = identifiers.fit_for(
                 schema_editor.connection, editor._create_index_name(table, columns, suffix="_uniq")
             )
-            if _is_postgresql(schema_editor):
+            if _concurrent(schema_editor):
                 _ensure_not_in_transaction(self, schema_editor)
                 statement = editor._create_unique_sql(model, fields, name)
                 _add_unique_online(schema_editor, table, name, statement)
@@ -948,7 +936,7 @@ class SetNotNull(operations.AlterField):
         if not tightening or not self.allow_migrate_model(schema_editor.connection.alias, to_model):
             super().database_forwards(app_label, schema_editor, from_state, to_state)
             return
-        if _is_postgresql(schema_editor):
+        if _concurrent(schema_editor):
             _ensure_not_in_transaction(self, schema_editor)
         default = self.field.default if not self.preserve_default else None
         if default is None:
@@ -958,7 +946,8 @@ class SetNotNull(operations.AlterField):
         if default is not None:
             self._backfill(schema_editor, to_model, column, new_field, default)
         check = None
-        if _is_postgresql(schema_editor):
+        backend = get_backend(schema_editor.connection)
+        if backend.concurrent_ddl:
             quote = identifiers.quoter(schema_editor)
             check = quote(identifiers.fit(f"{table}_{column}", "_not_null_tmp"))
             quoted_table = quote(table)
@@ -966,19 +955,17 @@ class SetNotNull(operations.AlterField):
             # An interrupted run of an older release named it by cutting characters.
             legacy = quote(f"{table}_{column}_not_null_tmp"[:63])
             for name in dict.fromkeys([legacy, check]):
-                schema_editor.execute(
-                    f"ALTER TABLE {quoted_table} DROP CONSTRAINT IF EXISTS {name}"
-                )
+                schema_editor.execute(backend.drop_constraint_if_exists_sql(quoted_table, name))
             schema_editor.execute(
-                f"ALTER TABLE {quoted_table} ADD CONSTRAINT {check} "
-                f"CHECK ({quoted_column} IS NOT NULL) NOT VALID"
+                backend.add_not_null_check_sql(quoted_table, check, quoted_column)
             )
-            schema_editor.execute(f"ALTER TABLE {quoted_table} VALIDATE CONSTRAINT {check}")
+            schema_editor.execute(backend.validate_constraint_sql(quoted_table, check))
         super().database_forwards(app_label, schema_editor, from_state, to_state)
         if check is not None:
             schema_editor.execute(
-                f"ALTER TABLE {identifiers.quote(schema_editor.connection, table)} "
-                f"DROP CONSTRAINT IF EXISTS {check}"
+                backend.drop_constraint_if_exists_sql(
+                    identifiers.quote(schema_editor.connection, table), check
+                )
             )
 
     def _backfill(

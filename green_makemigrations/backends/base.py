@@ -19,7 +19,7 @@ import abc
 import contextlib
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 from django.db import NotSupportedError, transaction
 
@@ -57,6 +57,9 @@ class BaseBackend(abc.ABC):
     #: Django's ``connection.vendor`` of the databases this backend serves.
     vendor: ClassVar[str]
 
+    def _unsupported(self, what: str) -> NoReturn:
+        raise NotSupportedError(f"{self.vendor} databases have no {what}.")
+
     # -- identifiers (identifiers.py) ------------------------------------------------
 
     #: The character an identifier is quoted with; doubled inside a name.
@@ -81,11 +84,11 @@ class BaseBackend(abc.ABC):
 
     def read_setting_sql(self, name: str) -> str:
         """Return the query of the session's value of setting name (one row, one column)."""
-        raise NotSupportedError(f"{self.vendor} databases have no session settings.")
+        self._unsupported("session settings")
 
     def write_setting_sql(self, name: str, value: str) -> tuple[str, list[Any]]:
         """Return the statement setting the session's setting name to value, and its params."""
-        raise NotSupportedError(f"{self.vendor} databases have no session settings.")
+        self._unsupported("session settings")
 
     # -- lock timeouts (locks.py) ----------------------------------------------------
 
@@ -207,3 +210,48 @@ class BaseBackend(abc.ABC):
         """Run the block so that no other session writes table meanwhile: in one transaction."""
         with transaction.atomic(using=schema_editor.connection.alias):
             yield
+
+    # -- online index and constraint DDL (operations.py, foreign_keys.py) ------------
+    # Names and tables come quoted, but for the catalog queries' params.
+
+    #: Whether indexes are built and dropped ``CONCURRENTLY`` and constraints added
+    #: ``NOT VALID``, then validated: statements that run outside a transaction, so
+    #: a migration holding them is non-atomic. Elsewhere the operations do what
+    #: Django's do, made re-runnable.
+    concurrent_ddl: ClassVar[bool] = False
+
+    def index_state_sql(self) -> str:
+        """Return the query of whether the index called %s (as stored) is valid; no row if none."""
+        self._unsupported("concurrently built indexes")
+
+    def constraint_state_sql(self) -> str:
+        """Return the query of whether constraint %s of table %s (as stored) is validated."""
+        self._unsupported("NOT VALID constraints")
+
+    def drop_index_concurrently_sql(self, name: str) -> str:
+        """Return the statement dropping index name, if it exists, without blocking writes."""
+        self._unsupported("concurrent index drops")
+
+    def not_valid_sql(self, statement: str) -> str:
+        """Return statement (adding a constraint) adding it unchecked for the rows there."""
+        self._unsupported("NOT VALID constraints")
+
+    def validate_constraint_sql(self, table: str, name: str) -> str:
+        """Return the statement checking the rows of a constraint added ``NOT VALID``."""
+        self._unsupported("NOT VALID constraints")
+
+    def unique_index_steps(self, schema_editor: Any, statement: Any) -> tuple[str, str | None]:
+        """Split Django's unique statement into a concurrent index build and its attachment.
+
+        Return the build, and the statement attaching the index as the
+        constraint, or None where Django makes a bare unique index.
+        """
+        self._unsupported("concurrently built unique indexes")
+
+    def drop_constraint_if_exists_sql(self, table: str, name: str) -> str:
+        """Return the statement dropping constraint name of table if it exists."""
+        return f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name}"
+
+    def add_not_null_check_sql(self, table: str, name: str, column: str) -> str:
+        """Return the statement adding ``CHECK (column IS NOT NULL)``, unchecked for the rows."""
+        self._unsupported("NOT VALID constraints")

@@ -11,6 +11,8 @@ import hashlib
 from contextlib import AbstractContextManager
 from typing import Any, ClassVar
 
+from django.db.backends.ddl_references import Statement
+
 from ..identifiers import clip, dollar_quote
 from ..session import unless_chosen
 from .base import BaseBackend, RunLock
@@ -176,3 +178,61 @@ class DatabaseBackend(BaseBackend):
     def is_distinct_sql(self, first: str, second: str) -> str:
         """Return ``IS DISTINCT FROM``."""
         return f"{first} IS DISTINCT FROM {second}"
+
+    # -- online index and constraint DDL ---------------------------------------------
+
+    concurrent_ddl: ClassVar[bool] = True
+
+    def index_state_sql(self) -> str:
+        """Return the query of ``pg_index.indisvalid`` in the current schema."""
+        return (
+            "SELECT i.indisvalid FROM pg_index i "
+            "JOIN pg_class c ON c.oid = i.indexrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relname = %s AND n.nspname = current_schema()"
+        )
+
+    def constraint_state_sql(self) -> str:
+        """Return the query of ``pg_constraint.convalidated`` in the current schema."""
+        return (
+            "SELECT c.convalidated FROM pg_constraint c "
+            "JOIN pg_class t ON t.oid = c.conrelid "
+            "JOIN pg_namespace n ON n.oid = t.relnamespace "
+            "WHERE c.conname = %s AND t.relname = %s AND n.nspname = current_schema()"
+        )
+
+    def drop_index_concurrently_sql(self, name: str) -> str:
+        """Return ``DROP INDEX CONCURRENTLY IF EXISTS``."""
+        return f"DROP INDEX CONCURRENTLY IF EXISTS {name}"
+
+    def not_valid_sql(self, statement: str) -> str:
+        """Return statement followed by ``NOT VALID``."""
+        return f"{statement} NOT VALID"
+
+    def validate_constraint_sql(self, table: str, name: str) -> str:
+        """Return ``VALIDATE CONSTRAINT``, which lets reads and writes go on."""
+        return f"ALTER TABLE {table} VALIDATE CONSTRAINT {name}"
+
+    def unique_index_steps(self, schema_editor: Any, statement: Any) -> tuple[str, str | None]:
+        """Return ``CREATE UNIQUE INDEX CONCURRENTLY`` and ``ADD CONSTRAINT … USING INDEX``.
+
+        The build has Django's own parts (name, columns or expressions,
+        opclasses, INCLUDE, NULLS [NOT] DISTINCT, WHERE); the attachment
+        takes its lock for an instant.
+        """
+        template = schema_editor.sql_create_unique_index.replace(
+            "CREATE UNIQUE INDEX", "CREATE UNIQUE INDEX CONCURRENTLY", 1
+        )
+        create = str(Statement(template, **statement.parts))
+        if statement.template == schema_editor.sql_create_unique_index:
+            return create, None
+        table, name = statement.parts["table"], statement.parts["name"]
+        attach = (
+            f"ALTER TABLE {table} ADD CONSTRAINT {name} UNIQUE USING INDEX {name}"
+            f"{statement.parts.get('deferrable', '')}"
+        )
+        return create, attach
+
+    def add_not_null_check_sql(self, table: str, name: str, column: str) -> str:
+        """Return ``ADD CONSTRAINT … CHECK (column IS NOT NULL) NOT VALID``."""
+        return f"ALTER TABLE {table} ADD CONSTRAINT {name} CHECK ({column} IS NOT NULL) NOT VALID"
