@@ -35,6 +35,7 @@ from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ProjectState
 
 from . import identifiers
+from .backends import get_backend
 from .operations import (
     AddUniqueConstraintConcurrently,
     _collecting,
@@ -110,18 +111,18 @@ def _add_fk_not_valid(
     Django 6.1+) are Django's own. Each statement commits on its own, so the
     lock of the ``ADD`` is not held while ``VALIDATE`` scans the table.
     """
+    backend = get_backend(schema_editor.connection)
     statement = schema_editor._create_fk_sql(model, field, FK_SUFFIX)  # type: ignore[attr-defined]
     name = _unquote(schema_editor, str(statement.parts["name"]))
     table = model._meta.db_table
-    validate = (
-        f"ALTER TABLE {schema_editor.quote_name(table)} "
-        f"VALIDATE CONSTRAINT {schema_editor.quote_name(name)}"
+    validate = backend.validate_constraint_sql(
+        schema_editor.quote_name(table), schema_editor.quote_name(name)
     )
     validated = (
         None if _collecting(schema_editor) else _constraint_state(schema_editor, name, table)
     )
     if validated is None:
-        schema_editor.execute(f"{statement} NOT VALID")
+        schema_editor.execute(backend.not_valid_sql(str(statement)))
     if not validated:
         schema_editor.execute(validate)
 
@@ -144,11 +145,11 @@ def _add_fk_checked(
             return  # added by an earlier run
         quote = schema_editor.quote_name
         target = field.target_field
-        column, target_column = quote(field.column), quote(target.column)
-        sql = (
-            f"SELECT t.{column} FROM {quote(table)} t LEFT JOIN "
-            f"{quote(target.model._meta.db_table)} r ON r.{target_column} = t.{column} "
-            f"WHERE t.{column} IS NOT NULL AND r.{target_column} IS NULL LIMIT 1"
+        sql = get_backend(schema_editor.connection).dangling_reference_sql(
+            quote(table),
+            quote(field.column),
+            quote(target.model._meta.db_table),
+            quote(target.column),
         )
         with schema_editor.connection.cursor() as cursor:
             cursor.execute(sql)
@@ -170,11 +171,12 @@ def foreign_key_checks_off(schema_editor: BaseDatabaseSchemaEditor) -> Iterator[
     The server then adds a foreign key in place instead of copying the
     table to check its rows: only for rows known to be valid.
     """
-    schema_editor.execute("SET SESSION foreign_key_checks = 0")
+    backend = get_backend(schema_editor.connection)
+    schema_editor.execute(backend.foreign_key_checks_sql(False))
     try:
         yield
     finally:
-        schema_editor.execute("SET SESSION foreign_key_checks = 1")
+        schema_editor.execute(backend.foreign_key_checks_sql(True))
 
 
 def _create_field_indexes(
@@ -276,7 +278,8 @@ class AddForeignKeyNotValid(operations.AddField):
             added = True  # by an earlier run
         else:
             added = False
-        if schema_editor.connection.vendor == "mysql":
+        backend = get_backend(schema_editor.connection)
+        if backend.adds_foreign_keys_unchecked:
             if not added:
                 # The column (and a one-to-one's unique index), not the constraint,
                 # whose own index the server builds.
@@ -285,7 +288,7 @@ class AddForeignKeyNotValid(operations.AddField):
                     super().database_forwards(app_label, schema_editor, from_state, to_state)
             _add_fk_checked(schema_editor, to_model, field)
             return
-        if not _concurrent(schema_editor):
+        if not backend.concurrent_ddl:
             if not added:
                 with _atomic_if_possible(schema_editor):
                     super().database_forwards(app_label, schema_editor, from_state, to_state)
@@ -354,10 +357,9 @@ class AlterFieldForeignKeyNotValid(operations.AlterField):
     ) -> None:
         """Alter the column as Django does, then add the constraint NOT VALID and validate it."""
         to_model = to_state.apps.get_model(app_label, self.model_name)
-        vendor = schema_editor.connection.vendor
-        if vendor not in ("postgresql", "mysql") or not self.allow_migrate_model(
-            schema_editor.connection.alias, to_model
-        ):
+        backend = get_backend(schema_editor.connection)
+        online = backend.concurrent_ddl or backend.adds_foreign_keys_unchecked
+        if not online or not self.allow_migrate_model(schema_editor.connection.alias, to_model):
             super().database_forwards(app_label, schema_editor, from_state, to_state)
             return
         from_model = from_state.apps.get_model(app_label, self.model_name)
@@ -366,7 +368,7 @@ class AlterFieldForeignKeyNotValid(operations.AlterField):
         # A new plain index is built concurrently below (PostgreSQL), or by the
         # server with the constraint (MariaDB), not by alter_field().
         index_too = not (old_field.db_index or old_field.unique) and not new_field.unique
-        if vendor == "mysql":
+        if backend.adds_foreign_keys_unchecked:
             if not self._altered_by_earlier_run(schema_editor, to_model, old_field, new_field):
                 attributes = _on_columns_only(new_field, index_too=False)
                 if index_too:

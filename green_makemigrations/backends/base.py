@@ -255,3 +255,23 @@ class BaseBackend(abc.ABC):
     def add_not_null_check_sql(self, table: str, name: str, column: str) -> str:
         """Return the statement adding ``CHECK (column IS NOT NULL)``, unchecked for the rows."""
         self._unsupported("NOT VALID constraints")
+
+    # -- foreign keys added to existing tables (foreign_keys.py) ---------------------
+
+    #: Whether a foreign key is added in place with the server's checks off, after
+    #: a query checked the rows: the server would copy the table to check them.
+    adds_foreign_keys_unchecked: ClassVar[bool] = False
+
+    def dangling_reference_sql(
+        self, table: str, column: str, target_table: str, target_column: str
+    ) -> str:
+        """Return the query of one value of table.column that target_table.target_column lacks."""
+        return (
+            f"SELECT t.{column} FROM {table} t LEFT JOIN "
+            f"{target_table} r ON r.{target_column} = t.{column} "
+            f"WHERE t.{column} IS NOT NULL AND r.{target_column} IS NULL LIMIT 1"
+        )
+
+    def foreign_key_checks_sql(self, enabled: bool) -> str:
+        """Return the statement turning the session's foreign key checks on or off."""
+        self._unsupported("session switch of foreign key checks")

@@ -123,3 +123,11 @@ class DatabaseBackend(BaseBackend):
             yield
         finally:
             schema_editor.execute("UNLOCK TABLES")
+
+    # -- foreign keys added to existing tables ---------------------------------------
+
+    adds_foreign_keys_unchecked: ClassVar[bool] = True
+
+    def foreign_key_checks_sql(self, enabled: bool) -> str:
+        """Return the statement setting the session's ``foreign_key_checks``."""
+        return f"SET SESSION foreign_key_checks = {int(enabled)}"
