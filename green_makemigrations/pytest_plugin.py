@@ -266,7 +266,7 @@ def applied_at(planner: MigrationExecutor, targets: list[Target]) -> set[Migrati
         refuse(
             "staged_deploy(deployed=...): the deployed migrations contradict each other: "
             + ", ".join(f"{app}.{name}" for app, name in targets)
-            + " (one needs a migration that another one's app is before)."
+            + " (one of them needs a migration that another one leaves unapplied)."
         )
     return applied
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import sys
-import textwrap
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -50,6 +50,7 @@ from tests.subset import chosen
 
 pytest_plugins = ["pytester"]
 ROOT = Path(__file__).resolve().parents[2]
+PROJECT = Path(__file__).parent / "project"
 
 
 @dataclass(frozen=True)
@@ -332,97 +333,8 @@ def test_targets_that_do_not_exist(
     assert applied(APP_LABEL) == set()
 
 
-# A tiny project for fresh pytest runs: release 2 of shop removed Item.code.
-SHOP_MIGRATIONS = {
-    "0001_initial.py": """
-        from django.db import migrations, models
-
-
-        class Migration(migrations.Migration):
-            initial = True
-            dependencies = []
-            operations = [
-                migrations.CreateModel(
-                    name="Item",
-                    fields=[
-                        ("id", models.AutoField(primary_key=True, serialize=False)),
-                        ("name", models.CharField(max_length=50)),
-                        ("code", models.CharField(max_length=10)),
-                    ],
-                ),
-            ]
-    """,
-    "0002_prepare_remove_item_code.py": """
-        from django.db import migrations, models
-
-        from green_makemigrations.constants import Stage
-
-
-        class Migration(migrations.Migration):
-            dependencies = [("shop", "0001_initial")]
-            operations = [
-                migrations.AlterField("item", "code", models.CharField(max_length=10, null=True)),
-            ]
-            stage = Stage.PRE_DEPLOY
-    """,
-    "0003_remove_item_code.py": """
-        from django.db import migrations
-
-        from green_makemigrations.constants import Stage
-
-
-        class Migration(migrations.Migration):
-            dependencies = [("shop", "0002_prepare_remove_item_code")]
-            operations = [migrations.RemoveField("item", "code")]
-            stage = Stage.POST_DEPLOY
-    """,
-}
-SHOP_TESTS = {
-    "test_a_plain.py": """
-        def test_plain(request):
-            # Not a migration test; the plugin is loaded from its entry point.
-            assert request.node.get_closest_marker("migration_test") is None
-            plugin = request.config.pluginmanager.get_plugin("green_makemigrations")
-            assert plugin.__name__ == "green_makemigrations.pytest_plugin"
-    """,
-    "test_b_deploy.py": """
-        def test_old_release_after_pre_deploy(request, staged_deploy):
-            assert request.node.get_closest_marker("migration_test") is not None
-            deploy = staged_deploy(("shop", "0001"))
-            deploy.before().get_model("shop", "Item").objects.create(name="old", code="c")
-            old, new = deploy.pre_deploy()
-            assert deploy.pre_deployed == [("shop", "0002_prepare_remove_item_code")]
-            old.get_model("shop", "Item").objects.create(name="old-2", code="c")
-            new.get_model("shop", "Item").objects.create(name="new")
-            item = old.get_model("shop", "Item")
-            assert dict(item.objects.values_list("name", "code")) == {
-                "old": "c", "old-2": "c", "new": None
-            }
-            # No post-deploy: teardown applies it.
-    """,
-    "test_c_after.py": """
-        import pytest
-        from django.db import connection
-        from django.db.migrations.executor import MigrationExecutor
-
-
-        # Transactional, as the deploy's test: pytest-django runs it after that one.
-        @pytest.mark.django_db(transaction=True)
-        def test_latest_after_teardown():
-            executor = MigrationExecutor(connection)
-            assert executor.migration_plan(executor.loader.graph.leaf_nodes()) == []
-            with connection.cursor() as cursor:
-                table = connection.introspection.get_table_description(cursor, "shop_item")
-            assert [column.name for column in table] == ["id", "name"]
-    """,
-}
-
-
-def write(directory: Path, files: dict[str, str]) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "__init__.py").touch()
-    for name, text in files.items():
-        (directory / name).write_text(textwrap.dedent(text).lstrip())
+# Plugins the fresh runs do not need, and slow to start.
+QUIET = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest")
 
 
 def fresh_pytest(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -435,26 +347,20 @@ def fresh_pytest(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> 
 def test_entry_point_in_a_fresh_pytest(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # tests/plugin/project: a shop whose release N+1 adds a slug and
+    # backfills it post-deploy, and its tests: one that does not use the
+    # fixture, the how-to's example, one that stops after pre-deploy, and one
+    # that checks that its teardown left the database at the latest migrations.
     fresh_pytest(pytester, monkeypatch)
-    write(pytester.path / "shop", {"models.py": """
-        from django.db import models
-
-
-        class Item(models.Model):
-            name = models.CharField(max_length=50)
-    """})  # fmt: skip
-    write(pytester.path / "shop" / "migrations", SHOP_MIGRATIONS)
-    (pytester.path / "shop" / "__init__.py").touch()
-    # This run's backend, on a test database of its own.
+    shutil.copytree(PROJECT, pytester.path, dirs_exist_ok=True)
+    # This run's backend, with a test database of its own.
     (pytester.path / "project_settings.py").write_text(
         f"from {settings.SETTINGS_MODULE} import *  # noqa\n"
         'INSTALLED_APPS = ["green_makemigrations", "shop"]\n'
     )
     monkeypatch.setenv("GREEN_TEST_DB_NAME", f"{Path(connection.settings_dict['NAME']).stem}_pt")
-    for name, text in SHOP_TESTS.items():
-        pytester.makepyfile(**{name[:-3]: textwrap.dedent(text)})
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--ds", "project_settings")
-    result.assert_outcomes(passed=3)
+    result = pytester.runpytest_subprocess(*QUIET, "--ds", "project_settings")
+    result.assert_outcomes(passed=4)
 
 
 def test_a_project_without_django(
@@ -478,7 +384,7 @@ def test_a_project_without_django(
             )
             assert loaded == ["green_makemigrations", "green_makemigrations.pytest_plugin"]
     """)  # fmt: skip
-    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    pytester.runpytest_subprocess(*QUIET).assert_outcomes(passed=1)
 
 
 def test_missing_requirements(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -498,9 +404,9 @@ def test_missing_requirements(pytester: pytest.Pytester, monkeypatch: pytest.Mon
         def test_deploy(staged_deploy):
             pass
     """)
-    disabled = ("green_makemigrations", "django", "django_test_migrations", "cacheprovider")
+    disabled = ("green_makemigrations", "django", "django_test_migrations")
     options = [arg for name in disabled for arg in ("-p", f"no:{name}")]
-    result = pytester.runpytest_inprocess(*options, plugins=[plugin])
+    result = pytester.runpytest_inprocess(*QUIET, *options, plugins=[plugin])
     result.assert_outcomes(errors=1)
     # The message alone, without a traceback.
     result.stdout.fnmatch_lines(
