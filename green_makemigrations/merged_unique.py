@@ -18,6 +18,7 @@ from django.db.migrations import operations
 from django.db.migrations.state import ProjectState
 
 from . import identifiers
+from .backends import get_backend
 from .operations import _constraint_names
 
 
@@ -65,7 +66,8 @@ class RemoveConstraintKeepingFieldUnique(operations.RemoveConstraint):
         if self.name not in _constraint_names(schema_editor, table):
             return  # renamed or dropped by an earlier run
         field_name = merged_field(from_state, app_label, self.model_name_lower, self.name)
-        if field_name is None or connection.vendor != "postgresql":
+        backend = get_backend(connection)
+        if field_name is None or not backend.merges_identical_unique_constraints:
             super().database_forwards(app_label, schema_editor, from_state, to_state)
             return
         column = model._meta.get_field(field_name).column
@@ -79,7 +81,7 @@ class RemoveConstraintKeepingFieldUnique(operations.RemoveConstraint):
         )
         quote = identifiers.quoter(schema_editor)
         schema_editor.execute(
-            f"ALTER TABLE {quote(table)} RENAME CONSTRAINT {quote(stored)} TO {quote(new_name)}"
+            backend.rename_constraint_sql(quote(table), quote(stored), quote(new_name))
         )
 
     def database_backwards(
@@ -111,14 +113,7 @@ def _other_unique_indexes(
     connection = schema_editor.connection
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT 1 FROM pg_index i "
-            "JOIN pg_class t ON t.oid = i.indrelid "
-            "JOIN pg_class c ON c.oid = i.indexrelid "
-            "JOIN pg_namespace n ON n.oid = t.relnamespace "
-            "JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = i.indkey[0] "
-            "WHERE t.relname = %s AND n.nspname = current_schema() AND c.relname <> %s "
-            "AND i.indisunique AND i.indisvalid AND i.indnatts = 1 "
-            "AND i.indpred IS NULL AND i.indexprs IS NULL AND a.attname = %s",
+            get_backend(connection).other_unique_index_sql(),
             [identifiers.stored(connection, table), name, identifiers.stored(connection, column)],
         )
         return cursor.fetchone() is not None

@@ -275,3 +275,20 @@ class BaseBackend(abc.ABC):
     def foreign_key_checks_sql(self, enabled: bool) -> str:
         """Return the statement turning the session's foreign key checks on or off."""
         self._unsupported("session switch of foreign key checks")
+
+    # -- unique constraints merged with a field's own (merged_unique.py) -------------
+
+    #: Whether identical unique constraints declared in one ``CREATE TABLE`` become
+    #: one constraint (a field's ``unique=True`` and a one-field UniqueConstraint).
+    merges_identical_unique_constraints: ClassVar[bool] = False
+
+    def other_unique_index_sql(self) -> str:
+        """Return the query of another valid, full unique index on exactly one column.
+
+        Params: the table, the index to leave out, the column (as stored).
+        """
+        self._unsupported("merged unique constraints")
+
+    def rename_constraint_sql(self, table: str, name: str, new_name: str) -> str:
+        """Return the statement renaming constraint name of table."""
+        return f"ALTER TABLE {table} RENAME CONSTRAINT {name} TO {new_name}"

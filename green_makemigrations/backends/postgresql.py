@@ -236,3 +236,20 @@ class DatabaseBackend(BaseBackend):
     def add_not_null_check_sql(self, table: str, name: str, column: str) -> str:
         """Return ``ADD CONSTRAINT … CHECK (column IS NOT NULL) NOT VALID``."""
         return f"ALTER TABLE {table} ADD CONSTRAINT {name} CHECK ({column} IS NOT NULL) NOT VALID"
+
+    # -- unique constraints merged with a field's own --------------------------------
+
+    merges_identical_unique_constraints: ClassVar[bool] = True
+
+    def other_unique_index_sql(self) -> str:
+        """Return the query of ``pg_index``: no partial or expression index counts."""
+        return (
+            "SELECT 1 FROM pg_index i "
+            "JOIN pg_class t ON t.oid = i.indrelid "
+            "JOIN pg_class c ON c.oid = i.indexrelid "
+            "JOIN pg_namespace n ON n.oid = t.relnamespace "
+            "JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = i.indkey[0] "
+            "WHERE t.relname = %s AND n.nspname = current_schema() AND c.relname <> %s "
+            "AND i.indisunique AND i.indisvalid AND i.indnatts = 1 "
+            "AND i.indpred IS NULL AND i.indexprs IS NULL AND a.attname = %s"
+        )
