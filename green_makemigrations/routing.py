@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.apps import apps as global_apps
-from django.db import router
+from django.db import DEFAULT_DB_ALIAS, connections, router
 from django.db.migrations import operations
 from django.db.migrations.operations.base import Operation
 
@@ -24,6 +24,25 @@ from django.db.migrations.operations.base import Operation
 def routed() -> bool:
     """Return whether the project has routers (else every database holds every model)."""
     return bool(router.routers)
+
+
+def migrated_databases() -> list[str]:
+    """Return the databases ``migrate`` runs on, as far as the routers tell: default first.
+
+    Without routers, the default database (Django's makemigrations checks
+    its history alone). With them, each database the routers let hold a
+    model of an installed app: a replica they keep every model off is not
+    migrated.
+    """
+    if not router.routers:
+        return [DEFAULT_DB_ALIAS]
+    models = global_apps.get_models()
+    return [
+        alias
+        for alias in sorted(connections, key=lambda alias: (alias != DEFAULT_DB_ALIAS, alias))
+        if connections[alias].settings_dict["ENGINE"] != "django.db.backends.dummy"
+        and any(router.allow_migrate_model(alias, model) for model in models)
+    ]
 
 
 def allows_model(alias: str, app_label: str, model_name: str) -> bool:

@@ -41,6 +41,7 @@ from django.test.utils import (
 import green_makemigrations
 from green_makemigrations.foreign_keys import AddForeignKeyNotValid, AlterFieldForeignKeyNotValid
 from green_makemigrations.management.commands import makemigrations
+from green_makemigrations.management.commands.makemigrations import applied_everywhere
 from green_makemigrations.merged_unique import RemoveConstraintKeepingFieldUnique
 from green_makemigrations.operations import (
     AddCheckConstraintNotValid,
@@ -54,6 +55,7 @@ from green_makemigrations.operations import (
     SetNotNull,
 )
 from green_makemigrations.resumable import ResumableOperation
+from green_makemigrations.routing import migrated_databases
 from green_makemigrations.sync import (
     ReplaceColumn,
     StopSyncRenamedColumns,
@@ -390,6 +392,30 @@ def test_makemigrations_proves_the_new_migrations_on_each_database_they_change(
     assert f"Pending on database {where!r}" in output, output
     assert f"on database {other_than(where)!r}" not in output, output
     assert "column code of alpha_item is NOT NULL" in output, output
+
+
+@pytest.mark.parametrize("routing", SAME_MIGRATIONS)
+def test_makemigrations_takes_as_deployed_what_every_database_has_applied(
+    deployed: History, routing: str
+) -> None:
+    """Post-deploy done on default only: still pending for makemigrations (other records it too).
+
+    Where to place a new pre-deploy migration depends on it: after a
+    post-deploy migration still pending on other, other's pre-deploy stage
+    could not run.
+    """
+    for alias in ALIASES:
+        run("migrate", stage="pre-deploy", database=alias, verbosity=0)
+    run("migrate", stage="post-deploy", database="default", verbosity=0)
+    assert migrated_databases() == list(ALIASES)
+    applied = applied_everywhere()
+    assert applied is not None
+    keys = {(app, name) for app in APPS for name in deployed.names[app]["pre-deploy"]}
+    assert keys <= applied
+    keys = {(app, name) for app in APPS for name in deployed.names[app]["post-deploy"]}
+    assert not keys & applied
+    run("migrate", stage="post-deploy", database="other", verbosity=0)
+    assert keys <= (applied_everywhere() or set())
 
 
 @pytest.mark.parametrize("alias", ALIASES)

@@ -93,8 +93,8 @@ class MakemigrationsMixin(_CommandBase):
         self._detectors = []
         self.autodetector = _recording(detector_class, self._detectors)  # type: ignore[misc]
         module = django_makemigrations
-        # Read from the database only if a question needs it (most runs never).
-        applied = functools.cache(partial(applied_in_database, DEFAULT_DB_ALIAS))
+        # Read from the databases only if a question needs it (most runs never).
+        applied = functools.cache(applied_everywhere)
         # With --update the changes go into the last migration (or are
         # refused): where new ones would be placed is not worth a question.
         updating = bool(options.get("update"))
@@ -216,12 +216,10 @@ def _databases_running(changes: Changes) -> list[str]:
     """
     if not routing.routed():
         return [DEFAULT_DB_ALIAS]
-    aliases = sorted(connections, key=lambda alias: (alias != DEFAULT_DB_ALIAS, alias))
     return [
         alias
-        for alias in aliases
-        if connections[alias].settings_dict["ENGINE"] != "django.db.backends.dummy"
-        and any(
+        for alias in routing.migrated_databases()
+        if any(
             routing.allows_operation(alias, app_label, operation)
             for app_label, migrations in changes.items()
             for migration in migrations
@@ -252,6 +250,21 @@ def _recording(
             return changes
 
     return Recording
+
+
+def applied_everywhere() -> frozenset[tuple[str, str]] | None:
+    """Return the migrations applied on every database migrate runs on, or None if none can tell.
+
+    Each database records every migration (see routing.migrated_databases()):
+    a migration still pending on one of them is pending. A database that
+    cannot tell (see applied_in_database()) is left out.
+    """
+    found = [
+        applied
+        for alias in routing.migrated_databases()
+        if (applied := applied_in_database(alias)) is not None
+    ]
+    return frozenset.intersection(*found) if found else None
 
 
 def applied_in_database(alias: str) -> frozenset[tuple[str, str]] | None:
