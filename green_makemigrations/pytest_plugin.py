@@ -174,9 +174,11 @@ class StagedDeploy:
         self._start("post_deploy")
         self.post_deployed = self._stage(Stage.POST_DEPLOY, False)
         left = MigrationExecutor(connections[self.database]).migration_plan(self.targets)
-        assert not left, "The post-deploy stage left migrations of the plan: " + ", ".join(
-            f"{migration.app_label}.{migration.name}" for migration, _ in left
-        )
+        if left:
+            pytest.fail(
+                "The post-deploy stage left migrations of the plan unapplied: "
+                + ", ".join(f"{migration.app_label}.{migration.name}" for migration, _ in left)
+            )
         assert self.new_apps is not None
         return self.new_apps
 
@@ -228,23 +230,22 @@ def resolve(loader: MigrationLoader, targets: Targets, argument: str) -> list[Ta
     for app_label, name in normalized(targets):
         where = f"staged_deploy({argument}=...): {app_label}.{name}"
         if app_label not in loader.migrated_apps:
-            known = apps.is_installed(app_label) or any(
-                config.label == app_label for config in apps.get_app_configs()
-            )
+            known = any(config.label == app_label for config in apps.get_app_configs())
             problem = "has no migrations" if known else "is not an installed app label"
             refuse(f"{where}: {app_label!r} {problem}.")
         if name is None or name == "zero":
             resolved.append((app_label, None))
             continue
+        names = sorted(key[1] for key in loader.graph.nodes if key[0] == app_label)
+        listed = f"The migrations of {app_label}: {', '.join(names)}."
         try:
             migration = loader.get_migration_by_prefix(app_label, name)
         except AmbiguityError:
             refuse(f"{where}: more than one migration of {app_label} starts with {name!r}.")
         except KeyError:
-            names = sorted(key[1] for key in loader.graph.nodes if key[0] == app_label)
-            refuse(
-                f"{where}: no such migration. The migrations of {app_label}: {', '.join(names)}."
-            )
+            refuse(f"{where}: no such migration. {listed}")
+        if migration.name not in names:
+            refuse(f"{where}: {migration.name} is replaced by a squashed migration. {listed}")
         resolved.append((app_label, migration.name))
     return resolved
 

@@ -325,12 +325,27 @@ BAD_TARGETS = [
 def test_targets_that_do_not_exist(
     empty_history: Callable[..., MigrationModule], staged_deploy: StagedDeployFactory
 ) -> None:
-    empty_history("initial", "remove_not_null")
+    module = empty_history("initial", "remove_not_null")
     for deployed, targets, message in BAD_TARGETS:
         with pytest.raises(pytest.fail.Exception, match=message):
             staged_deploy(deployed, targets=targets)
+    # A migration a squashed one replaces, where the squashed one is in use.
+    (module.path / "0001_squashed_0002_book_subtitle.py").write_text(SQUASHED)
+    importlib.invalidate_caches()
+    with pytest.raises(pytest.fail.Exception, match=r": 0001_initial is replaced by a squashed "):
+        staged_deploy((APP_LABEL, "0001_initial"))
     # Nothing was done.
     assert applied(APP_LABEL) == set()
+
+
+SQUASHED = """
+from django.db import migrations
+
+
+class Migration(migrations.Migration):
+    replaces = [("testapp", "0001_initial"), ("testapp", "0002_book_subtitle")]
+    operations = []
+"""
 
 
 # Plugins the fresh runs do not need, and slow to start.
