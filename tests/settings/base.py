@@ -66,13 +66,15 @@ def other_database(default: Mapping[str, Any]) -> dict[str, Any]:
     if url.startswith("sqlite:"):
         sqlite_name = os.environ.get("GREEN_SQLITE_NAME", "green_makemigrations_tests.sqlite3")
         directory = os.path.dirname(sqlite_name)
+        test_name = os.path.join(directory, f"{os.path.basename(base)}_other.sqlite3")
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": f"{sqlite_name}.other",
-            "TEST": {"NAME": os.path.join(directory, f"{os.path.basename(base)}_other.sqlite3")},
+            # Created without "default" when a test asks for "other" alone.
+            "TEST": {"NAME": test_name, "DEPENDENCIES": []},
         }
     database = database_from_url(url)
     test = database["TEST"]
     assert isinstance(test, dict)
-    test["NAME"] = f"{base}_other"
+    test.update({"NAME": f"{base}_other", "DEPENDENCIES": []})
     return database
