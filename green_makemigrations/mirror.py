@@ -31,6 +31,7 @@ from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.models.fields import NOT_PROVIDED
 
 from . import identifiers
+from .backends import get_backend
 from .patching import swap_attribute
 
 TRIGGER_SUFFIXES = ("i", "u", "d")
@@ -175,7 +176,7 @@ def rebuilds_keep_mirrors(connection: Any) -> Iterator[None]:
     has (under their new names, if the rebuild renamed them). Elsewhere the
     block runs unchanged.
     """
-    if connection.vendor != "sqlite":
+    if not get_backend(connection).views_are_mirrors:
         yield
         return
     editor_class = connection.SchemaEditorClass

@@ -27,6 +27,7 @@ from django.db.migrations.operations.base import Operation, OperationCategory
 from django.db.migrations.state import ProjectState
 
 from . import identifiers, m2m_columns, mirror
+from .backends import get_backend
 from .foreign_keys import column_names, foreign_key_checks_off
 from .operations import constraints
 from .patching import swap_attribute
@@ -95,20 +96,21 @@ class ViewOperation(Operation):
         if not self.allow_migrate_model(schema_editor.connection.alias, model):
             return
         view = schema_editor.quote_name(self.name)
-        mysql = schema_editor.connection.vendor == "mysql"
+        backend = get_backend(schema_editor.connection)
+        swaps = backend.swaps_views_by_rename
         select = self.select_sql(
-            schema_editor, model, renamed=not (mysql and self._beside(schema_editor, model))
+            schema_editor, model, renamed=not (swaps and self._beside(schema_editor, model))
         )
-        if mysql:
+        if swaps:
             # Replaced in one statement: no moment without a view (no transactional DDL).
-            schema_editor.execute(f"CREATE OR REPLACE VIEW {view} AS {select}")
+            schema_editor.execute(backend.replace_view_sql(view, select))
             return
         self.drop(app_label, schema_editor, state)
-        if schema_editor.connection.vendor == "sqlite":
+        if backend.views_are_mirrors:
             columns = self._columns(model, schema_editor)
             mirror.create_mirror(schema_editor, model, self.name, columns)
             return
-        schema_editor.execute(f"CREATE VIEW {view} AS {select}")
+        schema_editor.execute(backend.create_view_sql(view, select))
 
     def _columns(
         self,
@@ -176,10 +178,11 @@ class ViewOperation(Operation):
         model = self._table(app_label, state)
         if not self.allow_migrate_model(schema_editor.connection.alias, model):
             return
-        if schema_editor.connection.vendor == "sqlite":
+        backend = get_backend(schema_editor.connection)
+        if backend.views_are_mirrors:
             mirror.drop_mirror(schema_editor, self.name)
             return
-        schema_editor.execute(f"DROP VIEW IF EXISTS {schema_editor.quote_name(self.name)}")
+        schema_editor.execute(backend.drop_view_sql(schema_editor.quote_name(self.name)))
 
 
 class CreateView(ViewOperation):
@@ -283,7 +286,7 @@ class DropView(ViewOperation):
         """Return whether dropping (or re-creating) the view swaps columns (MariaDB/MySQL)."""
         return bool(
             self.renamed_columns
-            and schema_editor.connection.vendor == "mysql"
+            and get_backend(schema_editor.connection).swaps_views_by_rename
             and not schema_editor.collect_sql
             and self.allow_migrate_model(schema_editor.connection.alias, model)
         )
@@ -394,7 +397,8 @@ class _RenamesTables(Operation):
         if not self._allowed(app_label, schema_editor, to_state):
             return
         views = self._view_operations()
-        if schema_editor.connection.vendor == "mysql" and not schema_editor.collect_sql:
+        swaps = get_backend(schema_editor.connection).swaps_views_by_rename
+        if swaps and not schema_editor.collect_sql:
             # No transactional DDL: swap the view in for the table in one RENAME TABLE.
             views = self._swap_in_view(app_label, schema_editor, from_state, to_state, rename)
             _restore_referencing_keys(
@@ -500,7 +504,8 @@ class _RenamesTables(Operation):
         """
         if not self._allowed(app_label, schema_editor, from_state):
             return
-        mysql = schema_editor.connection.vendor == "mysql" and not schema_editor.collect_sql
+        backend = get_backend(schema_editor.connection)
+        mysql = backend.swaps_views_by_rename and not schema_editor.collect_sql
         with contextlib.ExitStack() as stack:
             kept = []
             if mysql:
@@ -626,14 +631,15 @@ def _swap_table_for_view(
     old_table lets the view be created before the swap.
     """
     quote = schema_editor.quote_name
+    backend = get_backend(schema_editor.connection)
     renames = _swap_renames(old_table, new_table)
     staged = renames[1][0]
-    schema_editor.execute(f"DROP VIEW IF EXISTS {quote(staged)}")
+    schema_editor.execute(backend.drop_view_sql(quote(staged)))
     # OR REPLACE: the placeholder of a run that stopped before the swap is replaced.
     schema_editor.execute(
-        f"CREATE OR REPLACE VIEW {quote(new_table)} AS SELECT * FROM {quote(old_table)}"
+        backend.replace_view_sql(quote(new_table), f"SELECT * FROM {quote(old_table)}")
     )
-    schema_editor.execute(f"CREATE VIEW {quote(staged)} AS {select}")
+    schema_editor.execute(backend.create_view_sql(quote(staged), select))
     _rename_moving_view(schema_editor, new_table, renames)
 
 
@@ -653,7 +659,9 @@ def _drop_spare_view(
 ) -> None:
     """Drop the spare view a _rename_moving_view that stopped after its rename left."""
     schema_editor.execute(
-        f"DROP VIEW IF EXISTS {schema_editor.quote_name(_spare_name(view, renames))}"
+        get_backend(schema_editor.connection).drop_view_sql(
+            schema_editor.quote_name(_spare_name(view, renames))
+        )
     )
 
 
@@ -666,11 +674,12 @@ def _rename_moving_view(
     under a spare name, is dropped after.
     """
     quote = schema_editor.quote_name
+    backend = get_backend(schema_editor.connection)
     spare = quote(_spare_name(view, renames))
-    pairs = ", ".join(f"{quote(old)} TO {quote(new)}" for old, new in renames)
-    schema_editor.execute(f"DROP VIEW IF EXISTS {spare}")
-    schema_editor.execute(f"RENAME TABLE {quote(view)} TO {spare}, {pairs}")
-    schema_editor.execute(f"DROP VIEW {spare}")
+    pairs = [(quote(view), spare), *((quote(old), quote(new)) for old, new in renames)]
+    schema_editor.execute(backend.drop_view_sql(spare))
+    schema_editor.execute(backend.rename_tables_sql(pairs))
+    schema_editor.execute(backend.drop_view_sql(spare, if_exists=False))
 
 
 def _lock_referencing_first(schema_editor: BaseDatabaseSchemaEditor, model: Any) -> None:
@@ -684,7 +693,8 @@ def _lock_referencing_first(schema_editor: BaseDatabaseSchemaEditor, model: Any)
     lock timeout, the application stalled meanwhile. Locked in this order
     in one statement, the rename waits for the insert to finish instead.
     """
-    if schema_editor.connection.vendor != "postgresql":
+    backend = get_backend(schema_editor.connection)
+    if not backend.locks_referencing_tables_first:
         return
     tables = [
         field.remote_field.through._meta.db_table
@@ -697,8 +707,8 @@ def _lock_referencing_first(schema_editor: BaseDatabaseSchemaEditor, model: Any)
         if not related.many_to_many and related.related_model._meta.managed
     ]
     quote = schema_editor.quote_name
-    names = ", ".join(quote(table) for table in dict.fromkeys([*tables, model._meta.db_table]))
-    schema_editor.execute(f"LOCK TABLE {names} IN ACCESS EXCLUSIVE MODE")
+    names = [quote(table) for table in dict.fromkeys([*tables, model._meta.db_table])]
+    schema_editor.execute(backend.lock_tables_sql(names))
 
 
 def _restore_referencing_keys(schema_editor: BaseDatabaseSchemaEditor, model: Any) -> None:
@@ -756,7 +766,8 @@ def _foreign_keys_validated_after(
     stopped in between (under sqlmigrate, the block's). Elsewhere the block
     runs unchanged.
     """
-    if schema_editor.connection.vendor != "postgresql":
+    backend = get_backend(schema_editor.connection)
+    if not backend.concurrent_ddl:
         yield
         return
     pending: list[tuple[str, str]] = []
@@ -768,21 +779,19 @@ def _foreign_keys_validated_after(
         return statement
 
     with (
-        swap_attribute(schema_editor, "sql_create_fk", f"{schema_editor.sql_create_fk} NOT VALID"),
+        swap_attribute(
+            schema_editor, "sql_create_fk", backend.not_valid_sql(schema_editor.sql_create_fk)
+        ),
         swap_attribute(schema_editor, "_create_fk_sql", create_not_valid),
     ):
         yield
     if not schema_editor.collect_sql:
         quote = schema_editor.quote_name
         with schema_editor.connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT conrelid::regclass::text, conname FROM pg_constraint "
-                "WHERE contype = 'f' AND NOT convalidated AND confrelid = to_regclass(%s)",
-                [quote(target)],
-            )
+            cursor.execute(backend.not_valid_foreign_keys_sql(), [quote(target)])
             pending = [(table, quote(name)) for table, name in cursor.fetchall()]
     for table, name in pending:
-        schema_editor.execute(f"ALTER TABLE {table} VALIDATE CONSTRAINT {name}")
+        schema_editor.execute(backend.validate_constraint_sql(table, name))
 
 
 @contextlib.contextmanager

@@ -292,3 +292,43 @@ class BaseBackend(abc.ABC):
     def rename_constraint_sql(self, table: str, name: str, new_name: str) -> str:
         """Return the statement renaming constraint name of table."""
         return f"ALTER TABLE {table} RENAME CONSTRAINT {name} TO {new_name}"
+
+    # -- views under a renamed table's old names (views.py, mirror.py) ---------------
+
+    #: Whether a view cannot stand in for a table the old release writes (SQLite
+    #: reports neither the key of a row inserted through a view nor the rows an
+    #: update changed): the old name is a mirror table kept in sync by triggers.
+    views_are_mirrors: ClassVar[bool] = False
+    #: Whether DDL commits as it goes, so a view takes a renamed table's place (and
+    #: a table a view's) in one ``RENAME TABLE``, a view is replaced in one
+    #: statement, and a many-to-many table's renamed columns are added beside the
+    #: old ones (m2m_columns.py) rather than renamed.
+    swaps_views_by_rename: ClassVar[bool] = False
+    #: Whether a rename locks the tables referencing the renamed one first, in one
+    #: statement, so that it waits for the application's inserts into them
+    #: instead of deadlocking with them.
+    locks_referencing_tables_first: ClassVar[bool] = False
+
+    def create_view_sql(self, name: str, select: str) -> str:
+        """Return the statement creating view name of query select."""
+        return f"CREATE VIEW {name} AS {select}"
+
+    def replace_view_sql(self, name: str, select: str) -> str:
+        """Return the statement creating view name, or replacing the one there, in one go."""
+        return f"CREATE OR REPLACE VIEW {name} AS {select}"
+
+    def drop_view_sql(self, name: str, *, if_exists: bool = True) -> str:
+        """Return the statement dropping view name."""
+        return f"DROP VIEW IF EXISTS {name}" if if_exists else f"DROP VIEW {name}"
+
+    def rename_tables_sql(self, renames: list[tuple[str, str]]) -> str:
+        """Return one statement renaming each (old, new) of renames, tables or views, in order."""
+        self._unsupported("renames of several tables in one statement")
+
+    def lock_tables_sql(self, tables: list[str]) -> str:
+        """Return the statement locking tables exclusively, in their order."""
+        self._unsupported("statement locking several tables")
+
+    def not_valid_foreign_keys_sql(self) -> str:
+        """Return the query of (table, name) of each NOT VALID foreign key to table %s."""
+        self._unsupported("NOT VALID constraints")

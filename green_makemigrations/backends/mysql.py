@@ -131,3 +131,11 @@ class DatabaseBackend(BaseBackend):
     def foreign_key_checks_sql(self, enabled: bool) -> str:
         """Return the statement setting the session's ``foreign_key_checks``."""
         return f"SET SESSION foreign_key_checks = {int(enabled)}"
+
+    # -- views under a renamed table's old names -------------------------------------
+
+    swaps_views_by_rename: ClassVar[bool] = True
+
+    def rename_tables_sql(self, renames: list[tuple[str, str]]) -> str:
+        """Return ``RENAME TABLE``, which renames views too, atomically."""
+        return "RENAME TABLE " + ", ".join(f"{old} TO {new}" for old, new in renames)

@@ -253,3 +253,18 @@ class DatabaseBackend(BaseBackend):
             "AND i.indisunique AND i.indisvalid AND i.indnatts = 1 "
             "AND i.indpred IS NULL AND i.indexprs IS NULL AND a.attname = %s"
         )
+
+    # -- views under a renamed table's old names -------------------------------------
+
+    locks_referencing_tables_first: ClassVar[bool] = True
+
+    def lock_tables_sql(self, tables: list[str]) -> str:
+        """Return ``LOCK TABLE … IN ACCESS EXCLUSIVE MODE``."""
+        return f"LOCK TABLE {', '.join(tables)} IN ACCESS EXCLUSIVE MODE"
+
+    def not_valid_foreign_keys_sql(self) -> str:
+        """Return the query of ``pg_constraint``."""
+        return (
+            "SELECT conrelid::regclass::text, conname FROM pg_constraint "
+            "WHERE contype = 'f' AND NOT convalidated AND confrelid = to_regclass(%s)"
+        )

@@ -142,6 +142,10 @@ class DatabaseBackend(BaseBackend):
         """Return ``IS NOT``."""
         return f"{first} IS NOT {second}"
 
+    # -- views under a renamed table's old names -------------------------------------
+
+    views_are_mirrors: ClassVar[bool] = True
+
 
 @contextmanager
 def _busy_timeout(connection: Any, milliseconds: int) -> Iterator[None]:
