@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from django_test_migrations.migrator import Migrator
 
     from .constants import Stage
+    from .executor import StagedExecutorMixin
 
 MigrationKey = tuple[str, str]
 Target = tuple[str, str | None]  # (app_label, migration name, a prefix of it, or None/"zero")
@@ -197,9 +198,8 @@ class StagedDeploy:
         from django.db import connections
 
         from . import conf
-        from .executor import StagedMigrationExecutor
 
-        executor = StagedMigrationExecutor(
+        executor = executor_class()(
             connections[self.database],
             stage=stage,
             lock_policy=conf.lock_policy(),
@@ -209,6 +209,24 @@ class StagedDeploy:
         executor.migrate(self.targets)
         plan = executor.stage_plan.run if executor.stage_plan is not None else []
         return [(migration.app_label, migration.name) for migration, _ in plan]
+
+
+def executor_class() -> type[StagedExecutorMixin]:
+    """Return the executor class of the project's migrate command.
+
+    That is StagedMigrationExecutor, or the one a project composing its
+    migrate with another app's sets as ``executor_class`` (see
+    docs/howto/composition.rst).
+    """
+    from django.core.management import get_commands, load_command_class
+
+    from .executor import StagedExecutorMixin, StagedMigrationExecutor
+
+    command = load_command_class(get_commands()["migrate"], "migrate")
+    found = getattr(command, "executor_class", None)
+    if isinstance(found, type) and issubclass(found, StagedExecutorMixin):
+        return found
+    return StagedMigrationExecutor
 
 
 def normalized(targets: Targets) -> list[Target]:

@@ -25,6 +25,7 @@ import pytest
 from django.apps import apps
 from django.apps.registry import Apps
 from django.conf import settings
+from django.core.management import get_commands
 from django.core.management.base import CommandError
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
@@ -46,6 +47,7 @@ from tests.commands.utils import (
     migration_module,
     run,
 )
+from tests.plugin.recording_app.management.commands.migrate import APPLIED
 from tests.subset import chosen
 
 pytest_plugins = ["pytester"]
@@ -290,6 +292,27 @@ def empty_history(transactional_db: None) -> Iterator[Callable[..., MigrationMod
         drop_testapp_schema()
         stack.callback(drop_testapp_schema)
         yield lambda *fixtures: stack.enter_context(migration_module(*fixtures))
+
+
+def test_the_projects_migrate_executor(
+    empty_history: Callable[..., MigrationModule], staged_deploy: StagedDeployFactory
+) -> None:
+    # A project whose migrate command has an executor of its own (composed
+    # with another app's): the stages run with it.
+    empty_history("initial", "remove_not_null")
+    run("makemigrations", APP_LABEL, interactive=False, verbosity=0)
+    with override_settings(INSTALLED_APPS=["tests.plugin.recording_app", *settings.INSTALLED_APPS]):
+        get_commands.cache_clear()  # type: ignore[attr-defined]
+        try:
+            APPLIED.clear()
+            deploy = staged_deploy((APP_LABEL, "0002"))
+            deploy.post_deploy()
+        finally:
+            get_commands.cache_clear()  # type: ignore[attr-defined]
+    assert APPLIED == [
+        ("pre_deploy", "0003_prepare_remove_book_subtitle"),
+        ("post_deploy", "0004_remove_book_subtitle"),
+    ]
 
 
 BAD_TARGETS = [
