@@ -428,6 +428,7 @@ SCENARIOS = {
         Scenario("mirrors", "mirrors_n", ("mirrors_n1",), ("y", "y")),
         Scenario("online", "online_n", ("online_n1",), ("y",)),
         Scenario("separate", "separate_n", ("separate_n1_pr1", "separate_n1_pr2"), ("y", "y")),
+        Scenario("squash", "squash_n", ("squash_n1_pr1", "squash_n1_pr2")),
     ]
 }
 

@@ -36,7 +36,7 @@ pytestmark = pytest.mark.rehearsal
 PACKAGE_ELSEWHERE_UNDEPLOYED = {"stock", "deadlock"}
 # Stock plans the stages refuse: a pre-deploy migration (an addition) that
 # depends on a post-deploy one (a removal of the pull request before it).
-EXPECTED_REFUSED = {"multipr"}
+EXPECTED_REFUSED = {"multipr", "squash"}
 
 
 def test_every_release_source_belongs_to_a_scenario() -> None:
