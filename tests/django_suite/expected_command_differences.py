@@ -29,6 +29,8 @@ PK_RETYPE = (
     "table, and it is the primary key, which other tables point at."
 )
 DJANGO_6 = ("6.0", "6.1")
+# What Django's squashmigrations names the squash of migrations.test_migrations.
+SQUASHED_SECOND = "0001_squashed_0002_second"
 
 
 def update_mixes(leaf: str, leaf_stage: str, needed: str, reason: str) -> Difference:
@@ -169,6 +171,68 @@ EXPECTED_DIFFERENCES: tuple[tuple[str, Difference], ...] = (
             "raising DatabaseError",
             ("DatabaseError not raised",),
             vendors=("mysql",),
+        ),
+    ),
+    # -- squashmigrations: a range that mixes stages, one squash per stage --
+    *(
+        (
+            "SquashMigrationsTests." + test,
+            Difference(
+                "the fixture's 0002_second drops a model and a field (post-deploy) after "
+                "0001_initial (pre-deploy): squashed into 0001_squashed_0001_pre_deploy and "
+                f"0002_squashed_0002_post_deploy, not {SQUASHED_SECOND}; {why}",
+                failure,
+            ),
+        )
+        for test, why, failure in (
+            (
+                "test_squashmigrations_squashes",
+                "the test looks for that file",
+                ("test_squashmigrations_squashes", "AssertionError: False is not true"),
+            ),
+            (
+                "test_squashmigrations_initial_attribute",
+                "the test opens that file",
+                ("No such file or directory", f"{SQUASHED_SECOND}.py"),
+            ),
+            (
+                "test_squashmigrations_optimizes",
+                "each is optimized on its own (Django's 8 operations to 2 merge across the stages)",
+                (
+                    "'Optimized from 8 operations to 2 operations.' not found",
+                    "0001_squashed_0001_pre_deploy (pre-deploy)",
+                    "Optimized from 4 operations to 2 operations.",
+                ),
+            ),
+            (
+                "test_squashed_name_with_start_migration_name",
+                "with --squashed-name each is named after it with its stage",
+                ("test_squashed_name_with_start_migration_name", "False is not true"),
+            ),
+            (
+                "test_squashed_name_exists",
+                "--squashed-name initial names them 0001_initial_pre_deploy and "
+                "0002_initial_post_deploy, which do not exist",
+                ("AssertionError: CommandError not raised",),
+            ),
+        )
+    ),
+    (
+        "MigrateTests.test_migrate_partially_applied_squashed_migration",
+        Difference(
+            "squashmigrations splits the fixture's range by stage (see "
+            f"SquashMigrationsTests): migrate finds no {SQUASHED_SECOND} to migrate to",
+            (f"Cannot find a migration matching '{SQUASHED_SECOND}'",),
+        ),
+    ),
+    (
+        "SquashMigrationsTests.test_squash_partially_applied",
+        Difference(
+            "its second squash adds 0004, which removes fields (post-deploy), to the "
+            "pre-deploy squash of 0001-0003: one squash per stage, so no "
+            "0001_squashed_0001_0004 for the test to read",
+            ("KeyError: ('migrations', '0001_squashed_0001_0004')",),
+            versions=DJANGO_6,
         ),
     ),
     # -- Django 6: the fixtures' AutoField keys become BigAutoField ---------

@@ -11,8 +11,9 @@ modules in SUBSTITUTIONS, each of its listed names to our class:
   ``GreenMigrationAutodetector``;
 - ``migrations.test_commands``: ``MigrationAutodetector``,
   ``MakeMigrationsCommand`` and ``MigrateCommand`` become ours, and
-  ``call_command("makemigrations")`` / ``call_command("migrate")`` load this
-  package's commands (``get_commands()`` names this package for both).
+  ``call_command("makemigrations")`` / ``call_command("migrate")`` /
+  ``call_command("squashmigrations")`` load this package's commands
+  (``get_commands()`` names this package for the three).
 
 Then Django's own ``runtests.py`` runs as ``__main__``. The outcome of every
 test is written to REPORT.json, with proof that the substitution happened:
@@ -58,7 +59,11 @@ SUBSTITUTIONS: dict[str, dict[str, tuple[str, str]]] = {
     },
 }
 # Commands that call_command() and manage.py load from this package instead.
-COMMANDS = {"makemigrations": "green_makemigrations", "migrate": "green_makemigrations"}
+COMMANDS = {
+    "makemigrations": "green_makemigrations",
+    "migrate": "green_makemigrations",
+    "squashmigrations": "green_makemigrations",
+}
 
 report: dict[str, Any] = {
     "substituted": {},
@@ -92,7 +97,7 @@ def count_calls(cls: type, method: str) -> None:
 
 
 def load_our_commands() -> None:
-    """Make Django's command registry name this package for makemigrations and migrate."""
+    """Make Django's command registry name this package for its three migration commands."""
     from django.core import management
 
     stock: Callable[[], dict[str, str]] = management.get_commands

@@ -4,8 +4,9 @@ The installed Django's ``tests/migrations/test_commands.py`` (from its sdist,
 see source.py) runs under Django's ``tests/runtests.py`` in a subprocess
 (launcher.py, run by runner.py), with ``MakeMigrationsCommand``,
 ``MigrateCommand`` and ``MigrationAutodetector`` rebound to ours in the test
-module and ``call_command("makemigrations")`` / ``call_command("migrate")``
-loading this package's commands, on the database backend pytest runs on.
+module and ``call_command("makemigrations")`` / ``call_command("migrate")`` /
+``call_command("squashmigrations")`` loading this package's commands, on the
+database backend pytest runs on.
 Where nothing is phased the commands must behave as Django's: every failure
 must be listed in
 expected_command_differences.py with the way it fails, and a listed test that
@@ -65,6 +66,10 @@ def test_our_commands_were_used(report: Report) -> None:
     test = "MakeMigrationsTests.test_makemigrations_field_rename_interactive"
     assert report["tests"][test] == "failed"
     assert "phased (new column kept in sync by triggers" in report["details"][test]
+    # squashmigrations is ours too: the fixture mixes stages, so it writes one per stage.
+    test = "SquashMigrationsTests.test_squashmigrations_optimizes"
+    assert report["tests"][test] == "failed"
+    assert "one squashed migration per stage" in report["details"][test]
 
 
 def test_every_failure_is_listed(report: Report) -> None:
