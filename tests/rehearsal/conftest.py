@@ -21,17 +21,18 @@ from . import harness
 
 # Module -> index of the Django version (0: 5.2, 1: 6.0, 2: 6.1) that runs it
 # under a shared run; balanced by their run times (PostgreSQL, in seconds:
-# changes 100, separate_runs 75, model_gaps 55, multidb 45, fields 30; online
-# runs on SQLite only). test_rehearsal.py (the main pair, the stock control and
-# the locks) and test_rehearsal_verdicts.py (which shares its own scenarios) run
-# under all.
+# changes 100, separate_runs 75, model_gaps 55, multidb 45, squash 45, fields 30;
+# online runs on SQLite only). test_rehearsal.py (the main pair, the stock
+# control and the locks) and test_rehearsal_verdicts.py (which shares its own
+# scenarios) run under all.
 SHARED_MODULES = {
     "test_rehearsal_changes": 0,
+    "test_rehearsal_fields": 0,
     "test_rehearsal_separate_runs": 1,
+    "test_rehearsal_multidb": 1,
     "test_rehearsal_online": 1,
     "test_rehearsal_model_gaps": 2,
-    "test_rehearsal_fields": 2,
-    "test_rehearsal_multidb": 1,
+    "test_rehearsal_squash": 2,
 }
 
 
