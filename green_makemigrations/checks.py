@@ -15,20 +15,24 @@ from . import conf
 from .exceptions import GreenMigrationsError, StageConfigurationError
 
 APP_NAME = "green_makemigrations"
-OUR_COMMANDS = ("makemigrations", "migrate")
+OUR_COMMANDS = ("makemigrations", "migrate", "squashmigrations")
 
 
 @register(Tags.compatibility)
 def check_commands_not_shadowed(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """E001: another app's makemigrations or migrate would run instead of ours.
+    """E001: another app's makemigrations, migrate or squashmigrations would run instead of ours.
 
     A command of another app that has our mixin (MakemigrationsMixin,
-    MigrateMixin: a project's command composing ours with a third app's) is
-    ours too.
+    MigrateMixin, SquashmigrationsMixin: a project's command composing ours
+    with a third app's) is ours too.
     """
-    from .commands import MakemigrationsMixin, MigrateMixin
+    from .commands import MakemigrationsMixin, MigrateMixin, SquashmigrationsMixin
 
-    mixins: dict[str, type] = {"makemigrations": MakemigrationsMixin, "migrate": MigrateMixin}
+    mixins: dict[str, type] = {
+        "makemigrations": MakemigrationsMixin,
+        "migrate": MigrateMixin,
+        "squashmigrations": SquashmigrationsMixin,
+    }
     commands = get_commands()
     errors: list[CheckMessage] = []
     for name in OUR_COMMANDS:

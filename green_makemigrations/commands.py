@@ -8,6 +8,8 @@ project app listed first composes them (see the composition how-to)::
 
     class Command(MigrateMixin, other_app_migrate.Command): ...
 
+(and SquashmigrationsMixin likewise for squashmigrations).
+
 Each mixin calls super() in every method it overrides, so the other app's
 behaviour runs too. Both commands' autodetector is the other app's with
 AutodetectorMixin mixed in (green_autodetector(), one class per base, as
@@ -21,12 +23,14 @@ from .autodetector import AutodetectorMixin, GreenMigrationAutodetector, green_a
 from .executor import StagedExecutorMixin, StagedMigrationExecutor, staged_executor
 from .management.commands.makemigrations import MakemigrationsMixin
 from .management.commands.migrate import MigrateMixin
+from .management.commands.squashmigrations import SquashmigrationsMixin
 
 __all__ = [
     "AutodetectorMixin",
     "GreenMigrationAutodetector",
     "MakemigrationsMixin",
     "MigrateMixin",
+    "SquashmigrationsMixin",
     "StagedExecutorMixin",
     "StagedMigrationExecutor",
     "green_autodetector",

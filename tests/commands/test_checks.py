@@ -41,21 +41,26 @@ def fresh_commands() -> Iterator[None]:
     forget_commands()
 
 
-def test_e001_another_migrate_listed_first(fresh_commands: None) -> None:
+@pytest.mark.parametrize(
+    ("command", "mixin"),
+    [("migrate", "MigrateMixin"), ("squashmigrations", "SquashmigrationsMixin")],
+)
+def test_e001_another_command_listed_first(fresh_commands: None, command: str, mixin: str) -> None:
     assert green(run_checks(), "E001") == []
     with override_settings(INSTALLED_APPS=[SHADOWING_APP, *settings.INSTALLED_APPS]):
         forget_commands()
-        assert get_commands()["migrate"] == SHADOWING_APP
+        assert get_commands()[command] == SHADOWING_APP
         errors = green(run_checks(), "E001")
     forget_commands()
-    [error] = errors
-    assert error.msg == (
-        f"The 'migrate' command comes from '{SHADOWING_APP}', not from "
+    assert [error.msg for error in errors] == [
+        f"The '{name}' command comes from '{SHADOWING_APP}', not from "
         "green_makemigrations, so deploy stages are not applied."
-    )
+        for name in ("migrate", "squashmigrations")
+    ]
+    [error] = [error for error in errors if f"'{command}'" in error.msg]
     assert error.hint == (
         f"Put 'green_makemigrations' before '{SHADOWING_APP}' in INSTALLED_APPS, or, to keep "
-        f"'{SHADOWING_APP}''s command too, give it MigrateMixin from "
+        f"'{SHADOWING_APP}''s command too, give it {mixin} from "
         "green_makemigrations.commands in a project app listed first "
         "(see docs/howto/composition.rst)."
     )
@@ -65,6 +70,7 @@ def test_e001_not_raised_when_listed_after(fresh_commands: None) -> None:
     with override_settings(INSTALLED_APPS=[*settings.INSTALLED_APPS, SHADOWING_APP]):
         forget_commands()
         assert get_commands()["migrate"] == "green_makemigrations"
+        assert get_commands()["squashmigrations"] == "green_makemigrations"
         assert green(run_checks(), "E001") == []
 
 
