@@ -22,6 +22,7 @@ from django.db.migrations.operations import RunPython, RunSQL
 from django.db.migrations.state import ProjectState
 
 from . import conf, mirror, stops
+from .backends import get_backend
 from .constants import Stage
 from .exceptions import (
     LockRetriesExhausted,
@@ -294,7 +295,10 @@ class StagedExecutorMixin(_ExecutorBase):
             return
         # SQLite's schema editor needs foreign key checks off, which can only
         # be switched outside a transaction.
-        disabled = connection.vendor == "sqlite" and connection.disable_constraint_checking()
+        disabled = (
+            get_backend(connection).schema_editor_disables_constraint_checks
+            and connection.disable_constraint_checking()
+        )
         try:
             with transaction.atomic(using=connection.alias):
                 yield
@@ -340,7 +344,7 @@ class StagedExecutorMixin(_ExecutorBase):
         asked for no transaction itself (RunPython or RunSQL with
         ``atomic=False``), run on another database that can roll DDL back.
         """
-        if migration.atomic or self.connection.vendor == "postgresql":
+        if migration.atomic or get_backend(self.connection).concurrent_ddl:
             return False
         if not self.connection.features.can_rollback_ddl:
             return False

@@ -332,3 +332,10 @@ class BaseBackend(abc.ABC):
     def not_valid_foreign_keys_sql(self) -> str:
         """Return the query of (table, name) of each NOT VALID foreign key to table %s."""
         self._unsupported("NOT VALID constraints")
+
+    # -- running migrations (executor.py) --------------------------------------------
+
+    #: Whether the schema editor turns constraint checks off when it starts, which
+    #: can only be done outside a transaction: a transaction around it turns them
+    #: off first.
+    schema_editor_disables_constraint_checks: ClassVar[bool] = False

@@ -146,6 +146,10 @@ class DatabaseBackend(BaseBackend):
 
     views_are_mirrors: ClassVar[bool] = True
 
+    # -- running migrations ----------------------------------------------------------
+
+    schema_editor_disables_constraint_checks: ClassVar[bool] = True
+
 
 @contextmanager
 def _busy_timeout(connection: Any, milliseconds: int) -> Iterator[None]:
