@@ -339,3 +339,19 @@ class BaseBackend(abc.ABC):
     #: can only be done outside a transaction: a transaction around it turns them
     #: off first.
     schema_editor_disables_constraint_checks: ClassVar[bool] = False
+
+    # -- what the database does with the rows and values it is given (verify/) ------
+
+    #: Whether a column refuses a value that does not fit its type (SQLite's type
+    #: affinity stores what it is given).
+    enforces_column_types: ClassVar[bool] = True
+    #: Whether ``ADD COLUMN`` of a NOT NULL column without a default fills the rows
+    #: there with its type's implicit default (0, '') instead of failing on them; it
+    #: stops only where that value breaks a foreign key.
+    fills_new_columns_with_implicit_defaults: ClassVar[bool] = False
+    #: The expressions and SQL functions of a ``db_default`` that ``ADD COLUMN``
+    #: evaluates once per row it fills (class names, lower-case function names);
+    #: None: every random one (verify/schema.py).
+    per_row_defaults: ClassVar[tuple[frozenset[str], frozenset[str]] | None] = None
+    #: Whether a database is a file (a scratch database is a temporary file).
+    database_is_a_file: ClassVar[bool] = False

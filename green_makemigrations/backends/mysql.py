@@ -139,3 +139,12 @@ class DatabaseBackend(BaseBackend):
     def rename_tables_sql(self, renames: list[tuple[str, str]]) -> str:
         """Return ``RENAME TABLE``, which renames views too, atomically."""
         return "RENAME TABLE " + ", ".join(f"{old} TO {new}" for old, new in renames)
+
+    # -- what the database does with the rows and values it is given ----------------
+
+    fills_new_columns_with_implicit_defaults: ClassVar[bool] = True
+    # UUID() per row; RAND() once for all the rows.
+    per_row_defaults: ClassVar[tuple[frozenset[str], frozenset[str]] | None] = (
+        frozenset({"RandomUUID"}),
+        frozenset({"uuid"}),
+    )

@@ -150,6 +150,11 @@ class DatabaseBackend(BaseBackend):
 
     schema_editor_disables_constraint_checks: ClassVar[bool] = True
 
+    # -- what the database does with the rows and values it is given ----------------
+
+    enforces_column_types: ClassVar[bool] = False
+    database_is_a_file: ClassVar[bool] = True
+
 
 @contextmanager
 def _busy_timeout(connection: Any, milliseconds: int) -> Iterator[None]:

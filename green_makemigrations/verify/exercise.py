@@ -46,6 +46,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.graph import MigrationGraph
 from django.db.migrations.state import ProjectState
 
+from ..backends import get_backend
 from ..constants import Stage
 from ..exceptions import (
     GreenMigrationsError,
@@ -223,7 +224,7 @@ def scratch_database(database: str) -> Iterator[str]:
         raise GreenMigrationsError("verifystages --exercise cannot run inside a transaction.")
     settings_dict = copy.deepcopy(original.settings_dict)
     temp_dir = None
-    if original.vendor == "sqlite":
+    if get_backend(original).database_is_a_file:
         temp_dir = tempfile.mkdtemp(prefix="green_exercise_")
         name = os.path.join(temp_dir, "scratch.sqlite3")
     else:

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from ..backends import get_backend
 from .schema import CONSTANT, Column, Relation, Schema
 from .types import incompatibility
 
@@ -146,7 +147,11 @@ def _check_table(mine: Relation, schema: Schema, connection: Any) -> list[Break]
         if wanted.generated:
             continue  # the database computes it; the release never writes it
         written.append(column_name)
-        problem = incompatibility(connection.vendor, wanted.db_type, column.db_type)
+        problem = (
+            incompatibility(wanted.db_type, column.db_type)
+            if get_backend(connection).enforces_column_types
+            else None
+        )
         if problem is not None:
             synced = (base.name, base_column.name) in schema.synced
             breaks.append(

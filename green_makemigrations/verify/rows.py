@@ -21,13 +21,9 @@ from django.db.migrations import operations
 from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ProjectState
 
+from ..backends import get_backend
 from .release import NULL_FILL, NULL_REFILL, ONE_VALUE_UNIQUE, Break
 from .schema import NO_DEFAULT, StateProjection, default_kind, fills_distinct
-
-# The expressions and functions MariaDB evaluates per row when ADD COLUMN
-# fills a table (RAND() it evaluates once).
-MYSQL_DISTINCT_EXPRESSIONS = frozenset({"RandomUUID"})
-MYSQL_DISTINCT_FUNCTIONS = frozenset({"uuid"})
 
 
 def stops_on_rows(
@@ -78,19 +74,18 @@ def _fills_one_value(model_field: Any, connection: Any) -> bool:
     """Return whether adding model_field gives every existing row one value of a unique column."""
     if not (model_field.unique or model_field.primary_key):
         return False
+    backend = get_backend(connection)
     if default_kind(model_field) != NO_DEFAULT:
         # A random database default gives each row its own value, but MariaDB
         # evaluates RAND() once for the rows ADD COLUMN fills (UUID() per row).
-        if connection.vendor == "mysql":
-            return not fills_distinct(
-                model_field, MYSQL_DISTINCT_EXPRESSIONS, MYSQL_DISTINCT_FUNCTIONS
-            )
+        if backend.per_row_defaults is not None:
+            return not fills_distinct(model_field, *backend.per_row_defaults)
         return not fills_distinct(model_field)
     if _effective_default(model_field) is not None:
         return True
     # NULLs never repeat a unique value, but MariaDB fills a NOT NULL column
     # without a default with its type's implicit one (0, '') in every row.
-    return connection.vendor == "mysql" and not model_field.null
+    return backend.fills_new_columns_with_implicit_defaults and not model_field.null
 
 
 def _fills_null(model_field: Any, connection: Any) -> bool:
@@ -103,7 +98,7 @@ def _fills_null(model_field: Any, connection: Any) -> bool:
         return False
     if _effective_default(model_field) is not None:
         return False
-    if connection.vendor == "mysql":
+    if get_backend(connection).fills_new_columns_with_implicit_defaults:
         return bool(model_field.is_relation and getattr(model_field, "db_constraint", False))
     return True
 

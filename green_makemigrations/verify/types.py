@@ -3,7 +3,8 @@
 Both types are Django's own ``db_type()`` renderings for one backend, so they
 compare by family: integers by range, strings by length, decimals by the
 digits before the point. SQLite stores any value in any column (it checks
-neither types nor lengths), so nothing is refused there.
+neither types nor lengths): the proof asks only where the backend enforces
+column types.
 """
 
 from __future__ import annotations
@@ -50,9 +51,12 @@ class DbType:
         return cls(name, args, "unsigned" in words)
 
 
-def incompatibility(vendor: str, written: str | None, column: str | None) -> str | None:
-    """Return why a column of type column refuses values of type written, or None."""
-    if vendor == "sqlite" or written is None or column is None:
+def incompatibility(written: str | None, column: str | None) -> str | None:
+    """Return why a column of type column refuses values of type written, or None.
+
+    Only where the database enforces column types (backends' enforces_column_types).
+    """
+    if written is None or column is None:
         return None
     if written.lower() == column.lower():
         return None

@@ -43,7 +43,6 @@ def _vendor_tests(path: Path, root: Path = PACKAGE.parent) -> list[str]:
     return [f"{where}:{line}: {lines[line - 1].strip()}" for line in sorted(found)]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 item 7: the vendor branches move module by module")
 def test_no_module_outside_backends_tests_the_vendor() -> None:
     offenders = [
         offence
