@@ -9,8 +9,12 @@ asks them:
 - *statements*: methods returning SQL (``…_sql``), or context managers and
   helpers that run it, for the steps the operations chose.
 
-A method a backend does not need for its own steps (one guarded by a fact
-that is false for it) keeps the base implementation, which says so.
+The base class holds the portable statements and the conservative facts
+(no concurrent DDL, no view swaps: Django's own steps, made re-runnable). A
+statement a backend needs only behind a fact that is false elsewhere (``NOT
+VALID``, ``RENAME TABLE`` of several tables) raises NotSupportedError here,
+naming what the database lacks. The abstract methods (the run lock, the
+sync triggers) and ``vendor``/``sync_trigger_suffixes`` every backend defines.
 """
 
 from __future__ import annotations

@@ -1,7 +1,11 @@
 """MariaDB and MySQL: no transactional DDL, so every step is one statement or re-runnable.
 
 Identifiers longer than 64 characters are refused and quoted with backticks;
-session settings are ``@@SESSION`` variables (whole numbers).
+session settings are ``@@SESSION`` variables (whole numbers). A view takes a
+renamed table's place in one ``RENAME TABLE`` (views.py), the renamed columns
+of its many-to-many tables are added beside the old ones (m2m_columns.py,
+MariaDB/MySQL only), and a foreign key is added in place with
+``foreign_key_checks`` off once a query checked its rows (foreign_keys.py).
 """
 
 from __future__ import annotations

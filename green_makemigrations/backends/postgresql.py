@@ -2,7 +2,8 @@
 
 Identifiers are cut at 63 bytes; migrations holding ``CONCURRENTLY`` or
 ``VALIDATE`` steps run outside a transaction; session settings are read with
-``SHOW`` and written with ``SET``.
+``SHOW`` and written with ``SET`` (a lock timeout, WAL compression and
+write-back during a backfill); a rename locks the referencing tables first.
 """
 
 from __future__ import annotations

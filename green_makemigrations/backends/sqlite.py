@@ -1,7 +1,9 @@
 """SQLite: mirror tables for views, ``AFTER`` triggers, the busy timeout, file locks.
 
 SQLite has no identifier limit and no session settings; a migration's
-transactions take the write lock when they begin.
+transactions take the write lock when they begin. A view cannot stand in for
+a table the old release writes, so the old name is a mirror table kept in
+sync by triggers: mirror.py (SQLite only) builds it when views_are_mirrors.
 """
 
 from __future__ import annotations
