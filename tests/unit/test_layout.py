@@ -33,11 +33,10 @@ def _vendor_tests(path: Path, root: Path = PACKAGE.parent) -> list[str]:
     lines = source.splitlines()
     found = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and node.attr == "vendor":
+        if isinstance(node, ast.Attribute) and node.attr == "vendor":  # connection.vendor
             found.add(node.lineno)
-        elif isinstance(node, ast.Constant) and node.value in VENDORS:
-            found.add(node.lineno)  # "postgresql" == ..., getattr(c, "vendor"), {"mysql": ...}
-        elif isinstance(node, ast.Constant) and node.value == "vendor":
+        elif isinstance(node, ast.Constant) and node.value in {*VENDORS, "vendor"}:
+            # x == "postgresql", in ("mysql",), {"sqlite": ...}, getattr(c, "vendor")
             found.add(node.lineno)
     where = path.relative_to(root)
     return [f"{where}:{line}: {lines[line - 1].strip()}" for line in sorted(found)]
