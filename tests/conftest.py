@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from .subset import deselect
+
 TESTS = Path(__file__).parent
 
 # Directories or modules whose tests need no backend, and the exceptions: a
@@ -44,7 +46,4 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Leave the backend-free tests to the SQLite run when runtests asks for it."""
     if os.environ.get("GREEN_BACKEND_FREE") != "elsewhere":
         return
-    drop = [item for item in items if is_backend_free(item)]
-    if drop:
-        config.hook.pytest_deselected(items=drop)
-        items[:] = [item for item in items if not is_backend_free(item)]
+    deselect(config, items, is_backend_free)

@@ -14,6 +14,8 @@ import os
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
+import pytest
+
 T = TypeVar("T")
 
 
@@ -35,3 +37,14 @@ def chosen(items: Iterable[T], keep: Callable[[T], bool]) -> list[T]:
         return list(items)
     k, n = shared
     return [item for index, item in enumerate(items) if index % n == k or keep(item)]
+
+
+def deselect(
+    config: pytest.Config, items: list[pytest.Item], drop: Callable[[pytest.Item], bool]
+) -> None:
+    """Deselect the collected items drop() names, as ``-k`` would (reported, not skipped)."""
+    dropped = [item for item in items if drop(item)]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        gone = set(dropped)
+        items[:] = [item for item in items if item not in gone]

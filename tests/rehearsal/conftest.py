@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 
-from ..subset import share
+from ..subset import deselect, share
 from . import harness
 
 # Module -> index of the Django version (0: 5.2, 1: 6.0, 2: 6.1) that runs it
@@ -42,14 +42,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if shared is None:
         return
     k, _n = shared
-    keep, drop = [], []
-    for item in items:
-        module = item.path.stem if item.path.parent == Path(__file__).parent else None
-        owner = SHARED_MODULES.get(module) if module else None
-        (drop if owner is not None and owner != k else keep).append(item)
-    if drop:
-        config.hook.pytest_deselected(items=drop)
-        items[:] = keep
+
+    def elsewhere(item: pytest.Item) -> bool:
+        if item.path.parent != Path(__file__).parent:
+            return False
+        owner = SHARED_MODULES.get(item.path.stem)
+        return owner is not None and owner != k
+
+    deselect(config, items, elsewhere)
 
 
 @pytest.fixture(scope="module")
